@@ -1,0 +1,246 @@
+"""Headless commands on the same core as the GUI: train, inspect, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+COMMANDS = ("train", "inspect", "export")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="playground",
+        description="A desktop neural-network playground for PyTorch. Without a command, "
+        "`playground [PROJECT.json]` opens the window.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train a project headless and write a checkpoint")
+    train.add_argument("project", metavar="PROJECT.json")
+    train.add_argument("--epochs", type=int, help="epochs to train (default: the project's)")
+    train.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the project's)")
+    train.add_argument("--out", metavar="CHECKPOINT", help="checkpoint to write (default: ./NAME.checkpoint.pt)")
+    train.add_argument("--metrics", metavar="FILE.json", help="JSON history to write (default: ./NAME.metrics.json)")
+    train.add_argument("--data-root", metavar="DIR", help="folder holding MNIST / Fashion-MNIST")
+    train.add_argument("--resume", metavar="CHECKPOINT", help="continue from this checkpoint's weights and optimizer")
+    train.add_argument("--seed", type=int, help="random seed (default: the project's)")
+    train.add_argument("--quiet", action="store_true", help="print only the final line")
+
+    inspect = sub.add_parser("inspect", help="print a project's or checkpoint's layer table")
+    inspect.add_argument("file", metavar="FILE", help="a project (.json) or checkpoint")
+
+    export = sub.add_parser("export", help="export a checkpoint's weights as a plain state_dict")
+    export.add_argument("checkpoint", metavar="CHECKPOINT")
+    export.add_argument("--format", choices=("state_dict", "safetensors"), default="state_dict")
+    export.add_argument("--out", metavar="FILE", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .core.errors import PlaygroundError
+
+    try:
+        if args.command == "train":
+            return _train(args)
+        if args.command == "inspect":
+            return _inspect(args)
+        if args.command == "export":
+            return _export(args)
+        build_parser().print_help()
+        return 0
+    except PlaygroundError as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+    except Exception as e:  # noqa: BLE001 — a command line never shows a traceback by default
+        if os.environ.get("PLAYGROUND_DEBUG"):
+            raise
+        return _fail(f"unexpected {type(e).__name__}: {e} (set PLAYGROUND_DEBUG=1 for the traceback)")
+
+
+def _fail(message: str) -> int:
+    print(f"playground: error: {message}", file=sys.stderr)
+    return 1
+
+
+# --- train --------------------------------------------------------------------------------
+
+
+def _train(args) -> int:
+    from .core.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+    from .core.errors import ProjectError
+    from .core.files import atomic_write_bytes
+    from .core.spec import Project
+    from .core.training import FINISHED, STOPPED, Trainer
+
+    project = Project.load(args.project)
+    t = project.training
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise ProjectError(f"--epochs must be at least 1, not {args.epochs}")
+        t.epochs = args.epochs
+    if args.device:
+        t.device = args.device
+    if args.seed is not None:
+        t.seed = args.seed
+    if args.data_root:
+        if project.data.dataset not in ("mnist", "fashion_mnist"):
+            raise ProjectError(f"--data-root is for MNIST and Fashion-MNIST; this project uses {project.data.dataset}")
+        project.data.params["root"] = str(Path(args.data_root).expanduser().resolve())
+    stem = Path(args.project).stem
+    out = Path(args.out or f"{stem}.checkpoint.pt")
+    metrics = Path(args.metrics or f"{stem}.metrics.json")
+
+    resume = {}
+    if args.resume:
+        ckpt = load_checkpoint(args.resume)
+        resume = dict(
+            model_state=ckpt.model,
+            optimizer_state=ckpt.optimizer if ckpt.project.training.optimizer == t.optimizer else None,
+            start_epoch=ckpt.epoch,
+            history=ckpt.history,
+        )
+    progress = _Progress(quiet=args.quiet)
+    trainer = Trainer(project, progress, report_interval=0.1, **resume)
+    trainer.prepare()  # bad settings fail here, before anything is written
+    for warning in trainer.warnings:
+        print(f"playground: warning: {warning}", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())
+    try:
+        end = trainer.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    progress.close()
+
+    save_checkpoint(
+        Checkpoint(
+            project=project,
+            model={k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
+            optimizer=trainer.optimizer.state_dict() if trainer.optimizer_state_valid else None,
+            scheduler=trainer.scheduler.state_dict() if trainer.scheduler else None,
+            epoch=trainer.epoch,
+            history=trainer.history,
+        ),
+        out,
+    )
+    atomic_write_bytes(metrics, (json.dumps(_metrics(trainer.history), indent=2) + "\n").encode())
+    print(f"{end.status}: {end.reason}", file=sys.stderr if end.status != FINISHED else sys.stdout)
+    if end.test_accuracy is not None:
+        print(f"test accuracy: {end.test_accuracy:.2%}")
+    print(f"wrote {out} and {metrics}")
+    if end.status == FINISHED:
+        return 0
+    return 130 if end.status == STOPPED else 1
+
+
+def _metrics(history: dict) -> dict:
+    return {
+        "status": history["status"],
+        "reason": history["reason"],
+        "epochs": history["epochs"],
+        "test_accuracy": history["test_accuracy"],
+    }
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; one line per epoch otherwise (logs, CI)."""
+
+    WIDTH = 24
+
+    def __init__(self, quiet: bool = False, stream=None):
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._line = False
+
+    def __call__(self, event) -> None:
+        if self.quiet:
+            return
+        if event.kind == "step" and self.tty:
+            done = int(self.WIDTH * event.step / max(event.steps, 1))
+            bar = "#" * done + "." * (self.WIDTH - done)
+            self.stream.write(
+                f"\repoch {event.epoch} [{bar}] {event.step}/{event.steps}  loss {event.loss:.4f}"
+                f"  lr {event.lr:.3g}  {event.samples_per_second:,.0f} samples/s "
+            )
+            self.stream.flush()
+            self._line = True
+        elif event.kind == "epoch":
+            self._clear()
+            parts = [f"epoch {event.epoch}/{event.epochs}", f"train_loss {event.train_loss:.4f}"]
+            if event.val_loss is not None:
+                parts.append(f"val_loss {event.val_loss:.4f}")
+            if event.val_accuracy is not None:
+                parts.append(f"val_accuracy {event.val_accuracy:.2%}")
+            parts += [f"{event.samples_per_second:,.0f} samples/s", f"{event.seconds:.1f} s"]
+            print("  ".join(parts), file=self.stream, flush=True)
+
+    def _clear(self) -> None:
+        if self._line:
+            self.stream.write("\r" + " " * 100 + "\r")
+            self._line = False
+
+    def close(self) -> None:
+        self._clear()
+
+
+# --- inspect and export -------------------------------------------------------------------
+
+
+def _inspect(args) -> int:
+    from .core.checkpoint import describe_file, load_checkpoint
+    from .core.errors import ProjectError
+    from .core.shapes import format_shape, infer_shapes
+    from .core.spec import Project
+
+    path = Path(args.file)
+    kind = "project" if path.suffix.lower() == ".json" else describe_file(path)
+    if kind == "project":
+        project, ckpt = Project.load(path), None
+    elif kind == "checkpoint":
+        ckpt = load_checkpoint(path)
+        project = ckpt.project
+    else:
+        raise ProjectError(
+            f"{path} is a {kind} file: it holds weights but no network — inspect the project or checkpoint it came from"
+        )
+    info = infer_shapes(project.network)
+    print(f"{project.name} — {kind} {path}")
+    print(f"data: {project.data.dataset}   input: {format_shape(info.input_shape)}")
+    rows = [("#", "layer", "output shape", "parameters")]
+    for layer in info.layers:
+        shape = format_shape(layer.output_shape) if layer.status == "ok" else layer.status
+        rows.append((str(layer.index), layer.type, shape, f"{layer.params:,}" if layer.status == "ok" else "—"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print(f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}")
+    print(f"total parameters: {info.total_params:,} (trainable {info.trainable_params:,})")
+    if not info.ok:
+        return _fail(info.error)
+    print(f"output: {format_shape(info.output_shape)}")
+    if ckpt is not None:
+        epochs = ckpt.history.get("epochs") or []
+        line = f"trained epochs: {ckpt.epoch}"
+        if epochs:
+            last = epochs[-1]
+            line += f"   last train_loss {last['train_loss']:.4f}"
+            if last.get("val_accuracy") is not None:
+                line += f"   val_accuracy {last['val_accuracy']:.2%}"
+        print(line)
+    return 0
+
+
+def _export(args) -> int:
+    from .core.checkpoint import load_state_dict, save_weights
+
+    state = load_state_dict(args.checkpoint)
+    save_weights(state, args.out, format=args.format)
+    print(f"wrote {args.out} ({args.format}, {len(state)} tensors)")
+    return 0

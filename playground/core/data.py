@@ -1,0 +1,484 @@
+"""Datasets: seeded synthetic sets, MNIST-like files via torchvision, the split, device-resident batches."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import math
+import os
+import socket
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from .errors import DataError, ProjectError
+from .params import BOOL, CHOICE, FLOAT, INT, TEXT, Choice, Param, check_params
+
+REGRESSION = "regression"
+CLASSIFICATION = "classification"
+
+
+@dataclass(frozen=True)
+class DatasetType(Choice):
+    task: str = CLASSIFICATION    # "regression" | "classification": decides sensible losses and views
+    image: bool = False           # MNIST-like: read from files, has an official test split
+
+
+_SEED = Param("seed", INT, 0, "Seed of the generated data and of the validation split.", minimum=0)
+_VAL = Param(
+    "val_fraction", FLOAT, 0.2, "Share of the data held out for validation.", minimum=0.0, maximum=0.9
+)
+
+
+def _samples(default: int, minimum: int) -> Param:
+    return Param("samples", INT, default, "Number of points generated.", minimum=minimum, maximum=1_000_000)
+
+
+def _noise(default: float, help: str) -> Param:
+    return Param("noise", FLOAT, default, help, minimum=0.0, maximum=10.0)
+
+
+def _classes() -> Param:
+    return Param("classes", INT, 3, "Number of classes.", minimum=2, maximum=10)
+
+
+def _regression(name: str, doc: str, *params: Param) -> DatasetType:
+    return DatasetType(name, doc, (_samples(200, 2), *params, _SEED, _VAL), task=REGRESSION)
+
+
+def _points(name: str, doc: str, noise: Param, *params: Param) -> DatasetType:
+    return DatasetType(name, doc, (_samples(500, 4), noise, *params, _SEED, _VAL))
+
+
+def _images(name: str, doc: str) -> DatasetType:
+    params = (
+        Param("root", TEXT, "", "Folder with the four files (empty: the user's data folder)."),
+        Param(
+            "normalize", CHOICE, "0.5",
+            "0.5: Normalize((0.5,), (0.5,)) to [-1, 1]; mean_std: the dataset's mean/std; none: [0, 1].",
+            choices=("0.5", "mean_std", "none"),
+        ),
+        Param("train_samples", INT, 0, "Keep the first N training images (0: all).", minimum=0),
+        Param("download", BOOL, True, "Download the files when they are missing."),
+        _SEED,
+        _VAL,
+    )
+    return DatasetType(name, doc, params, image=True)
+
+
+_NOISE = "Standard deviation of the Gaussian noise added to y."
+DATASETS: dict[str, DatasetType] = {
+    d.name: d
+    for d in (
+        _regression(
+            "linear", "y = a·x + b + noise, x uniform in [-1, 1].",
+            _noise(0.1, _NOISE), Param("a", FLOAT, 2.0, "Slope."), Param("b", FLOAT, 1.0, "Intercept."),
+        ),
+        _regression(
+            "quadratic", "y = a·x² + b + noise, x uniform in [-1, 1] (the classic y = x² + noise).",
+            _noise(0.2, _NOISE), Param("a", FLOAT, 1.0, "Factor of x²."), Param("b", FLOAT, 0.0, "Offset."),
+        ),
+        _regression(
+            "sine", "y = sin(frequency·x) + noise, x uniform in [-π, π].",
+            _noise(0.1, _NOISE), Param("frequency", FLOAT, 1.0, "Angular frequency."),
+        ),
+        _points("circles", "Two classes: an outer ring and an inner one half its size.",
+                _noise(0.1, "Standard deviation of the jitter added to each point.")),
+        _points("xor", "Two classes: points in [-1, 1]², class 1 where x·y > 0.",
+                _noise(0.05, "Standard deviation of the jitter added to each point.")),
+        _points("gaussians", "Gaussian blobs, one per class, on a circle of radius 2.",
+                _noise(0.5, "Standard deviation of each blob."), _classes()),
+        _points("spiral", "Interleaved spiral arms, one per class (the cs231n spiral).",
+                _noise(0.2, "Standard deviation of the jitter of each point's angle."), _classes()),
+        _points("moons", "Two interleaving half circles (sklearn's make_moons).",
+                _noise(0.1, "Standard deviation of the jitter added to each point.")),
+        _images("mnist", "Handwritten digits 0-9, 28×28 grey (60,000 training, 10,000 test images)."),
+        _images("fashion_mnist", "Zalando clothing photos in 10 classes, 28×28 grey (MNIST's format)."),
+    )
+}
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What is known about a dataset without loading it: enough for shape checks and the input card."""
+
+    name: str
+    task: str
+    input_shape: tuple[int, ...]      # one sample, without the batch dimension
+    n_classes: int | None             # None for regression
+    class_names: tuple[str, ...]      # () for regression
+
+
+@dataclass
+class Dataset:
+    info: DataInfo
+    x_train: Tensor
+    y_train: Tensor
+    x_val: Tensor                     # 0 rows when val_fraction == 0
+    y_val: Tensor
+    x_test: Tensor | None             # the official test split (MNIST-like only)
+    y_test: Tensor | None
+
+
+_DIGITS = tuple(str(i) for i in range(10))
+# torchvision's FashionMNIST.classes, spelled out so describing the data needn't import torchvision
+_FASHION = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+_NAMES = {"circles": ("outer", "inner"), "xor": ("opposite signs", "same signs"), "moons": ("upper", "lower")}
+
+
+def _checked(spec) -> tuple[DatasetType, dict]:
+    kind = DATASETS.get(spec.dataset)
+    if kind is None:
+        known = ", ".join(DATASETS)
+        raise ProjectError(f"data.dataset: unknown dataset {spec.dataset!r} (known: {known})")
+    return kind, check_params(kind.params, spec.params, where="data.params.")
+
+
+def _info(kind: DatasetType, params: dict) -> DataInfo:
+    if kind.task == REGRESSION:
+        return DataInfo(kind.name, REGRESSION, (1,), None, ())
+    if kind.image:
+        names = _DIGITS if kind.name == "mnist" else _FASHION
+        return DataInfo(kind.name, CLASSIFICATION, (1, 28, 28), 10, names)
+    k = params.get("classes", 2)
+    return DataInfo(kind.name, CLASSIFICATION, (2,), k, _NAMES.get(kind.name, _DIGITS[:k]))
+
+
+def dataset_info(spec) -> DataInfo:
+    """Check `spec` (a DataSpec) and describe the data it gives, without generating or reading any."""
+    return _info(*_checked(spec))
+
+
+def load(spec, device: str | torch.device = "cpu") -> Dataset:
+    """Generate or read the data of `spec` (a DataSpec), split off validation, and move it to `device` once."""
+    kind, params = _checked(spec)
+    info = _info(kind, params)
+    gen = torch.Generator().manual_seed(params["seed"])
+    test = None
+    if kind.image:
+        x, y, test = _read_images(kind.name, params)
+    else:
+        x, y = _GENERATORS[kind.name](gen, params)
+    (x_train, y_train), (x_val, y_val) = _split(x, y, params["val_fraction"], gen)
+    if len(x_train) == 0:
+        raise DataError(
+            f"{kind.name} leaves no training samples after the validation split ({len(x)} in all, "
+            f"val_fraction {params['val_fraction']}): "
+            "use more samples (or train_samples) or a smaller val_fraction"
+        )
+    x_test = y_test = None
+    if kind.image:
+        # uint8 crosses to the device (4x less to copy); normalising there is one op on the whole tensor
+        x_train, x_val, x_test = (_normalize(t, kind.name, params["normalize"], device)
+                                  for t in (x_train, x_val, test[0]))
+        y_test = test[1].to(device)
+    return Dataset(
+        info, x_train.to(device), y_train.to(device), x_val.to(device), y_val.to(device), x_test, y_test
+    )
+
+
+def _split(x: Tensor, y: Tensor, fraction: float, gen: torch.Generator):
+    n = len(x)
+    n_val = math.floor(n * fraction + 1e-9)   # floor: a fraction below 1 always leaves a training sample
+    if n_val == 0:
+        return (x, y), (x[:0], y[:0])
+    perm = torch.randperm(n, generator=gen)
+    # sorted: each part keeps the data's own order, so shuffle=False still means "as generated"
+    val, train = perm[:n_val].sort().values, perm[n_val:].sort().values
+    return (x[train], y[train]), (x[val], y[val])
+
+
+# --- synthetic data: vectorised, seeded CPU generator, bit-identical for the same params ---------
+
+
+def _uniform(gen, n: int, low: float, high: float) -> Tensor:
+    return torch.rand(n, 1, generator=gen) * (high - low) + low
+
+
+def _linear(gen, p):
+    x = _uniform(gen, p["samples"], -1.0, 1.0)
+    return x, p["a"] * x + p["b"] + p["noise"] * torch.randn(x.shape, generator=gen)
+
+
+def _quadratic(gen, p):
+    x = _uniform(gen, p["samples"], -1.0, 1.0)
+    return x, p["a"] * x.pow(2) + p["b"] + p["noise"] * torch.randn(x.shape, generator=gen)
+
+
+def _sine(gen, p):
+    x = _uniform(gen, p["samples"], -math.pi, math.pi)
+    return x, torch.sin(p["frequency"] * x) + p["noise"] * torch.randn(x.shape, generator=gen)
+
+
+def _shuffled(gen, x: Tensor, y: Tensor, noise: float = 0.0):
+    """Jitter the points and mix the classes, as sklearn's generators do by default."""
+    x = x + noise * torch.randn(x.shape, generator=gen)
+    perm = torch.randperm(len(x), generator=gen)
+    return x[perm].float(), y[perm]
+
+
+def _two_halves(n: int) -> tuple[int, int, Tensor]:
+    n_out = n // 2
+    labels = torch.cat([torch.zeros(n_out, dtype=torch.long), torch.ones(n - n_out, dtype=torch.long)])
+    return n_out, n - n_out, labels
+
+
+def _circles(gen, p):
+    n_out, n_in, y = _two_halves(p["samples"])
+    outer = torch.linspace(0, 2 * math.pi, n_out + 1)[:-1]   # endpoint excluded, as in make_circles
+    inner = torch.linspace(0, 2 * math.pi, n_in + 1)[:-1]
+    rings = torch.cat([_ring(outer, 1.0), _ring(inner, 0.5)])   # factor 0.5, as make_circles' default
+    return _shuffled(gen, rings, y, p["noise"])
+
+
+def _ring(angle: Tensor, radius: float) -> Tensor:
+    return radius * torch.stack([torch.cos(angle), torch.sin(angle)], 1)
+
+
+def _moons(gen, p):
+    n_out, n_in, y = _two_halves(p["samples"])
+    t_out, t_in = torch.linspace(0, math.pi, n_out), torch.linspace(0, math.pi, n_in)
+    upper = torch.stack([torch.cos(t_out), torch.sin(t_out)], 1)
+    lower = torch.stack([1 - torch.cos(t_in), 0.5 - torch.sin(t_in)], 1)
+    return _shuffled(gen, torch.cat([upper, lower]), y, p["noise"])
+
+
+def _xor(gen, p):
+    x = torch.rand(p["samples"], 2, generator=gen) * 2 - 1
+    y = (x[:, 0] * x[:, 1] > 0).long()   # labels from the clean points; the noise only blurs the border
+    return x + p["noise"] * torch.randn(x.shape, generator=gen), y
+
+
+def _balanced_labels(n: int, k: int) -> Tensor:
+    return torch.arange(n) % k
+
+
+def _gaussians(gen, p):
+    y = _balanced_labels(p["samples"], p["classes"])
+    angle = y.float() * (2 * math.pi / p["classes"])
+    centres = 2.0 * torch.stack([torch.cos(angle), torch.sin(angle)], 1)
+    return centres + p["noise"] * torch.randn(centres.shape, generator=gen), y
+
+
+def _spiral(gen, p):
+    n, k = p["samples"], p["classes"]
+    y = _balanced_labels(n, k).sort().values     # class by class, as in the cs231n notes
+    start = torch.searchsorted(y, y)             # index of each class's first point
+    count = torch.bincount(y, minlength=k)[y]
+    pos = (torch.arange(n) - start).float() / (count - 1).clamp(min=1)   # 0..1 along each arm
+    theta = (y.float() + pos) * 4 + p["noise"] * torch.randn(n, generator=gen)
+    x = torch.stack([pos * torch.sin(theta), pos * torch.cos(theta)], 1)
+    return _shuffled(gen, x, y)
+
+
+_GENERATORS = {
+    "linear": _linear, "quadratic": _quadratic, "sine": _sine, "circles": _circles, "xor": _xor,
+    "gaussians": _gaussians, "spiral": _spiral, "moons": _moons,
+}
+
+
+# --- MNIST-like files through torchvision's dataset classes ------------------------------------
+
+_MEAN_STD = {"mnist": (0.1307, 0.3081), "fashion_mnist": (0.2860, 0.3530)}
+_CACHE: dict[tuple, tuple[Tensor, Tensor]] = {}   # decoded files: a second run needn't re-read 60k images
+_CACHE_SIZE = 4                                   # train + test of both datasets
+
+
+def default_root() -> Path:
+    """Where datasets live unless a project names a folder: $XDG_DATA_HOME/playground/datasets."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "playground" / "datasets"
+
+
+def _normalize(images: Tensor, name: str, how: str, device) -> Tensor:
+    x = images.to(device).unsqueeze(1).float().div_(255)
+    if how == "0.5":
+        return x.sub_(0.5).div_(0.5)
+    if how == "mean_std":
+        mean, std = _MEAN_STD[name]
+        return x.sub_(mean).div_(std)
+    return x
+
+
+def _read_images(name: str, params: dict):
+    root = Path(os.path.expanduser(params["root"])) if params["root"] else default_root()
+    cls = _torchvision_classes()[name]
+    train = cls(root, train=True, download=params["download"])
+    test = cls(root, train=False, download=False)
+    x, y = train.data, train.targets
+    if params["train_samples"]:
+        x, y = x[: params["train_samples"]], y[: params["train_samples"]]
+    return x, y, (test.data, test.targets)
+
+
+@functools.cache
+def _torchvision_classes() -> dict[str, type]:
+    # torchvision.datasets takes a second to import: only pay for it when images are asked for
+    from torchvision import datasets
+
+    class MNISTFiles(_IdxFolder, datasets.MNIST):
+        title, folder = "MNIST", "MNIST"
+
+    class FashionMNISTFiles(_IdxFolder, datasets.FashionMNIST):
+        title, folder = "Fashion-MNIST", "FashionMNIST"
+
+    return {"mnist": MNISTFiles, "fashion_mnist": FashionMNISTFiles}
+
+
+class _IdxFolder:
+    """torchvision's MNIST, reading the four files from ROOT/<folder>/raw or ROOT itself, .gz or not."""
+
+    title: str      # for messages
+    folder: str     # torchvision's folder under root
+
+    def __init__(self, root: Path, train: bool, download: bool):
+        self._downloading = False
+        try:
+            super().__init__(str(root), train=train, download=download)
+        except RuntimeError:   # torchvision's "Dataset not found"
+            if self._check_exists():
+                raise
+            raise DataError(self._missing_message()) from None
+
+    @property
+    def raw_folder(self) -> str:
+        torchvision_raw = os.path.join(self.root, self.folder, "raw")
+        if self._downloading:
+            return torchvision_raw
+        found = [(len(self._found(f)), f) for f in (torchvision_raw, self.root)]
+        return max(found, key=lambda c: c[0])[1]   # max keeps the first on a tie: torchvision's layout
+
+    def _found(self, folder: str) -> dict[str, Path]:
+        out = {}
+        for name, _ in self.resources:
+            base = name.removesuffix(".gz")
+            # an unpacked copy reads faster; the .gz as distributed works as it is
+            path = next((p for p in (Path(folder, base), Path(folder, name)) if p.is_file()), None)
+            if path is not None:
+                out[base] = path
+        return out
+
+    def _check_exists(self) -> bool:
+        return len(self._found(self.raw_folder)) == len(self.resources)
+
+    def _check_legacy_exist(self) -> bool:
+        # old torchvision's processed/*.pt would bypass the checks below; the raw files are the truth
+        return False
+
+    def _missing_message(self, failure: str = "") -> str:
+        folder = Path(self.raw_folder)
+        have = self._found(str(folder))
+        missing = [name for name, _ in self.resources if name.removesuffix(".gz") not in have]
+        where = folder if have else Path(self.root)
+        files = "file that is" if len(missing) == 1 else "files that are"
+        put = (f"in {where}" if have else
+               f"in {Path(self.root, self.folder, 'raw')} or directly in {self.root}")
+        text = (f"{self.title} needs {len(missing)} {files} not in {where}: {', '.join(missing)}. "
+                f"Put them (as distributed, .gz is fine) {put}")
+        if failure:
+            return f"{text}. Downloading them failed: {failure}"
+        return f"{text}, or connect to the internet and tick download."
+
+    def download(self) -> None:
+        if self._check_exists():
+            return
+        old_timeout = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(15)   # fail in seconds, not minutes, when offline
+        self._downloading = True
+        try:
+            super().download()
+        except Exception as e:   # no network, a mirror's error page, a read-only folder: all say "put them there"
+            self._downloading = False   # before the message, which names where the files are looked for
+            reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            raise DataError(self._missing_message(reason)) from e
+        finally:
+            self._downloading = False
+            socket.setdefaulttimeout(old_timeout)
+
+    def _load_data(self) -> tuple[Tensor, Tensor]:
+        split = "train" if self.train else "t10k"
+        found = self._found(self.raw_folder)
+        images, labels = found[f"{split}-images-idx3-ubyte"], found[f"{split}-labels-idx1-ubyte"]
+        key = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in (images, labels))
+        if key not in _CACHE:
+            x, y = _read_idx(images, 3, "image"), _read_idx(labels, 1, "label").long()
+            if len(x) != len(y):
+                raise DataError(f"{images} holds {len(x)} images but {labels} holds {len(y)} labels: "
+                                "they do not belong together — replace them with a matching pair")
+            if len(y) and int(y.max()) >= len(self.classes):
+                raise DataError(f"{labels} holds label {int(y.max())}, but {self.title} has only "
+                                f"{len(self.classes)} classes (0-{len(self.classes) - 1}): the file is corrupt")
+            while len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[key] = (x, y)
+        return _CACHE[key]
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:   # in memory: the folder may be read-only, and one copy is enough
+                return f.read()
+        return path.read_bytes()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise DataError(f"{path} is corrupt or truncated (not a complete gzip file: {e}) "
+                        "— delete it and download again") from None
+    except OSError as e:
+        raise DataError(f"{path} cannot be read ({e.strerror or e})") from None
+
+
+def _read_idx(path: Path, ndim: int, what: str) -> Tensor:
+    """Parse an IDX file (big-endian header, then unsigned bytes), checking everything before trusting it."""
+    raw = _read_bytes(path)
+    header = 4 + 4 * ndim
+    magic = bytes([0, 0, 0x08, ndim])
+    if raw[:4] != magic or len(raw) < header:
+        raise DataError(f"{path} is not an IDX {what} file (it starts with {raw[:4].hex() or 'nothing'}, "
+                        f"expected {magic.hex()}) — delete it and download again")
+    dims = struct.unpack_from(f">{ndim}I", raw, 4)
+    if ndim == 3 and dims[1:] != (28, 28):
+        raise DataError(f"{path} holds {dims[1]}×{dims[2]} images; {what}s must be 28×28")
+    expected, found = math.prod(dims), len(raw) - header
+    if found != expected:
+        raise DataError(f"{path} is corrupt or truncated: expected {expected} bytes of {what} data, "
+                        f"found {found} — delete it and download again")
+    if expected == 0:
+        return torch.empty(dims, dtype=torch.uint8)
+    return torch.frombuffer(bytearray(raw), dtype=torch.uint8, offset=header).view(dims)
+
+
+# --- batches -----------------------------------------------------------------------------------
+
+
+class Batches:
+    """Mini-batches of tensors already on their device, with DataLoader's semantics and no per-sample Python."""
+
+    def __init__(self, x: Tensor, y: Tensor, batch_size: int, shuffle: bool = True,
+                 drop_last: bool = False, seed: int = 0):
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        self.x, self.y = x, y
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        # seeded once: every epoch draws a new order, and the whole run repeats with the same seed
+        self._gen = torch.Generator(device=x.device).manual_seed(seed)
+
+    def __len__(self) -> int:
+        n, b = len(self.x), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self):
+        x, y = self.x, self.y
+        if self.shuffle:
+            perm = torch.randperm(len(x), generator=self._gen, device=x.device)
+            x, y = x[perm], y[perm]   # one gather per epoch; the batches are then views
+        b = self.batch_size
+        for start in range(0, len(self) * b, b):
+            yield x[start:start + b], y[start:start + b]

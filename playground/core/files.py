@@ -1,0 +1,58 @@
+"""Atomic file writes: a temporary file in the same folder, flushed, then renamed over the target."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, BinaryIO
+
+from .errors import PlaygroundError
+
+
+class FileWriteError(PlaygroundError, OSError):
+    """A file could not be written; the previous file, if any, is untouched."""
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
+    """Call `write(f)` on a temporary file beside `path`, then replace `path` with it.
+
+    The rename is atomic on POSIX and Windows, so readers see the old file or the
+    new one, never half of either; on any failure the temporary file is removed.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileWriteError(f"cannot save {path}: the folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise FileWriteError(f"cannot save {path}: {_reason(e)}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            raise FileWriteError(f"cannot save {path}: {_reason(e)}") from None
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    atomic_write(path, lambda f: f.write(data))
+
+
+def _reason(e: OSError) -> str:
+    import errno
+
+    if e.errno == errno.ENOSPC:
+        return "the disk is full (the previous file, if any, is unchanged)"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "no permission to write in that folder"
+    return e.strerror or str(e)

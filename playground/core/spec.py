@@ -1,0 +1,265 @@
+"""The project: network, data and training settings as plain dataclasses, JSON with a format version."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ProjectError
+from .files import atomic_write_bytes
+
+FORMAT = "playground-project"
+VERSION = 1
+
+
+@dataclass
+class LayerSpec:
+    type: str                                    # torch.nn class name: "Conv2d"
+    params: dict[str, Any] = field(default_factory=dict)  # constructor arguments the user set
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, "params": copy.deepcopy(self.params)}
+
+
+@dataclass
+class NetworkSpec:
+    input_shape: list[int]                       # one sample, without the batch dimension
+    layers: list[LayerSpec] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "input_shape": list(self.input_shape),
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
+
+
+@dataclass
+class ComponentSpec:
+    """A loss, optimizer or scheduler: the torch class name and its constructor arguments."""
+
+    type: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, "params": copy.deepcopy(self.params)}
+
+
+@dataclass
+class DataSpec:
+    dataset: str = "xor"                         # a key of core.data.DATASETS
+    params: dict[str, Any] = field(default_factory=dict)  # samples, noise, seed, val_fraction, root...
+
+    def to_dict(self) -> dict:
+        return {"dataset": self.dataset, "params": copy.deepcopy(self.params)}
+
+
+@dataclass
+class TrainingSpec:
+    loss: ComponentSpec = field(default_factory=lambda: ComponentSpec("CrossEntropyLoss"))
+    optimizer: ComponentSpec = field(
+        default_factory=lambda: ComponentSpec("SGD", {"lr": 0.1, "momentum": 0.9})
+    )
+    scheduler: ComponentSpec | None = None       # None: constant learning rate
+    batch_size: int = 32
+    epochs: int = 10
+    device: str = "cpu"                          # "cpu", "cuda:0", "mps"
+    seed: int = 0                                # same seed, same weights, same batches, same losses
+    mixed_precision: bool = False                # autocast + GradScaler; CUDA only
+    grad_clip: float | None = None               # max total gradient norm; None: no clipping
+    early_stopping: int | None = None            # patience in epochs on validation loss; None: off
+    shuffle: bool = True
+    drop_last: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            "loss": self.loss.to_dict(),
+            "optimizer": self.optimizer.to_dict(),
+            "scheduler": self.scheduler.to_dict() if self.scheduler else None,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "device": self.device,
+            "seed": self.seed,
+            "mixed_precision": self.mixed_precision,
+            "grad_clip": self.grad_clip,
+            "early_stopping": self.early_stopping,
+            "shuffle": self.shuffle,
+            "drop_last": self.drop_last,
+        }
+
+
+@dataclass
+class Project:
+    network: NetworkSpec
+    data: DataSpec = field(default_factory=DataSpec)
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+    name: str = "Untitled"
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "name": self.name,
+            "network": self.network.to_dict(),
+            "data": self.data.to_dict(),
+            "training": self.training.to_dict(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Project:
+        return _parse_project(raw)
+
+    @classmethod
+    def from_json(cls, text: str) -> Project:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ProjectError(
+                f"not a project file: it is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"
+            ) from None
+        return _parse_project(raw)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Project:
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ProjectError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise ProjectError(f"{path} is a folder, not a project file") from None
+        except OSError as e:
+            raise ProjectError(f"{path}: cannot be read ({e.strerror})") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProjectError(f"{path} is not a project file: it is not text (JSON)") from None
+        try:
+            return cls.from_json(text)
+        except ProjectError as e:
+            raise ProjectError(f"{path}: {e}") from None
+
+    def save(self, path: str | Path) -> None:
+        """Write atomically: a crash or a full disk never leaves half a file where a good one was."""
+        atomic_write_bytes(path, self.to_json().encode("utf-8"))
+
+    def validate(self) -> None:
+        """Check every name and parameter against the catalogues; raise ProjectError naming the first problem."""
+        from .validation import validate_project
+
+        validate_project(self)
+
+
+# --- parsing: shape of the JSON, with messages that name the offending key -------------
+
+
+def _expect(raw: Any, kind: type | tuple, where: str, what: str) -> Any:
+    if not isinstance(raw, kind) or (kind is int and isinstance(raw, bool)):
+        raise ProjectError(f"{where} must be {what}, not {json.dumps(raw)[:60]}")
+    return raw
+
+
+def _get(raw: dict, key: str, where: str, default: Any = ...) -> Any:
+    if key in raw:
+        return raw[key]
+    if default is ...:
+        raise ProjectError(f"{where}: the key {key!r} is missing")
+    return default
+
+
+def _parse_component(raw: Any, where: str) -> ComponentSpec:
+    _expect(raw, dict, where, 'an object like {"type": ..., "params": {...}}')
+    type_ = _expect(_get(raw, "type", where), str, f"{where}.type", "a name")
+    params = _expect(raw.get("params", {}), dict, f"{where}.params", "an object")
+    return ComponentSpec(type_, dict(params))
+
+
+def _parse_int(raw: Any, where: str, minimum: int) -> int:
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    _expect(raw, int, where, "a whole number")
+    if raw < minimum:
+        raise ProjectError(f"{where} must be at least {minimum}, not {raw}")
+    return raw
+
+
+def _parse_project(raw: Any) -> Project:
+    _expect(raw, dict, "the project", "a JSON object")
+    fmt = raw.get("format")
+    if fmt != FORMAT:
+        if fmt is None:
+            raise ProjectError(
+                f'not a Playground project: the "format" key is missing (expected "{FORMAT}")'
+            )
+        raise ProjectError(f'not a Playground project: format is {fmt!r}, expected "{FORMAT}"')
+    version = raw.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ProjectError(f"the project's version must be a whole number, not {version!r}")
+    if version > VERSION:
+        raise ProjectError(
+            f"this project was written by a newer Playground (format version {version}); "
+            f"this one reads up to version {VERSION} — update Playground to open it"
+        )
+    name = raw.get("name", "Untitled")
+    _expect(name, str, "name", "text")
+
+    net = _expect(_get(raw, "network", "the project"), dict, "network", "an object")
+    shape = _expect(_get(net, "input_shape", "network"), list, "network.input_shape", "a list of sizes")
+    if not shape:
+        raise ProjectError("network.input_shape must list at least one size, like [2] or [1, 28, 28]")
+    input_shape = [_parse_int(s, f"network.input_shape[{i}]", 1) for i, s in enumerate(shape)]
+    layers_raw = _expect(net.get("layers", []), list, "network.layers", "a list")
+    layers = []
+    for i, layer in enumerate(layers_raw):
+        where = f"network.layers[{i}]"
+        comp = _parse_component(layer, where)
+        layers.append(LayerSpec(comp.type, comp.params))
+
+    data_raw = _expect(raw.get("data", {"dataset": "xor"}), dict, "data", "an object")
+    dataset = _expect(_get(data_raw, "dataset", "data"), str, "data.dataset", "a name")
+    data_params = _expect(data_raw.get("params", {}), dict, "data.params", "an object")
+
+    t = _expect(raw.get("training", {}), dict, "training", "an object")
+    defaults = TrainingSpec()
+    scheduler_raw = t.get("scheduler")
+    grad_clip = t.get("grad_clip")
+    if grad_clip is not None:
+        _expect(grad_clip, (int, float), "training.grad_clip", "a number or null")
+        if isinstance(grad_clip, bool) or not math.isfinite(grad_clip) or grad_clip <= 0:
+            raise ProjectError(f"training.grad_clip must be a positive number or null, not {grad_clip}")
+        grad_clip = float(grad_clip)
+    early = t.get("early_stopping")
+    if early is not None:
+        early = _parse_int(early, "training.early_stopping", 1)
+    training = TrainingSpec(
+        loss=_parse_component(t["loss"], "training.loss") if "loss" in t else defaults.loss,
+        optimizer=(
+            _parse_component(t["optimizer"], "training.optimizer")
+            if "optimizer" in t
+            else defaults.optimizer
+        ),
+        scheduler=_parse_component(scheduler_raw, "training.scheduler") if scheduler_raw else None,
+        batch_size=_parse_int(t.get("batch_size", defaults.batch_size), "training.batch_size", 1),
+        epochs=_parse_int(t.get("epochs", defaults.epochs), "training.epochs", 1),
+        device=_expect(t.get("device", defaults.device), str, "training.device", "a device name"),
+        seed=_parse_int(t.get("seed", defaults.seed), "training.seed", 0),
+        mixed_precision=_expect(
+            t.get("mixed_precision", False), bool, "training.mixed_precision", "true or false"
+        ),
+        grad_clip=grad_clip,
+        early_stopping=early,
+        shuffle=_expect(t.get("shuffle", True), bool, "training.shuffle", "true or false"),
+        drop_last=_expect(t.get("drop_last", False), bool, "training.drop_last", "true or false"),
+    )
+    return Project(
+        network=NetworkSpec(input_shape, layers),
+        data=DataSpec(dataset, dict(data_params)),
+        training=training,
+        name=name,
+    )

@@ -1,0 +1,427 @@
+"""The Trainer: a plain training loop that reports small records of plain numbers through a callback."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from . import data as datasets
+from .errors import PlaygroundError, TrainingError
+from .losses import LOSSES, TargetPlan, build_loss, count_correct, encode_targets, plan_targets
+from .optim import OPTIMIZERS, PLATEAU, SCHEDULERS, STEP, build_optimizer, build_scheduler, check_device
+from .shapes import build_network, format_shape, infer_shapes
+from .spec import Project
+from .validation import check_component
+
+FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
+SNAPSHOT_INTERVAL = 0.5  # seconds between copies of the last good weights (kept for a non-finite loss)
+EVAL_BATCH = 2048        # evaluation needs no gradients, so it can take bigger bites
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    epoch: int               # 1-based
+    step: int                # batches done in this epoch
+    steps: int               # batches per epoch
+    global_step: int
+    loss: float              # mean training loss over the steps since the last report
+    lr: float
+    samples_per_second: float
+    kind: str = "step"
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    epoch: int
+    epochs: int              # the last epoch this run will reach
+    train_loss: float
+    val_loss: float | None   # None without a validation split
+    val_accuracy: float | None  # None for regression or without a validation split
+    samples_per_second: float
+    seconds: float
+    lr: float
+    kind: str = "epoch"
+
+
+@dataclass(frozen=True)
+class EndEvent:
+    status: str              # finished | stopped | failed
+    reason: str
+    epochs_completed: int
+    test_accuracy: float | None = None
+    kind: str = "end"
+
+
+Event = StepEvent | EpochEvent | EndEvent
+
+
+@dataclass
+class _Setup:
+    """Everything built from the project before the first step."""
+
+    device: torch.device
+    dataset: datasets.Dataset
+    plan: TargetPlan
+    y_train: torch.Tensor
+    y_val: torch.Tensor
+    loss_fn: nn.Module
+    batches: datasets.Batches
+    warnings: list[str] = field(default_factory=list)
+
+
+class Trainer:
+    """Trains `project` headless. Construct, then `run()` in any thread; `stop()`, `pause()`,
+    `resume()` may be called from another thread and take effect within one step."""
+
+    def __init__(
+        self,
+        project: Project,
+        callback: Callable[[Event], None] | None = None,
+        *,
+        dataset: datasets.Dataset | None = None,
+        model_state: dict | None = None,        # continue from a checkpoint's weights ...
+        optimizer_state: dict | None = None,    # ... and optimizer state
+        scheduler_state: dict | None = None,
+        start_epoch: int = 0,                   # epochs already done; this run adds training.epochs
+        history: dict | None = None,
+        report_interval: float = 1 / 30,        # seconds between step reports (each costs a host sync)
+    ):
+        self.project = project
+        self.callback = callback or (lambda event: None)
+        self.report_interval = report_interval
+        self.model: nn.Sequential | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.scheduler = None
+        self.epoch = start_epoch
+        self.history = _new_history(history)
+        self.warnings: list[str] = []
+        self._dataset = dataset
+        self._states = (model_state, optimizer_state, scheduler_state)
+        self._setup: _Setup | None = None
+        self._stop = threading.Event()
+        self._running = threading.Event()  # cleared while paused
+        self._running.set()
+        self._optimizer_ok = True          # False after a non-finite loss corrupted its state
+
+    # --- control, from any thread ----------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # a paused loop wakes up to see the stop
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    # --- setup -------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Build data, model, loss and optimizer; raise a PlaygroundError that says what to change."""
+        if self._setup is not None:
+            return
+        p = self.project
+        t = p.training
+        p.validate()
+        device = check_device(t.device)
+        loss_params = check_component(t.loss, LOSSES, "loss", "training.loss")
+        opt_params = check_component(t.optimizer, OPTIMIZERS, "optimizer", "training.optimizer")
+        dataset = self._dataset or datasets.load(p.data, device)
+        info = dataset.info
+        if tuple(p.network.input_shape) != tuple(info.input_shape):
+            raise TrainingError(
+                f"the network's input shape is {format_shape(tuple(p.network.input_shape))} but "
+                f"{info.name} gives samples of shape {format_shape(info.input_shape)} — set the input "
+                f"shape to {list(info.input_shape)}"
+            )
+        net = infer_shapes(p.network)
+        last = p.network.layers[-1].type if p.network.layers else None
+        plan = plan_targets(t.loss.type, net.output_shape, info.task, info.n_classes, info.name, last)
+        warnings = list(plan.warnings)
+        n_train = len(dataset.x_train)
+        self._check_batches(n_train, net)
+        if t.mixed_precision and device.type != "cuda":
+            warnings.append(f"mixed precision needs CUDA; training in float32 on {device}")
+
+        torch.manual_seed(t.seed)  # the same seed gives the same initial weights and dropout masks
+        model = build_network(p.network)
+        model_state = self._states[0]
+        if model_state is not None:
+            from .checkpoint import apply_state_dict
+
+            apply_state_dict(model, model_state, p.network)
+        self.model = model.to(device)
+        self.optimizer = build_optimizer(t.optimizer.type, opt_params, self.model.parameters())
+        if self._states[1] is not None:
+            self.optimizer.load_state_dict(self._states[1])
+        y_train = encode_targets(dataset.y_train, plan, info.n_classes)
+        batches = datasets.Batches(
+            dataset.x_train, y_train, t.batch_size, shuffle=t.shuffle, drop_last=t.drop_last, seed=t.seed
+        )
+        if t.scheduler is not None:
+            sched_params = check_component(t.scheduler, SCHEDULERS, "scheduler", "training.scheduler")
+            self.scheduler = build_scheduler(
+                t.scheduler.type, sched_params, self.optimizer, t.epochs, len(batches)
+            )
+            if self._states[2] is not None:
+                self.scheduler.load_state_dict(self._states[2])
+        self.warnings = warnings
+        self._setup = _Setup(
+            device=device,
+            dataset=dataset,
+            plan=plan,
+            y_train=y_train,
+            y_val=encode_targets(dataset.y_val, plan, info.n_classes),
+            loss_fn=build_loss(t.loss.type, loss_params),
+            batches=batches,
+            warnings=warnings,
+        )
+
+    def _check_batches(self, n_train: int, net) -> None:
+        t = self.project.training
+        if n_train == 0:
+            raise TrainingError("the training split is empty — lower val_fraction or use more samples")
+        if t.drop_last and t.batch_size > n_train:
+            raise TrainingError(
+                f"batch size {t.batch_size} is larger than the {n_train} training samples and "
+                "drop_last is on, so an epoch has no batches — lower the batch size or turn drop_last off"
+            )
+        has_bn = any(layer.type.startswith("BatchNorm") for layer in self.project.network.layers)
+        if has_bn and not t.drop_last and n_train % t.batch_size == 1:
+            raise TrainingError(
+                f"the last batch of each epoch would hold 1 sample ({n_train} samples, batch size "
+                f"{t.batch_size}) and BatchNorm cannot normalise a single sample — turn drop_last on "
+                "or change the batch size"
+            )
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> EndEvent:
+        """Train to the end, a stop, or a failure; the EndEvent is also sent to the callback."""
+        try:
+            self.prepare()
+            end = self._train()
+        except PlaygroundError as e:
+            end = EndEvent(FAILED, str(e), self.epoch)
+        except Exception as e:  # noqa: BLE001 — a training failure must reach the user, not kill the app
+            end = EndEvent(FAILED, f"training failed: {type(e).__name__}: {e}", self.epoch)
+        self.history.update(status=end.status, reason=end.reason, test_accuracy=end.test_accuracy)
+        self.callback(end)
+        return end
+
+    def _train(self) -> EndEvent:
+        s = self._setup
+        t = self.project.training
+        model, optimizer = self.model, self.optimizer
+        scaler = torch.amp.GradScaler("cuda") if t.mixed_precision and s.device.type == "cuda" else None
+        autocast = (
+            (lambda: torch.autocast("cuda", dtype=torch.float16))
+            if scaler is not None
+            else contextlib.nullcontext
+        )
+        step_scheduler = self.scheduler if self._scheduler_every() == STEP else None
+        n_train = len(s.dataset.x_train)
+        steps = len(s.batches)
+        last_epoch = self.epoch + t.epochs
+        good = _Snapshot(model)
+        best: tuple[float, int, dict] | None = None  # (val loss, epoch, weights) for early stopping
+        since_best = 0
+        global_step = self.epoch * steps
+
+        while self.epoch < last_epoch:
+            epoch = self.epoch + 1
+            model.train()
+            epoch_start = time.perf_counter()
+            paused_for = 0.0
+            epoch_sum = torch.zeros((), device=s.device)
+            window_sum = torch.zeros((), device=s.device)
+            window_steps = window_samples = 0
+            last_report = epoch_start
+            for step, (xb, yb) in enumerate(s.batches, start=1):
+                if not self._running.is_set():
+                    paused_for += self._wait_while_paused()
+                if self._stop.is_set():
+                    return self._stopped(epoch, step - 1, good, window_sum, window_steps)
+                with autocast():
+                    loss = s.loss_fn(model(xb), yb)
+                optimizer.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    if t.grad_clip:
+                        scaler.unscale_(optimizer)
+                        nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    if t.grad_clip:
+                        nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+                    optimizer.step()
+                if step_scheduler is not None:
+                    step_scheduler.step()
+                detached = loss.detach()
+                epoch_sum += detached * len(xb)
+                window_sum += detached
+                window_steps += 1
+                window_samples += len(xb)
+                global_step += 1
+                now = time.perf_counter()
+                if now - last_report >= self.report_interval or step == steps:
+                    value = window_sum.item() / window_steps  # the one host sync per report
+                    if not math.isfinite(value):
+                        return self._non_finite(value, epoch, step, good)
+                    rate = window_samples / max(now - last_report - paused_for, 1e-9)
+                    self.history["steps"].append([global_step, value])
+                    self.callback(StepEvent(epoch, step, steps, global_step, value, self._lr(), rate))
+                    if now - good.taken >= SNAPSHOT_INTERVAL:
+                        good.take(epoch, step)
+                    window_sum.zero_()
+                    window_steps = window_samples = 0
+                    paused_for = 0.0
+                    last_report = now
+
+            seconds = time.perf_counter() - epoch_start
+            train_loss = epoch_sum.item() / n_train if steps else float("nan")
+            val_loss, val_acc = self.evaluate(s.dataset.x_val, s.y_val, s.dataset.y_val)
+            if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
+                return self._non_finite(train_loss, epoch, steps, good)
+            good.take(epoch, steps)
+            self.epoch = epoch
+            self._step_epoch_scheduler(val_loss if val_loss is not None else train_loss)
+            record = EpochEvent(
+                epoch, last_epoch, train_loss, val_loss, val_acc,
+                n_train / max(seconds, 1e-9), seconds, self._lr(),
+            )
+            self.history["epochs"].append({k: v for k, v in asdict(record).items() if k != "kind"})
+            self.callback(record)
+
+            if t.early_stopping and val_loss is not None:
+                if best is None or val_loss < best[0]:
+                    best, since_best = (val_loss, epoch, _copy_state(model)), 0
+                else:
+                    since_best += 1
+                if since_best >= t.early_stopping:
+                    model.load_state_dict(best[2])
+                    reason = (
+                        f"early stopping: the validation loss has not improved for {since_best} epochs; "
+                        f"kept the best weights, from epoch {best[1]} (validation loss {best[0]:.4g})"
+                    )
+                    return EndEvent(FINISHED, reason, self.epoch, self._test_accuracy())
+
+        reason = f"trained {t.epochs} epoch{'s' if t.epochs != 1 else ''}"
+        return EndEvent(FINISHED, reason, self.epoch, self._test_accuracy())
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, labels: torch.Tensor) -> tuple[float | None, float | None]:
+        """Mean loss and accuracy (classification) in eval mode without gradients; None when empty."""
+        s = self._setup
+        if len(x) == 0:
+            return None, None
+        self.model.eval()
+        loss_sum = torch.zeros((), device=s.device)
+        correct = torch.zeros((), device=s.device, dtype=torch.long)
+        with torch.no_grad():
+            for start in range(0, len(x), EVAL_BATCH):
+                out = self.model(x[start : start + EVAL_BATCH])
+                yb = y[start : start + EVAL_BATCH]
+                loss_sum += s.loss_fn(out.float(), yb) * len(yb)
+                if s.plan.accuracy:
+                    correct += count_correct(out, labels[start : start + EVAL_BATCH], s.plan)
+        self.model.train()
+        accuracy = correct.item() / len(x) if s.plan.accuracy else None
+        return loss_sum.item() / len(x), accuracy
+
+    def _test_accuracy(self) -> float | None:
+        ds = self._setup.dataset
+        if ds.x_test is None or not self._setup.plan.accuracy:
+            return None
+        y = encode_targets(ds.y_test, self._setup.plan, ds.info.n_classes)
+        return self.evaluate(ds.x_test, y, ds.y_test)[1]
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _wait_while_paused(self) -> float:
+        start = time.perf_counter()
+        self._running.wait()
+        return time.perf_counter() - start
+
+    def _lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def _scheduler_every(self) -> str | None:
+        sched = self.project.training.scheduler
+        return SCHEDULERS[sched.type].every if sched else None
+
+    def _step_epoch_scheduler(self, metric: float) -> None:
+        every = self._scheduler_every()
+        if every == PLATEAU:
+            self.scheduler.step(metric)
+        elif every is not None and every != STEP:
+            self.scheduler.step()
+
+    def _stopped(self, epoch: int, step: int, good: "_Snapshot", window_sum, window_steps) -> EndEvent:
+        if window_steps and not math.isfinite(window_sum.item()):
+            return self._non_finite(float("nan"), epoch, step, good)
+        return EndEvent(STOPPED, f"stopped by the user at epoch {epoch}, step {step}", self.epoch)
+
+    def _non_finite(self, value: float, epoch: int, step: int, good: "_Snapshot") -> EndEvent:
+        good.restore(self.model)
+        self._optimizer_ok = False
+        lr = self.project.training.optimizer.params.get("lr")
+        hint = (
+            f"the learning rate ({lr:g}) is probably too high — try {lr / 10:g}"
+            if isinstance(lr, (int, float))
+            else "lower the learning rate"
+        )
+        reason = (
+            f"the loss became {value} at epoch {epoch}, step {step}: {hint}, or add gradient "
+            f"clipping. The weights were restored to the last good ones (epoch {good.epoch}, "
+            f"step {good.step})."
+        )
+        return EndEvent(FAILED, reason, self.epoch)
+
+    @property
+    def optimizer_state_valid(self) -> bool:
+        """False after a non-finite loss: the optimizer's moments may hold NaN, so don't save them."""
+        return self._optimizer_ok
+
+
+class _Snapshot:
+    """The last weights known to give a finite loss, copied into preallocated buffers."""
+
+    def __init__(self, model: nn.Module):
+        self._model = model
+        self.state = _copy_state(model)
+        self.epoch, self.step = 0, 0
+        self.taken = time.perf_counter()
+
+    def take(self, epoch: int, step: int) -> None:
+        for value, source in zip(self.state.values(), self._model.state_dict().values()):
+            value.copy_(source)
+        self.epoch, self.step, self.taken = epoch, step, time.perf_counter()
+
+    def restore(self, model: nn.Module) -> None:
+        model.load_state_dict(self.state)
+
+
+def _copy_state(model: nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _new_history(previous: dict | None) -> dict:
+    history = {"status": None, "reason": "", "epochs": [], "test_accuracy": None, "steps": []}
+    if previous:
+        history["epochs"] = list(previous.get("epochs", []))
+        history["steps"] = list(previous.get("steps", []))
+    return history

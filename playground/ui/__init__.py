@@ -1,0 +1,1 @@
+"""Qt widgets: the desktop window on top of playground.core."""

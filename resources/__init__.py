@@ -1,0 +1,1 @@
+"""Icons, example projects and styles shipped with Playground."""
