@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from ..core.errors import PlaygroundError
 from ..core.shapes import format_shape, infer_shapes
 from ..core.spec import Project
-from ..resources_path import example_path
+from ..resources_path import example_path, resource_path
 
 COLUMNS = ("#", "Layer", "Output shape", "Parameters")
 
@@ -41,7 +41,9 @@ class MainWindow(QMainWindow):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.Stretch)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(self.summary)
@@ -107,7 +109,8 @@ def run_gui(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("Playground")
     app.setOrganizationName("Playground")
-    app.setDesktopFileName("playground")
+    app.setDesktopFileName("playground")  # lets Wayland match the window to the .desktop entry's icon
+    app.setWindowIcon(QIcon(str(resource_path("icons", "playground.svg"))))
     args = [a for a in app.arguments()[1:] if not a.startswith("-")]
     window = MainWindow()
     if args:
