@@ -20,7 +20,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"playground {__version__}")
         return 0
-    problem = qt_problem()
+    typo = _mistyped_command(argv)
+    if typo:
+        print(f"playground: error: {typo}", file=sys.stderr)
+        return 2
+    problem = qt_problem() or display_problem()
     if problem:
         print(f"playground: error: {problem}", file=sys.stderr)
         return 1
@@ -48,3 +52,30 @@ def qt_problem(python: tuple[int, int] = sys.version_info[:2], pyside: str | Non
             "pip install 'PySide6==6.11.3', or use Python 3.12 or newer."
         )
     return None
+
+
+def _mistyped_command(argv: list[str]) -> str | None:
+    """`playground trian x.json` is a typo, not a project to open."""
+    import difflib
+    import os
+
+    if not argv or argv[0].startswith("-") or os.path.exists(argv[0]) or "." in argv[0] or "/" in argv[0]:
+        return None
+    close = difflib.get_close_matches(argv[0], COMMANDS, n=1)
+    hint = f" — did you mean `playground {close[0]}`?" if close else f" (commands: {', '.join(COMMANDS)})"
+    return f"unknown command or file {argv[0]!r}{hint}"
+
+
+def display_problem(env=None, platform: str = sys.platform) -> str | None:
+    """On Linux, a window needs a display; say so instead of letting Qt abort."""
+    import os
+
+    env = os.environ if env is None else env
+    if not platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set). "
+        "The headless commands work anywhere: playground train | inspect | export."
+    )

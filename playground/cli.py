@@ -22,11 +22,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a project headless and write a checkpoint")
     train.add_argument("project", metavar="PROJECT.json")
-    train.add_argument("--epochs", type=int, help="epochs to train (default: the project's)")
+    train.add_argument("--epochs", type=int,
+                       help="epochs to train (default: the project's); with --resume, epochs to add")
     train.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the project's)")
     train.add_argument("--out", metavar="CHECKPOINT", help="checkpoint to write (default: ./NAME.checkpoint.pt)")
     train.add_argument("--metrics", metavar="FILE.json", help="JSON history to write (default: ./NAME.metrics.json)")
-    train.add_argument("--data-root", metavar="DIR", help="folder holding MNIST / Fashion-MNIST")
+    train.add_argument("--data-root", metavar="DIR",
+                       help="folder holding MNIST / Fashion-MNIST (default: the project's, else "
+                       "~/.local/share/playground/datasets)")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue from this checkpoint's weights and optimizer")
     train.add_argument("--seed", type=int, help="random seed (default: the project's)")
     train.add_argument("--quiet", action="store_true", help="print only the final line")
@@ -96,6 +99,13 @@ def _train(args) -> int:
     stem = Path(args.project).stem
     out = Path(args.out or f"{stem}.checkpoint.pt")
     metrics = Path(args.metrics or f"{stem}.metrics.json")
+
+    for target in (out, metrics):  # fail before a long run, not after it
+        folder = target.parent if str(target.parent) else Path(".")
+        if not folder.is_dir():
+            raise ProjectError(f"cannot write {target}: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise ProjectError(f"cannot write {target}: no permission to write in {folder}")
 
     resume = {}
     if args.resume:

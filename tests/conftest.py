@@ -10,8 +10,30 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "resources" / "examples"
+# The real MNIST test set (t10k only) sits in shared/ beside the checkout; tests skip without it.
+MNIST_T10K = Path(os.environ.get("PLAYGROUND_MNIST_DIR", REPO.parent / "shared" / "data" / "mnist-t10k"))
 
 
 @pytest.fixture
 def examples() -> Path:
     return EXAMPLES
+
+
+@pytest.fixture
+def mnist_t10k() -> Path:
+    """The folder holding the real t10k-*.gz files, or a skip that says where they were looked for."""
+    if not (MNIST_T10K / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"the real MNIST test set is not in {MNIST_T10K} (set PLAYGROUND_MNIST_DIR)")
+    return MNIST_T10K
+
+
+@pytest.fixture
+def mnist_root(tmp_path, mnist_t10k) -> Path:
+    """A data folder with the real digits; the t10k files also stand in for the training files."""
+    root = tmp_path / "mnist"
+    root.mkdir()
+    for kind in ("images-idx3", "labels-idx1"):
+        source = mnist_t10k / f"t10k-{kind}-ubyte.gz"
+        (root / source.name).symlink_to(source)
+        (root / f"train-{kind}-ubyte.gz").symlink_to(source)
+    return root

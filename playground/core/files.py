@@ -29,6 +29,8 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
     except OSError as e:
         raise FileWriteError(f"cannot save {path}: {_reason(e)}") from None
     try:
+        # mkstemp creates the file owner-only; give it the mode a plain open() would have.
+        os.chmod(tmp, _mode_for(path))
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -42,6 +44,16 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
         if isinstance(e, OSError):
             raise FileWriteError(f"cannot save {path}: {_reason(e)}") from None
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """The existing file's permissions, or 0o666 less the umask for a new file."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -112,6 +112,8 @@ def build_scheduler(name: str, params: dict, optimizer, epochs: int, steps_per_e
         kwargs["T_max"] = epochs
     if name == "OneCycleLR":
         kwargs["total_steps"] = epochs * steps_per_epoch
+        # Adagrad and Adadelta have no momentum to cycle; torch refuses them unless told not to
+        kwargs["cycle_momentum"] = "momentum" in optimizer.defaults or "betas" in optimizer.defaults
     return getattr(torch.optim.lr_scheduler, name)(optimizer, **kwargs)
 
 

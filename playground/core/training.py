@@ -198,8 +198,17 @@ class Trainer:
                 f"batch size {t.batch_size} is larger than the {n_train} training samples and "
                 "drop_last is on, so an epoch has no batches — lower the batch size or turn drop_last off"
             )
-        has_bn = any(layer.type.startswith("BatchNorm") for layer in self.project.network.layers)
-        if has_bn and not t.drop_last and n_train % t.batch_size == 1:
+        # BatchNorm needs more than one value per channel; without spatial positions that means
+        # more than one sample in every batch.
+        lone_bn = any(
+            layer.type.startswith("BatchNorm") and math.prod(info.input_shape[1:]) == 1
+            for layer, info in zip(self.project.network.layers, net.layers)
+        )
+        if lone_bn and t.batch_size == 1:
+            raise TrainingError(
+                "BatchNorm cannot normalise a batch of 1 sample — use a batch size of 2 or more"
+            )
+        if lone_bn and not t.drop_last and n_train % t.batch_size == 1:
             raise TrainingError(
                 f"the last batch of each epoch would hold 1 sample ({n_train} samples, batch size "
                 f"{t.batch_size}) and BatchNorm cannot normalise a single sample — turn drop_last on "
@@ -244,14 +253,16 @@ class Trainer:
             epoch = self.epoch + 1
             model.train()
             epoch_start = time.perf_counter()
-            paused_for = 0.0
+            paused_for = epoch_paused = 0.0
             epoch_sum = torch.zeros((), device=s.device)
             window_sum = torch.zeros((), device=s.device)
             window_steps = window_samples = 0
             last_report = epoch_start
             for step, (xb, yb) in enumerate(s.batches, start=1):
                 if not self._running.is_set():
-                    paused_for += self._wait_while_paused()
+                    waited = self._wait_while_paused()
+                    paused_for += waited
+                    epoch_paused += waited
                 if self._stop.is_set():
                     return self._stopped(epoch, step - 1, good, window_sum, window_steps)
                 with autocast():
@@ -292,12 +303,16 @@ class Trainer:
                     paused_for = 0.0
                     last_report = now
 
-            seconds = time.perf_counter() - epoch_start
+            seconds = time.perf_counter() - epoch_start - epoch_paused
             train_loss = epoch_sum.item() / n_train if steps else float("nan")
             val_loss, val_acc = self.evaluate(s.dataset.x_val, s.y_val, s.dataset.y_val)
             if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
-                return self._non_finite(train_loss, epoch, steps, good)
-            good.take(epoch, steps)
+                bad = train_loss if not math.isfinite(train_loss) else val_loss
+                return self._non_finite(bad, epoch, steps, good)
+            if val_loss is not None:
+                good.confirm(epoch, steps)   # the finite validation loss came from these very weights
+            else:
+                good.take(epoch, steps)
             self.epoch = epoch
             self._step_epoch_scheduler(val_loss if val_loss is not None else train_loss)
             record = EpochEvent(
@@ -398,18 +413,39 @@ class Trainer:
 
 
 class _Snapshot:
-    """The last weights known to give a finite loss, copied into preallocated buffers."""
+    """The last weights known to give a finite loss, copied into preallocated buffers.
+
+    The weights after a reported step have not given a loss yet (the step's loss came from the
+    weights before it), so a copy taken at a report stays pending until a later finite report
+    shows they were trained on without harm; only then does it become the good one."""
 
     def __init__(self, model: nn.Module):
         self._model = model
         self.state = _copy_state(model)
+        self._pending = _copy_state(model)
+        self._pending_at: tuple[int, int] | None = None
         self.epoch, self.step = 0, 0
         self.taken = time.perf_counter()
 
     def take(self, epoch: int, step: int) -> None:
-        for value, source in zip(self.state.values(), self._model.state_dict().values()):
-            value.copy_(source)
+        """After a finite report: the pending copy becomes good, the current weights pending."""
+        if self._pending_at == (epoch, step):
+            return   # no step since the last copy: nothing new is known
+        if self._pending_at is not None:
+            self.state, self._pending = self._pending, self.state
+            self.epoch, self.step = self._pending_at
+        self._copy_into(self._pending)
+        self._pending_at, self.taken = (epoch, step), time.perf_counter()
+
+    def confirm(self, epoch: int, step: int) -> None:
+        """The current weights themselves gave a finite loss: they are good now."""
+        self._copy_into(self.state)
+        self._pending_at = None
         self.epoch, self.step, self.taken = epoch, step, time.perf_counter()
+
+    def _copy_into(self, buffers: dict) -> None:
+        for value, source in zip(buffers.values(), self._model.state_dict().values()):
+            value.copy_(source)
 
     def restore(self, model: nn.Module) -> None:
         model.load_state_dict(self.state)

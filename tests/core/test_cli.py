@@ -15,7 +15,6 @@ from playground.cli import main
 from playground.core.checkpoint import load_checkpoint
 from playground.core.spec import ComponentSpec, Project
 
-MNIST_DIR = Path(os.environ.get("PLAYGROUND_MNIST_DIR", Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist-t10k"))
 
 
 def run(*args, cwd):
@@ -151,20 +150,6 @@ def test_a_failed_run_exits_1_and_keeps_good_weights(tmp_path, examples, capsys,
     ckpt = load_checkpoint("wild.checkpoint.pt")
     assert all(torch.isfinite(v).all() for v in ckpt.model.values())
     assert ckpt.optimizer is None  # its moments may hold NaN: not worth continuing from
-
-
-@pytest.fixture
-def mnist_root(tmp_path):
-    """The real MNIST test set, also standing in for the training files (only t10k is shipped)."""
-    if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"the real MNIST test set is not at {MNIST_DIR} (set PLAYGROUND_MNIST_DIR)")
-    root = tmp_path / "mnist"
-    root.mkdir()
-    for kind in ("images-idx3", "labels-idx1"):
-        src = MNIST_DIR / f"t10k-{kind}-ubyte.gz"
-        (root / f"t10k-{kind}-ubyte.gz").symlink_to(src)
-        (root / f"train-{kind}-ubyte.gz").symlink_to(src)
-    return root
 
 
 def test_train_lenet_on_real_digits(tmp_path, examples, mnist_root, monkeypatch, capsys):

@@ -413,22 +413,8 @@ def test_unpacked_truncated_and_mismatched(tmp_path):
 # --- the real MNIST test set -------------------------------------------------------------------
 
 
-def _real_mnist_dir() -> Path:
-    override = os.environ.get("PLAYGROUND_MNIST_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist-t10k"
-
-
-def test_real_mnist_t10k(tmp_path):
-    source = _real_mnist_dir()
-    if not (source / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"the real MNIST test files are not in {source} (set PLAYGROUND_MNIST_DIR)")
-    for kind in ("images-idx3", "labels-idx1"):
-        target = source / f"t10k-{kind}-ubyte.gz"
-        (tmp_path / target.name).symlink_to(target)
-        (tmp_path / f"train-{kind}-ubyte.gz").symlink_to(target)   # no training split here: reuse t10k
-    ds = mnist(tmp_path, val_fraction=0.2, normalize="none")
+def test_real_mnist_t10k(mnist_root):
+    ds = mnist(mnist_root, val_fraction=0.2, normalize="none")
     assert ds.x_test.shape == (10_000, 1, 28, 28) and ds.y_test.shape == (10_000,)
     assert len(ds.x_train) == 8_000 and len(ds.x_val) == 2_000
     assert set(ds.y_test.tolist()) == set(range(10))

@@ -1,0 +1,29 @@
+"""The `playground` command's checks before any window opens."""
+
+from playground.app import _mistyped_command, display_problem, main, qt_problem
+
+
+def test_broken_pyside_python_pair_is_refused():
+    assert "crashes Python 3.11" in qt_problem((3, 11), "6.12.0")
+    assert qt_problem((3, 12), "6.12.0") is None
+    assert qt_problem((3, 11), "6.11.3") is None
+
+
+def test_no_display_is_explained():
+    assert "no display" in display_problem({}, "linux")
+    assert display_problem({"DISPLAY": ":0"}, "linux") is None
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+    assert display_problem({}, "darwin") is None
+
+
+def test_a_typo_is_not_opened_as_a_project(capsys):
+    assert _mistyped_command(["trian", "x.json"]) == "unknown command or file 'trian' — did you mean `playground train`?"
+    assert _mistyped_command(["project.json"]) is None
+    assert _mistyped_command([]) is None
+    assert main(["inspct", "x.json"]) == 2
+    assert "did you mean `playground inspect`" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("playground ")
