@@ -1,108 +1,206 @@
-"""The main window: for now a read-only view of a project's network (the editor comes with the GUI issue)."""
+"""The main window: composes palette, editor, training panel and plots, and wires their signals."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QIcon, QKeySequence
-from PySide6.QtWidgets import (
-    QApplication,
-    QFileDialog,
-    QHeaderView,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QSplitter
 
-from ..core.errors import PlaygroundError
-from ..core.shapes import format_shape, infer_shapes
+from ..core.errors import PlaygroundError, TrainingError
+from ..core.losses import plan_targets
+from ..core.optim import check_device
 from ..core.spec import Project
-from ..resources_path import example_path, resource_path
-
-COLUMNS = ("#", "Layer", "Output shape", "Parameters")
+from ..resources_path import resource_path
+from .document import ProjectDocument
+from .editor import NetworkEditor
+from .errors import ExceptionHook
+from .files import FileActions
+from .palette import LayerPalette
+from .plots import TrainingPlots
+from .runs import RunList
+from .session import TrainingSession
+from .training_panel import TrainingPanel
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, project: Project | None = None, path: Path | None = None):
+    """Palette | network editor | training panel, plots below. Constructible with no arguments."""
+
+    def __init__(self, project: Project | None = None, path: str | Path | None = None,
+                 settings: QSettings | None = None):
         super().__init__()
-        self.project: Project | None = None
-        self.path: Path | None = None
-        self.resize(760, 520)
-
-        self.summary = QLabel()
-        self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.Stretch)
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table)
-        self.setCentralWidget(central)
-
-        file_menu = self.menuBar().addMenu("&File")
-        open_action = QAction("&Open…", self, shortcut=QKeySequence.Open, triggered=self._on_open_triggered)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
-        file_menu.addAction(open_action)
-        file_menu.addSeparator()
-        file_menu.addAction(quit_action)
-
-        if project is not None:
-            self.show_project(project, path)
-
-    def show_project(self, project: Project, path: Path | None = None) -> None:
-        self.project, self.path = project, path
-        self.setWindowTitle(f"{project.name} — Playground")
-        info = infer_shapes(project.network)
-        self.table.setRowCount(len(info.layers))
-        for row, layer in enumerate(info.layers):
-            ok = layer.status == "ok"
-            cells = (
-                str(layer.index),
-                layer.type,
-                format_shape(layer.output_shape) if ok else layer.status,
-                f"{layer.params:,}" if ok else "—",
-            )
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if layer.error:
-                    item.setToolTip(layer.error)
-                    item.setForeground(Qt.red)
-                if col in (0, 3):
-                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                self.table.setItem(row, col, item)
-        status = (
-            f"output {format_shape(info.output_shape)}" if info.ok else f"<span style='color:#c00'>{info.error}</span>"
-        )
-        self.summary.setText(
-            f"<b>{project.name}</b> — data <b>{project.data.dataset}</b>, input "
-            f"{format_shape(info.input_shape)}, {info.total_params:,} parameters, {status}"
-        )
-
-    def open_file(self, path: str | Path) -> bool:
-        try:
-            project = Project.load(path)
-        except PlaygroundError as e:
-            QMessageBox.warning(self, "Cannot open project", str(e))
-            return False
-        self.show_project(project, Path(path))
-        return True
-
-    def _on_open_triggered(self) -> None:
-        start = str(self.path.parent) if self.path else str(example_path(""))
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", start, "Playground projects (*.json)")
+        self.setObjectName("mainWindow")
+        self.settings = settings or QSettings()
+        self.document = ProjectDocument(project)
         if path:
-            self.open_file(path)
+            self.document.path = Path(path)
+
+        self.palette = LayerPalette()
+        self.editor = NetworkEditor(self.document)
+        self.panel = TrainingPanel(self.document)
+        self.plots = TrainingPlots()
+        self.runs = RunList(self.plots)
+        self.session = TrainingSession(self)
+        self.files = FileActions(self)
+
+        self.setCentralWidget(self.editor)
+        self._dock("Layers", self.palette, Qt.LeftDockWidgetArea, "paletteDock")
+        self._dock("Training", self.panel, Qt.RightDockWidgetArea, "trainingDock")
+        bottom = QSplitter(Qt.Horizontal)
+        bottom.setObjectName("plotsSplitter")
+        bottom.addWidget(self.plots)
+        bottom.addWidget(self.runs)
+        bottom.setStretchFactor(0, 3)
+        bottom.setStretchFactor(1, 1)
+        self._dock("Plots", bottom, Qt.BottomDockWidgetArea, "plotsDock")
+        self._build_menus()
+        self._wire()
+        self.resize(1400, 900)
+        self.resizeDocks([self.findChild(QDockWidget, "plotsDock")], [300], Qt.Vertical)
+        self.resizeDocks([self.findChild(QDockWidget, "paletteDock"), self.findChild(QDockWidget, "trainingDock")],
+                         [220, 340], Qt.Horizontal)
+        self._restore_settings()
+        self._on_document_changed()
+        self._update_title()
+
+    # --- construction ------------------------------------------------------------------------
+
+    def _dock(self, title: str, widget, area, name: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
+                         | QDockWidget.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot, shortcut=None, menu=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        if menu is not None:
+            menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self.file_menu = bar.addMenu("&File")
+        self.files.build_menu(self.file_menu)
+
+        edit = bar.addMenu("&Edit")
+        undo = self.document.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.Undo)
+        redo = self.document.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        edit.addActions([undo, redo])
+        self.undo_action, self.redo_action = undo, redo
+
+        training = bar.addMenu("&Training")
+        self.start_action = self._action("&Start", self.session.start, "F5", training)
+        self.stop_action = self._action("S&top", self.session.stop, "Shift+F5", training)
+        training.addSeparator()
+        self._action("&Compare optimizers (SGD, Momentum, RMSprop, Adam)", self.session.compare_optimizers,
+                     None, training)
+
+        view = bar.addMenu("&View")
+        for dock in self.findChildren(QDockWidget):
+            view.addAction(dock.toggleViewAction())
+
+        help_menu = bar.addMenu("&Help")
+        self.examples_menu = help_menu.addMenu("&Examples")
+        self.files.build_examples_menu(self.examples_menu)
+        self._action("&About Playground", self._on_about_triggered, None, help_menu)
+
+    def _wire(self) -> None:
+        self.palette.layer_activated.connect(self._on_palette_layer_activated)
+        self.document.network_changed.connect(self._on_document_changed)
+        self.document.settings_changed.connect(self._on_document_changed)
+        self.document.clean_changed.connect(self._update_title)
+        self.document.path_changed.connect(self._update_title)
+        self.panel.start_requested.connect(self.session.start)
+        self.panel.pause_toggled.connect(self.session.set_paused)
+        self.panel.stop_requested.connect(self.session.stop)
+        self.runs.visibility_changed.connect(self.plots.set_run_visible)
+
+    # --- reactions ---------------------------------------------------------------------------
+
+    def _on_palette_layer_activated(self, type_name: str) -> None:
+        if self.document.locked:
+            self.statusBar().showMessage("Training — stop the run to edit the network", 4000)
+            return
+        self.document.append_layer(type_name)
+
+    def _on_document_changed(self) -> None:
+        reason = self.start_blocker()
+        self.panel.set_start_blocked(reason)
+        self.start_action.setEnabled(reason is None)
+        self.start_action.setToolTip(reason or "Train the network")
+        if reason:
+            self.statusBar().showMessage(f"Cannot train yet: {reason}")
+        else:
+            self.statusBar().clearMessage()
+        self.session.update_continue()
+
+    def start_blocker(self) -> str | None:
+        """Why Start is disabled, in the words of the core, or None when the run can start."""
+        doc = self.document
+        if not doc.layers:
+            return "the network has no layers — drag some from the palette"
+        info = doc.network_info
+        if not info.ok:
+            return info.error
+        if doc.data_error:
+            return doc.data_error
+        project = doc.project
+        data = doc.data_info
+        try:
+            check_device(project.training.device)
+            plan_targets(project.training.loss.type, info.output_shape, data.task, data.n_classes,
+                         data.name, doc.layers[-1].type)
+        except TrainingError as e:
+            return str(e)
+        return None
+
+    def _update_title(self, *_) -> None:
+        self.setWindowTitle(f"{self.document.name}[*] — Playground")
+        self.setWindowModified(not self.document.is_clean)
+
+    def _on_about_triggered(self) -> None:
+        import torch
+
+        from .. import __version__
+
+        QMessageBox.about(
+            self, "About Playground",
+            f"<b>Playground {__version__}</b><br>A desktop neural-network playground for PyTorch."
+            f"<br><br>torch {torch.__version__} · Python {sys.version.split()[0]}",
+        )
+
+    # --- settings and closing ----------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def _save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.files.maybe_save():
+            event.ignore()
+            return
+        self.session.shutdown()
+        self._save_settings()
+        event.accept()
 
 
 def run_gui(argv: list[str]) -> int:
@@ -111,12 +209,14 @@ def run_gui(argv: list[str]) -> int:
     app.setOrganizationName("Playground")
     app.setDesktopFileName("playground")  # lets Wayland match the window to the .desktop entry's icon
     app.setWindowIcon(QIcon(str(resource_path("icons", "playground.svg"))))
-    args = [a for a in app.arguments()[1:] if not a.startswith("-")]
+    hook = ExceptionHook(lambda: QApplication.activeWindow())
+    hook.install()
     window = MainWindow()
+    args = [a for a in app.arguments()[1:] if not a.startswith("-")]
     if args:
-        if not window.open_file(args[0]):
-            window.show_project(Project.load(example_path("xor.json")))
-    else:
-        window.show_project(Project.load(example_path("xor.json")))
+        window.files.open_path(args[0])
     window.show()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        hook.uninstall()

@@ -1,47 +1,198 @@
-"""The window shows a project's network; bad files get a message and change nothing."""
+"""The whole window as a person uses it: build, train, stop, save, load, close mid-run."""
 
-from PySide6.QtWidgets import QMessageBox
+import json
 
-from playground.app import qt_problem
+import pytest
+import torch
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QMessageBox, QPushButton
+
+from playground.core.checkpoint import load_checkpoint
 from playground.core.spec import Project
 from playground.ui.main_window import MainWindow
 
-
-def test_shows_the_lenet_table(qtbot, examples):
-    window = MainWindow()
-    qtbot.addWidget(window)
-    assert window.open_file(examples / "mnist_lenet.json")
-    assert window.windowTitle() == "MNIST LeNet — Playground"
-    table = window.table
-    assert table.rowCount() == 10
-    assert [table.item(7, c).text() for c in range(4)] == ["7", "Linear", "(50,)", "16,050"]
-    assert "21,840 parameters" in window.summary.text()
+RUN_TIMEOUT = 60_000  # ms; small synthetic runs take a second or two
 
 
-def test_broken_layer_is_marked(qtbot, examples):
-    project = Project.load(examples / "mnist_lenet.json")
-    project.network.layers[7].params["in_features"] = 500
-    window = MainWindow(project)
-    qtbot.addWidget(window)
-    assert window.table.item(7, 2).text() == "error"
-    assert window.table.item(8, 2).text() == "unreachable"
-    assert "layer 7 Linear: receives 320 features" in window.table.item(7, 1).toolTip()
-    assert "layer 7 Linear" in window.summary.text()
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
 
 
-def test_a_bad_file_is_explained_and_keeps_the_project(qtbot, examples, tmp_path, monkeypatch):
-    window = MainWindow(Project.load(examples / "xor.json"))
-    qtbot.addWidget(window)
+@pytest.fixture(autouse=True)
+def discard_on_close(monkeypatch):
+    """Closing with unsaved changes asks; a test that does not care discards."""
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+
+
+@pytest.fixture
+def window(qtbot, settings, examples):
+    project = Project.load(examples / "xor.json")
+    project.training.epochs = 5
+    win = MainWindow(project, settings=settings)
+    qtbot.addWidget(win)
+    win.document.undo_stack.setClean()
+    yield win
+    win.session.shutdown()
+
+
+@pytest.fixture
+def warnings_shown(monkeypatch):
     shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append(text))
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
+    return shown
+
+
+def start_and_wait(qtbot, win):
+    with qtbot.waitSignal(win.session.run_finished, timeout=RUN_TIMEOUT) as blocker:
+        qtbot.mouseClick(win.findChild(QPushButton, "startButton"), Qt.LeftButton)
+    return blocker.args[1]
+
+
+def test_automation_names_and_no_argument_constructor(qtbot, settings):
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    for name in ("layerPalette", "networkEditor", "trainingPanel", "startButton", "pauseButton",
+                 "stopButton", "lossPlot", "progressBar", "datasetCombo", "lossCombo",
+                 "optimizerCombo", "deviceCombo", "batchSizeSpin", "epochsSpin"):
+        assert win.findChild(object, name) is not None, name
+
+
+def test_palette_activation_appends_and_undo_removes(window):
+    before = len(window.document.layers)
+    window.palette.layer_activated.emit("Softmax")
+    assert [layer.type for layer in window.document.layers][-1] == "Softmax"
+    assert window.isWindowModified()
+    window.undo_action.trigger()
+    assert len(window.document.layers) == before
+    assert not window.isWindowModified()
+
+
+def test_a_broken_network_blocks_start_with_the_reason(window):
+    window.document.set_layer_param(0, "in_features", 5)
+    start = window.findChild(QPushButton, "startButton")
+    assert not start.isEnabled()
+    assert "layer 0 Linear: receives 2 features but in_features is 5" in start.toolTip()
+    assert "layer 0 Linear" in window.statusBar().currentMessage()
+    window.undo_action.trigger()
+    assert start.isEnabled()
+
+
+def test_train_through_the_start_button(qtbot, window):
+    end = start_and_wait(qtbot, window)
+    assert end.status == "finished", end.reason
+    epochs = window.session.weights.history["epochs"]
+    assert len(epochs) == 5 and epochs[-1]["train_loss"] < epochs[0]["train_loss"]
+    assert window.findChild(QPushButton, "startButton").isEnabled()
+    assert not window.document.locked
+    assert window.plots.run_history_csv(1).count("\n") >= 5
+
+
+def test_stop_midway(qtbot, window):
+    window.document.set_training("epochs", 10_000)
+    with qtbot.waitSignal(window.session.run_started, timeout=5000):
+        window.session.start()
+    assert window.document.locked
+    with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT) as blocker:
+        qtbot.mouseClick(window.findChild(QPushButton, "stopButton"), Qt.LeftButton)
+    assert blocker.args[1].status == "stopped"
+    assert not window.document.locked
+    assert window.session.weights is not None
+
+
+def test_failed_run_is_shown_and_the_app_keeps_running(qtbot, window, examples):
+    project = Project.load(examples / "quadratic.json")
+    project.training.optimizer.params["lr"] = 50.0  # diverges within the first epoch
+    window.document.open(project, None)
+    end = start_and_wait(qtbot, window)
+    assert end.status == "failed" and "the loss became" in end.reason
+    assert window.session.failure_box.text() == end.reason
+    window.session.failure_box.close()
+    assert all(torch.isfinite(v).all() for v in window.session.weights.model.values())
+    assert window.findChild(QPushButton, "startButton").isEnabled()
+
+
+def test_project_and_weights_round_trip(qtbot, window, tmp_path, monkeypatch):
+    start_and_wait(qtbot, window)
+    project_path, weights_path, ckpt_path = tmp_path / "p.json", tmp_path / "w.pt", tmp_path / "c.pt"
+    assert window.files._save_to(project_path)
+    assert window.windowTitle() == "p[*] — Playground" and not window.isWindowModified()
+    assert window.files.export_weights_to(weights_path)
+    assert window.files.save_checkpoint_to(ckpt_path)
+
+    trained = window.session.weights.model
+    plain = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    plain.load_state_dict(torch.load(weights_path))
+    assert torch.equal(plain[0].weight, trained["0.weight"])
+    ckpt = load_checkpoint(ckpt_path)
+    assert ckpt.epoch == 5 and ckpt.optimizer is not None
+
+    other = MainWindow(settings=window.settings)
+    qtbot.addWidget(other)
+    assert other.files.open_path(project_path)
+    assert other.document.project.network == window.document.project.network
+    assert other.files.load_weights_from(weights_path)
+    assert torch.equal(other.session.weights.model["2.bias"], trained["2.bias"])
+    assert str(project_path.resolve()) in other.files.recent_files()
+
+
+def test_opening_a_checkpoint_restores_its_project_and_continues(qtbot, window, tmp_path):
+    start_and_wait(qtbot, window)
+    assert window.files.save_checkpoint_to(tmp_path / "c.pt")
+    assert window.files.open_path(tmp_path / "c.pt")
+    assert window.session.weights.epoch == 5
+    assert window.panel.findChild(object, "continueCheck").isEnabled()
+    window.panel.findChild(object, "continueCheck").setChecked(True)
+    window.document.set_training("epochs", 2)
+    end = start_and_wait(qtbot, window)
+    assert end.status == "finished"
+    assert [e["epoch"] for e in window.session.weights.history["epochs"]] == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_mismatched_weights_are_explained_per_layer(qtbot, window, tmp_path, warnings_shown):
+    start_and_wait(qtbot, window)
+    assert window.files.export_weights_to(tmp_path / "w.pt")
+    window.document.set_layer_param(0, "out_features", 16)
+    assert not window.files.load_weights_from(tmp_path / "w.pt")
+    title, text = warnings_shown[-1]
+    assert "layer 0 Linear: weight is (8, 2) in the file but (16, 2) in this network" in text
+    assert "layer 2 Linear" in text
+
+
+def test_bad_project_file_keeps_the_open_project(window, tmp_path, warnings_shown):
     bad = tmp_path / "bad.json"
-    bad.write_text("[1, 2]")
-    assert not window.open_file(bad)
-    assert shown == [f"{bad}: the project must be a JSON object, not [1, 2]"]
-    assert window.project.name == "XOR" and window.table.rowCount() == 3
+    bad.write_text(json.dumps({"format": "playground-project", "version": 99}))
+    before = window.document.project
+    assert not window.files.open_path(bad)
+    assert "newer Playground" in warnings_shown[-1][1]
+    assert window.document.project == before
 
 
-def test_broken_pyside_python_pair_is_refused():
-    assert "crashes Python 3.11" in qt_problem((3, 11), "6.12.0")
-    assert qt_problem((3, 12), "6.12.0") is None
-    assert qt_problem((3, 11), "6.11.3") is None
+def test_close_mid_run_stops_and_waits(qtbot, window):
+    window.document.set_training("epochs", 10_000)
+    with qtbot.waitSignal(window.session.run_started, timeout=5000):
+        window.session.start()
+    run = window.session.run
+    window.document.undo_stack.setClean()
+    assert window.close()
+    assert not run.thread_running
+
+
+def test_closing_with_unsaved_changes_asks(qtbot, window, monkeypatch):
+    window.document.append_layer("ReLU")
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Cancel)
+    assert not window.close()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    assert window.close()
+
+
+def test_geometry_and_recent_files_persist(qtbot, settings, examples, tmp_path):
+    first = MainWindow(settings=settings)
+    qtbot.addWidget(first)
+    first.resize(760, 560)  # within the offscreen screen (800x600), which restoreGeometry respects
+    first.files.open_path(examples / "spiral.json")
+    first.close()
+    second = MainWindow(settings=settings)
+    qtbot.addWidget(second)
+    assert (second.size().width(), second.size().height()) == (760, 560)
+    assert second.files.recent_files()[0].endswith("spiral.json")

@@ -1,0 +1,256 @@
+"""The open project as the one source of truth the widgets edit, with undo/redo for every edit."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from ..core.data import DATASETS, DataInfo, dataset_info
+from ..core.errors import PlaygroundError
+from ..core.layers import LAYERS
+from ..core.shapes import NetworkInfo, infer_shapes
+from ..core.spec import ComponentSpec, DataSpec, LayerSpec, NetworkSpec, Project
+
+TRAINING_FIELDS = (
+    "batch_size", "epochs", "device", "seed", "mixed_precision", "grad_clip", "early_stopping",
+    "shuffle", "drop_last",
+)
+COMPONENTS = ("loss", "optimizer", "scheduler")
+
+
+def new_project() -> Project:
+    """What File > New opens: a small MLP on XOR, ready to train."""
+    return Project(
+        NetworkSpec([2], [LayerSpec("Linear", {"out_features": 8}), LayerSpec("Tanh"),
+                          LayerSpec("Linear", {"out_features": 2})]),
+        DataSpec("xor", {}),
+        name="Untitled",
+    )
+
+
+class _Snapshot(QUndoCommand):
+    """An edit as the project before and after: simple, and always exactly reversible."""
+
+    def __init__(self, doc: "ProjectDocument", text: str, before: Project, after: Project, merge_key=None):
+        super().__init__(text)
+        self.doc, self.before, self.after, self.merge_key = doc, before, after, merge_key
+
+    def id(self) -> int:
+        return 1 if self.merge_key is not None else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        # Spinning a spin box makes many edits of one parameter: one undo step for all of them.
+        if not isinstance(other, _Snapshot) or other.merge_key != self.merge_key:
+            return False
+        self.after = other.after
+        return True
+
+    def redo(self) -> None:
+        self.doc._apply(self.after)
+
+    def undo(self) -> None:
+        self.doc._apply(self.before)
+
+
+class ProjectDocument(QObject):
+    network_changed = Signal()     # layers or input shape changed; `network_info` is fresh
+    settings_changed = Signal()    # data or training settings changed
+    path_changed = Signal()        # saved under a new name, or another file opened
+    clean_changed = Signal(bool)   # True when the project matches its file
+    locked_changed = Signal(bool)  # True while a run trains this network
+
+    def __init__(self, project: Project | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(self.clean_changed)
+        self._project = project or new_project()
+        self.path: Path | None = None
+        self._locked = False
+        self._refresh()
+
+    # --- reading ----------------------------------------------------------------------------
+
+    @property
+    def project(self) -> Project:
+        """A copy: every change goes through an edit method so it can be undone."""
+        return copy.deepcopy(self._project)
+
+    @property
+    def network(self) -> NetworkSpec:
+        return self._project.network
+
+    @property
+    def layers(self) -> list[LayerSpec]:
+        return self._project.network.layers
+
+    @property
+    def name(self) -> str:
+        return self.path.stem if self.path else self._project.name
+
+    @property
+    def is_clean(self) -> bool:
+        return self.undo_stack.isClean()
+
+    @property
+    def locked(self) -> bool:
+        return self._locked
+
+    def set_locked(self, locked: bool) -> None:
+        if locked != self._locked:
+            self._locked = locked
+            self.locked_changed.emit(locked)
+
+    # --- whole files ------------------------------------------------------------------------
+
+    def open(self, project: Project, path: str | Path | None) -> None:
+        self._project = copy.deepcopy(project)
+        self.path = Path(path) if path else None
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self._refresh()
+        self.network_changed.emit()
+        self.settings_changed.emit()
+        self.path_changed.emit()
+        self.clean_changed.emit(True)
+
+    def save(self, path: str | Path) -> None:
+        project = self.project
+        project.name = Path(path).stem
+        project.save(path)  # atomic; raises FileWriteError with a plain message
+        self._project.name = project.name
+        self.path = Path(path)
+        self.undo_stack.setClean()
+        self.path_changed.emit()
+
+    # --- network edits ----------------------------------------------------------------------
+
+    def insert_layer(self, index: int, type_: str, params: dict | None = None) -> None:
+        if type_ not in LAYERS:
+            raise PlaygroundError(f"unknown layer type {type_!r}")
+        index = max(0, min(index, len(self.layers)))
+        self._edit(f"Add {type_}", lambda p: p.network.layers.insert(index, LayerSpec(type_, dict(params or {}))))
+
+    def append_layer(self, type_: str) -> None:
+        self.insert_layer(len(self.layers), type_)
+
+    def remove_layer(self, index: int) -> None:
+        self._edit(f"Delete {self.layers[index].type}", lambda p: p.network.layers.pop(index))
+
+    def duplicate_layer(self, index: int) -> None:
+        layer = self.layers[index]
+        self._edit(f"Duplicate {layer.type}", lambda p: p.network.layers.insert(index + 1, copy.deepcopy(layer)))
+
+    def move_layer(self, source: int, target: int) -> None:
+        """Move the layer at `source` so that it ends up at index `target`."""
+        target = max(0, min(target, len(self.layers) - 1))
+        if source == target:
+            return
+
+        def move(p: Project) -> None:
+            p.network.layers.insert(target, p.network.layers.pop(source))
+
+        self._edit(f"Move {self.layers[source].type}", move)
+
+    def set_layer_param(self, index: int, name: str, value) -> None:
+        layer = self.layers[index]
+        if layer.params.get(name, _MISSING) == value:
+            return
+
+        def set_(p: Project) -> None:
+            p.network.layers[index].params[name] = value
+
+        self._edit(f"Set {layer.type} {name}", set_, merge_key=("layer", index, name))
+
+    # --- settings edits ---------------------------------------------------------------------
+
+    def set_dataset(self, dataset: str) -> None:
+        """Another dataset; the input card follows its sample shape."""
+        if dataset == self._project.data.dataset:
+            return
+        kept = {k: v for k, v in self._project.data.params.items() if k in _common_params(dataset)}
+
+        def set_(p: Project) -> None:
+            p.data = DataSpec(dataset, kept)
+            p.network.input_shape = list(dataset_info(p.data).input_shape)
+
+        self._edit(f"Use {dataset}", set_)
+
+    def set_data_param(self, name: str, value) -> None:
+        if self._project.data.params.get(name, _MISSING) == value:
+            return
+
+        def set_(p: Project) -> None:
+            p.data.params[name] = value
+            try:
+                p.network.input_shape = list(dataset_info(p.data).input_shape)
+            except PlaygroundError:
+                pass  # a bad value is shown by the panel; the shape stays
+
+        self._edit(f"Set {name}", set_, merge_key=("data", name))
+
+    def set_component(self, kind: str, type_: str | None) -> None:
+        """Choose the loss, optimizer or scheduler (None: no scheduler); params start at defaults,
+        except the learning rate, which survives a change of optimizer."""
+        current = getattr(self._project.training, kind)
+        if (current.type if current else None) == type_:
+            return
+        params = {}
+        if kind == "optimizer" and current and "lr" in current.params:
+            params["lr"] = current.params["lr"]
+        self._edit(
+            f"Use {type_ or 'no ' + kind}",
+            lambda p: setattr(p.training, kind, ComponentSpec(type_, params) if type_ else None),
+        )
+
+    def set_component_param(self, kind: str, name: str, value) -> None:
+        component = getattr(self._project.training, kind)
+        if component is None or component.params.get(name, _MISSING) == value:
+            return
+
+        def set_(p: Project) -> None:
+            getattr(p.training, kind).params[name] = value
+
+        self._edit(f"Set {name}", set_, merge_key=(kind, name))
+
+    def set_training(self, name: str, value) -> None:
+        assert name in TRAINING_FIELDS, name
+        if getattr(self._project.training, name) == value:
+            return
+        self._edit(f"Set {name}", lambda p: setattr(p.training, name, value), merge_key=("training", name))
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _edit(self, text: str, change, merge_key=None) -> None:
+        if self._locked:
+            raise PlaygroundError("the network is training — stop the run to change it")
+        before = copy.deepcopy(self._project)
+        after = copy.deepcopy(self._project)
+        change(after)
+        self.undo_stack.push(_Snapshot(self, text, before, after, merge_key))
+
+    def _apply(self, project: Project) -> None:
+        old = self._project
+        self._project = copy.deepcopy(project)
+        self._refresh()
+        if old.network != project.network:
+            self.network_changed.emit()
+        if old.data != project.data or old.training != project.training:
+            self.settings_changed.emit()
+
+    def _refresh(self) -> None:
+        self.network_info: NetworkInfo = infer_shapes(self._project.network)
+        try:
+            self.data_info: DataInfo | None = dataset_info(self._project.data)
+            self.data_error: str | None = None
+        except PlaygroundError as e:
+            self.data_info, self.data_error = None, str(e)
+
+
+_MISSING = object()
+
+
+def _common_params(dataset: str) -> set[str]:
+    return {p.name for p in DATASETS[dataset].params} & {"seed", "val_fraction", "samples", "noise"}

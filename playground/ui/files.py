@@ -1,0 +1,303 @@
+"""The File menu: projects, weights and checkpoints, recent files and examples; every failure explained."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+
+from ..core.checkpoint import (
+    Checkpoint,
+    apply_state_dict,
+    describe_file,
+    load_checkpoint,
+    load_state_dict,
+    save_checkpoint,
+    save_weights,
+)
+from ..core.errors import PlaygroundError
+from ..core.shapes import build_network
+from ..core.spec import Project
+from ..resources_path import example_path
+from .document import new_project
+from .session import TrainedWeights
+
+PROJECT_FILTER = "Playground projects (*.json)"
+WEIGHTS_FILTERS = "PyTorch state_dict (*.pt *.pth);;safetensors (*.safetensors)"
+LOAD_FILTER = "Weights and checkpoints (*.pt *.pth *.ckpt *.safetensors);;All files (*)"
+MAX_RECENT = 8
+COMPARISON_EXAMPLE = "optimizer_comparison.json"
+
+
+class FileActions:
+    def __init__(self, window):
+        self.window = window
+        self.settings = window.settings
+        self.recent_menu: QMenu | None = None
+
+    @property
+    def document(self):
+        return self.window.document
+
+    # --- menus -----------------------------------------------------------------------------
+
+    def build_menu(self, menu: QMenu) -> None:
+        add = self.window._action
+        add("&New", self.new, QKeySequence.New, menu)
+        add("&Open…", self.open, QKeySequence.Open, menu)
+        self.recent_menu = menu.addMenu("Open &Recent")
+        self._fill_recent()
+        add("&Save", self.save, QKeySequence.Save, menu)
+        add("Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"), menu)
+        menu.addSeparator()
+        self.export_action = add("&Export weights…", self.export_weights, None, menu)
+        self.checkpoint_action = add("Save &checkpoint…", self.save_checkpoint, None, menu)
+        add("&Load weights or checkpoint…", self.load_weights, None, menu)
+        menu.addSeparator()
+        add("&Quit", self.window.close, QKeySequence.Quit, menu)
+        menu.aboutToShow.connect(self._update_weight_actions)
+        self._update_weight_actions()
+
+    def build_examples_menu(self, menu: QMenu) -> None:
+        for path in sorted(example_path("").glob("*.json")):
+            try:
+                name = Project.load(path).name
+            except PlaygroundError:
+                continue
+            action = QAction(name, self.window)
+            action.triggered.connect(lambda _=False, p=path: self.open_example(p))
+            menu.addAction(action)
+
+    def _update_weight_actions(self) -> None:
+        weights = self.window.session.weights
+        ok = weights is not None and weights.fits(self.document.network)
+        tip = "" if ok else "Train the network or load weights first"
+        for action in (self.export_action, self.checkpoint_action):
+            action.setEnabled(ok)
+            action.setToolTip(tip)
+
+    # --- projects --------------------------------------------------------------------------
+
+    def new(self) -> None:
+        if self.maybe_save():
+            self.document.open(new_project(), None)
+            self.window.session.weights = None
+            self.window.session.update_continue()
+
+    def open(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Open project or checkpoint", self._folder(),
+            f"{PROJECT_FILTER};;Checkpoints (*.pt *.ckpt);;All files (*)",
+        )
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open a project, or a checkpoint with its project and weights."""
+        path = Path(path)
+        try:
+            kind = "project" if path.suffix.lower() == ".json" else describe_file(path)
+            if kind == "project":
+                project, ckpt = Project.load(path), None
+            elif kind == "checkpoint":
+                ckpt = load_checkpoint(path)
+                project = ckpt.project
+            else:
+                raise PlaygroundError(f"{path} holds only weights: open a project, then use "
+                                      "File > Load weights or checkpoint")
+        except PlaygroundError as e:
+            self._warn("Cannot open", str(e))
+            return False
+        if not self.maybe_save():
+            return False
+        self.document.open(project, path if kind == "project" else None)
+        self.window.session.weights = _weights_from(ckpt) if ckpt else None
+        self.window.session.update_continue()
+        self._remember(path)
+        return True
+
+    def open_example(self, path: Path) -> None:
+        """Examples open as new, unsaved projects, so Save never writes into the installation."""
+        if not self.maybe_save():
+            return
+        project = Project.load(path)
+        self.document.open(project, None)
+        self.window.session.weights = None
+        self.window.session.update_continue()
+        if path.name == COMPARISON_EXAMPLE:
+            self.window.session.compare_optimizers()
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        suggested = str(Path(self._folder()) / f"{self.document.name}.json")
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save project", suggested, PROJECT_FILTER)
+        if not path:
+            return False
+        if not path.lower().endswith(".json"):
+            path += ".json"
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            self.document.save(path)
+        except (PlaygroundError, OSError) as e:
+            self._warn("Cannot save", str(e))
+            return False
+        self._remember(path)
+        self.window.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def maybe_save(self) -> bool:
+        """Ask about unsaved changes; False means the user cancelled."""
+        if self.document.is_clean:
+            return True
+        answer = QMessageBox.question(
+            self.window, "Unsaved changes",
+            f"Save the changes to {self.document.name} first?",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save,
+        )
+        if answer == QMessageBox.Save:
+            return self.save()
+        return answer == QMessageBox.Discard
+
+    # --- weights ---------------------------------------------------------------------------
+
+    def export_weights(self) -> None:
+        weights = self._current_weights()
+        if weights is None:
+            return
+        suggested = str(Path(self._folder()) / f"{self.document.name}.pt")
+        path, chosen = QFileDialog.getSaveFileName(self.window, "Export weights", suggested, WEIGHTS_FILTERS)
+        if path:
+            fmt = "safetensors" if path.endswith(".safetensors") or "safetensors" in chosen else "state_dict"
+            self.export_weights_to(path, fmt)
+
+    def export_weights_to(self, path: str | Path, fmt: str = "state_dict") -> bool:
+        weights = self._current_weights()
+        if weights is None:
+            return False
+        try:
+            save_weights(weights.model, path, format=fmt)
+        except PlaygroundError as e:
+            self._warn("Cannot export weights", str(e))
+            return False
+        self._remember_folder(path)
+        self.window.statusBar().showMessage(f"Exported weights to {path}", 4000)
+        return True
+
+    def save_checkpoint(self) -> None:
+        if self._current_weights() is None:
+            return
+        suggested = str(Path(self._folder()) / f"{self.document.name}.checkpoint.pt")
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save checkpoint", suggested, "Checkpoints (*.pt)")
+        if path:
+            self.save_checkpoint_to(path)
+
+    def save_checkpoint_to(self, path: str | Path) -> bool:
+        w = self._current_weights()
+        if w is None:
+            return False
+        project = self.document.project
+        same_optimizer = w.optimizer_spec == project.training.optimizer
+        try:
+            save_checkpoint(Checkpoint(
+                project=project, model=w.model,
+                optimizer=w.optimizer if same_optimizer else None,
+                scheduler=w.scheduler if same_optimizer else None,
+                epoch=w.epoch, history=w.history,
+            ), path)
+        except PlaygroundError as e:
+            self._warn("Cannot save checkpoint", str(e))
+            return False
+        self._remember_folder(path)
+        self.window.statusBar().showMessage(f"Saved checkpoint {path}", 4000)
+        return True
+
+    def load_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Load weights or checkpoint", self._folder(), LOAD_FILTER)
+        if path:
+            self.load_weights_from(path)
+
+    def load_weights_from(self, path: str | Path) -> bool:
+        """Weights into the current network; a checkpoint may instead open with its own project."""
+        path = Path(path)
+        if self.document.locked:
+            self._warn("Cannot load weights", "the network is training — stop the run first")
+            return False
+        try:
+            kind = describe_file(path)
+            ckpt = load_checkpoint(path) if kind == "checkpoint" else None
+            if ckpt is not None and ckpt.project.network != self.document.network:
+                answer = QMessageBox.question(
+                    self.window, "Checkpoint with its own project",
+                    f"{path.name} carries its project “{ckpt.project.name}”. Open that project with "
+                    "its weights (replacing the current one)?",
+                    QMessageBox.Open | QMessageBox.Cancel, QMessageBox.Open,
+                )
+                return answer == QMessageBox.Open and self.open_path(path)
+            state = ckpt.model if ckpt else load_state_dict(path)
+            model = build_network(self.document.network)
+            apply_state_dict(model, state, self.document.network, source=path)
+        except PlaygroundError as e:
+            self._warn("These weights do not fit", str(e))
+            return False
+        weights = _weights_from(ckpt) if ckpt else TrainedWeights(
+            network=copy.deepcopy(self.document.network), model=model.state_dict())
+        self.window.session.weights = weights
+        self.window.session.update_continue()
+        self._remember_folder(path)
+        self.window.statusBar().showMessage(f"Loaded weights from {path}", 4000)
+        return True
+
+    def _current_weights(self) -> TrainedWeights | None:
+        weights = self.window.session.weights
+        if weights is None or not weights.fits(self.document.network):
+            self._warn("No weights for this network",
+                       "Train the network, or load weights or a checkpoint into it, first.")
+            return None
+        return weights
+
+    # --- remembered places -----------------------------------------------------------------
+
+    def _folder(self) -> str:
+        return str(self.settings.value("files/lastFolder", str(Path.home())))
+
+    def _remember_folder(self, path: str | Path) -> None:
+        self.settings.setValue("files/lastFolder", str(Path(path).resolve().parent))
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("files/recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember(self, path: Path) -> None:
+        path = str(Path(path).resolve())
+        recent = [path] + [p for p in self.recent_files() if p != path]
+        self.settings.setValue("files/recent", recent[:MAX_RECENT])
+        self._remember_folder(path)
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        if self.recent_menu is None:
+            return
+        self.recent_menu.clear()
+        for path in self.recent_files():
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(self.recent_files()))
+
+    def _warn(self, title: str, text: str) -> None:
+        QMessageBox.warning(self.window, title, text)
+
+
+def _weights_from(ckpt: Checkpoint) -> TrainedWeights:
+    return TrainedWeights(
+        network=copy.deepcopy(ckpt.project.network), model=ckpt.model,
+        optimizer_spec=copy.deepcopy(ckpt.project.training.optimizer),
+        optimizer=ckpt.optimizer, scheduler=ckpt.scheduler, epoch=ckpt.epoch, history=ckpt.history,
+    )

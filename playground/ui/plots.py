@@ -1,0 +1,509 @@
+"""Live training plots: loss per step and per epoch, validation accuracy and learning rate, one colour per run."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.exporters import ImageExporter
+from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, QPointF, Qt, QTimer, Slot
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+
+from ..core.files import atomic_write_bytes
+from ..core.training import EndEvent, EpochEvent, StepEvent
+
+# Okabe-Ito and Tableau hues: tell apart for colour-blind eyes, readable on white and on dark grey
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#8C6D31", "#7F7F7F")
+SMOOTHING = 0.7          # EMA weight of the past, debiased as in TensorBoard
+REFRESH_MS = 33          # ~30 redraws a second at most, and only when something changed
+EARLIER_RUN_ALPHA = 0.4  # earlier runs stay for comparison but step back
+HOVER_RADIUS_PX = 40     # the hover label shows a point only when the mouse is this close to it
+AXIS_WIDTH_PX = 64       # the same left-axis width lines up the plots' x axes
+CSV_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_accuracy", "lr", "seconds", "samples_per_second")
+
+
+class _Columns:
+    """Growable float columns: amortised O(1) appends, and setData gets views, never copies."""
+
+    def __init__(self, columns: int, capacity: int = 1024):
+        self._data = np.empty((columns, capacity))  # one contiguous row per column
+        self.size = 0
+
+    def extend(self, *columns: np.ndarray) -> None:
+        n = len(columns[0])
+        if self.size + n > self._data.shape[1]:
+            grown = np.empty((self._data.shape[0], max(2 * self._data.shape[1], self.size + n)))
+            grown[:, : self.size] = self._data[:, : self.size]
+            self._data = grown  # views handed out earlier keep the old array alive and unchanged
+        for i, values in enumerate(columns):
+            self._data[i, self.size : self.size + n] = values
+        self.size += n
+
+    def __getitem__(self, column: int) -> np.ndarray:
+        return self._data[column, : self.size]
+
+    def __len__(self) -> int:
+        return self.size
+
+
+STEP, LOSS, SMOOTH, LR = range(4)  # step columns
+
+
+@dataclass
+class RunCurves:
+    """The plot items of one run, created once when it begins and fed with setData after."""
+
+    raw: pg.PlotDataItem        # training loss per reported step, thin and translucent
+    smooth: pg.PlotDataItem     # its EMA, bold
+    val: pg.PlotDataItem        # validation loss per epoch at the epoch's last step
+    best: pg.PlotDataItem       # a star on the lowest validation loss
+    accuracy: pg.PlotDataItem   # validation accuracy per epoch, in percent
+    lr: pg.PlotDataItem         # learning rate per reported step
+
+    def items(self) -> tuple[pg.PlotDataItem, ...]:
+        return self.raw, self.smooth, self.val, self.best, self.accuracy, self.lr
+
+
+@dataclass
+class _Run:
+    id: int
+    name: str
+    summary: str
+    color: QColor
+    curves: RunCurves
+    steps: _Columns = field(default_factory=lambda: _Columns(4))
+    epochs: list[tuple[float, EpochEvent]] = field(default_factory=list)  # (x = global step, event)
+    steps_per_epoch: int = 0
+    ema: float = 0.0
+    ema_count: int = 0
+    visible: bool = True
+    end: EndEvent | None = None
+
+    def best_epoch(self) -> tuple[float, EpochEvent] | None:
+        scored = [(x, e) for x, e in self.epochs if e.val_loss is not None and math.isfinite(e.val_loss)]
+        return min(scored, key=lambda xe: xe[1].val_loss) if scored else None
+
+
+class TrainingPlots(QWidget):
+    """Loss (per step, smoothed, per-epoch validation), validation accuracy and learning rate of every run."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._runs: dict[int, _Run] = {}
+        self._current: int | None = None  # the newest run: full colour, its best epoch marked
+        self._colors_used = 0
+        self._dirty: set[int] = set()
+        dark = self.palette().color(QPalette.Window).lightness() < 128
+        self._bg = QColor("#1e1f22") if dark else QColor("#ffffff")
+        self._fg = QColor("#c8c8c8") if dark else QColor("#303030")
+
+        self.loss_plot = self._make_plot("lossPlot", "loss")
+        self.accuracy_plot = self._make_plot("accuracyPlot", "val acc", "%")  # it fits the short plot
+        self.lr_plot = self._make_plot("lrPlot", "learning rate")
+        for plot in (self.accuracy_plot, self.lr_plot):
+            plot.setXLink(self.loss_plot)
+        self.legend = self.loss_plot.getPlotItem().addLegend(
+            offset=(-12, 12), brush=pg.mkBrush(_with_alpha(self._bg, 210)), pen=pg.mkPen(_with_alpha(self._fg, 60)),
+            labelTextColor=self._fg, labelTextSize="9pt", verSpacing=-4,
+        )
+
+        best_pen = pg.mkPen(_with_alpha(self._fg, 150), width=1, style=Qt.DashLine)
+        self.best_line = pg.InfiniteLine(
+            angle=90, pen=best_pen, label="", labelOpts={
+                "position": 0.96, "anchors": [(1, 0), (1, 0)], "color": self._fg,
+                "fill": pg.mkBrush(_with_alpha(self._bg, 210)),
+            },
+        )
+        self.best_line.setZValue(-5)
+        self.best_line.hide()
+        self.loss_plot.addItem(self.best_line, ignoreBounds=True)
+        self._make_hover()
+
+        self.log_scale_check = QCheckBox("Log scale")
+        self.log_scale_check.setObjectName("logScaleCheck")
+        self.log_scale_check.setToolTip("Show the loss on a logarithmic axis")
+        self.log_scale_check.toggled.connect(self._on_log_scale_check_toggled)
+        title = QLabel("<b>Training loss</b> — thin: each report, bold: smoothed, dots: validation per epoch")
+        title.setTextFormat(Qt.RichText)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 0, 4, 0)
+        top.addWidget(title)
+        top.addStretch(1)
+        top.addWidget(self.log_scale_check)
+        # stacked, so the linked x axes line up: x-linking aligns views by their position on screen
+        splitter = QSplitter(Qt.Vertical)
+        splitter.setChildrenCollapsible(False)
+        for plot, stretch in ((self.loss_plot, 5), (self.accuracy_plot, 2), (self.lr_plot, 2)):
+            splitter.addWidget(plot)
+            splitter.setStretchFactor(splitter.indexOf(plot), stretch)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_MS)
+        self._refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
+
+    # --- runs --------------------------------------------------------------------------------------
+
+    def begin_run(self, run_id: int, name: str, summary: str) -> QColor:
+        """Add a run's curves (empty) and make it the current one; returns its colour."""
+        if run_id in self._runs:
+            raise ValueError(f"run {run_id} has already begun")
+        color = QColor(PALETTE[self._colors_used % len(PALETTE)])
+        self._colors_used += 1
+        curves = RunCurves(
+            raw=self._curve(self.loss_plot),
+            smooth=self._curve(self.loss_plot),
+            val=self._curve(self.loss_plot, symbol="o", symbolSize=6),
+            best=self._curve(self.loss_plot, symbol="star", symbolSize=16),
+            accuracy=self._curve(self.accuracy_plot, symbol="o", symbolSize=5),
+            lr=self._curve(self.lr_plot, fillLevel=0),  # the filled area keeps 0 in view: a constant lr reads right
+        )
+        curves.best.setZValue(10)
+        run = _Run(run_id, name, summary, color, curves)
+        self._runs[run_id] = run
+        previous, self._current = self._current, run_id
+        if previous is not None:
+            self._style(self._runs[previous])
+        self._style(run)
+        self.legend.addItem(curves.smooth, f"{name} train")
+        self.legend.addItem(curves.val, f"{name} val")
+        self._update_best_line()
+        return QColor(color)
+
+    def add_steps(self, run_id: int, events: list[StepEvent]) -> None:
+        if not events:
+            return
+        run = self._runs[run_id]
+        n = len(events)
+        x = np.fromiter((e.global_step for e in events), float, n)
+        loss = np.fromiter((e.loss for e in events), float, n)
+        lr = np.fromiter((e.lr for e in events), float, n)
+        smooth = np.empty(n)
+        ema, count, w = run.ema, run.ema_count, SMOOTHING
+        for i, value in enumerate(loss.tolist()):  # a plain loop: the recurrence does not vectorise
+            ema = w * ema + (1 - w) * value
+            count += 1
+            smooth[i] = ema / (1 - w**count)
+        run.ema, run.ema_count = ema, count
+        run.steps.extend(x, loss, smooth, lr)
+        run.steps_per_epoch = events[-1].steps
+        self._mark_dirty(run_id)
+
+    def add_epoch(self, run_id: int, event: EpochEvent) -> None:
+        run = self._runs[run_id]
+        # the epoch's last step: every epoch has the same number of steps, resumed runs included
+        if run.steps_per_epoch:
+            x = float(event.epoch * run.steps_per_epoch)
+        else:
+            x = float(run.steps[STEP][-1]) if len(run.steps) else float(event.epoch)
+        run.epochs.append((x, event))
+        self._mark_dirty(run_id)
+
+    def end_run(self, run_id: int, event: EndEvent) -> None:
+        self._runs[run_id].end = event
+        self._mark_dirty(run_id)
+
+    def set_run_visible(self, run_id: int, visible: bool) -> None:
+        run = self._runs[run_id]
+        if run.visible == visible:
+            return
+        run.visible = visible
+        for item in run.curves.items():
+            item.setVisible(visible)
+        # a hidden run leaves the legend, so the legend lists what is drawn
+        if visible:
+            self.legend.addItem(run.curves.smooth, f"{run.name} train")
+            self.legend.addItem(run.curves.val, f"{run.name} val")
+        else:
+            self.legend.removeItem(run.curves.smooth)
+            self.legend.removeItem(run.curves.val)
+        self._update_best_line()
+        self._hide_hover()
+
+    def is_run_visible(self, run_id: int) -> bool:
+        return self._runs[run_id].visible
+
+    def clear_runs(self) -> None:
+        self._refresh_timer.stop()
+        plots = (self.loss_plot, self.loss_plot, self.loss_plot, self.loss_plot, self.accuracy_plot, self.lr_plot)
+        for run in self._runs.values():
+            for plot, item in zip(plots, run.curves.items()):
+                plot.removeItem(item)
+        self.legend.clear()
+        self._runs.clear()
+        self._dirty.clear()
+        self._current = None
+        self._colors_used = 0
+        self._update_best_line()
+        self._hide_hover()
+
+    def run_ids(self) -> list[int]:
+        return list(self._runs)
+
+    def run_curves(self, run_id: int) -> RunCurves:
+        return self._runs[run_id].curves
+
+    def run_color(self, run_id: int) -> QColor:
+        return QColor(self._runs[run_id].color)
+
+    def best_epoch(self, run_id: int) -> int | None:
+        """The epoch with the lowest validation loss so far, None without validation."""
+        best = self._runs[run_id].best_epoch()
+        return best[1].epoch if best else None
+
+    # --- files ---------------------------------------------------------------------------------------
+
+    def export_png(self, path) -> None:
+        """The loss plot as a PNG, as it looks on screen, written atomically (temp file + replace)."""
+        self.refresh()
+        self._hide_hover()
+        exporter = ImageExporter(self.loss_plot.getPlotItem())
+        image = exporter.export(toBytes=True)
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.WriteOnly)
+        if not image.save(buffer, "PNG"):
+            raise OSError(f"cannot save {path}: the image could not be encoded as PNG")
+        buffer.close()
+        atomic_write_bytes(path, bytes(data))
+
+    def run_history_csv(self, run_id: int) -> str:
+        """One row per epoch; empty cells where a value does not exist (no validation split, regression)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for x, e in self._runs[run_id].epochs:
+            writer.writerow([
+                e.epoch, int(x), _cell(e.train_loss), _cell(e.val_loss), _cell(e.val_accuracy),
+                _cell(e.lr), _cell(e.seconds), _cell(e.samples_per_second),
+            ])
+        return out.getvalue()
+
+    # --- drawing -------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Push the buffers of every changed run to its curves now (the timer does this ~30 times a second)."""
+        self._refresh_timer.stop()
+        dirty, self._dirty = self._dirty, set()
+        for run_id in dirty:
+            run = self._runs.get(run_id)
+            if run is not None:
+                self._draw(run)
+        if dirty:
+            self._update_best_line()
+
+    def _mark_dirty(self, run_id: int) -> None:
+        self._dirty.add(run_id)
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    @Slot()
+    def _on_refresh_timer_timeout(self) -> None:
+        self.refresh()
+
+    def _draw(self, run: _Run) -> None:
+        c, s = run.curves, run.steps
+        c.raw.setData(s[STEP], s[LOSS])
+        c.smooth.setData(s[STEP], s[SMOOTH])
+        c.lr.setData(s[STEP], s[LR])
+        if run.epochs:
+            x = np.array([xe[0] for xe in run.epochs])
+            val = np.array([_nan(e.val_loss) for _, e in run.epochs])
+            acc = np.array([_nan(e.val_accuracy) for _, e in run.epochs]) * 100
+            has_val, has_acc = np.isfinite(val), np.isfinite(acc)
+            c.val.setData(x[has_val], val[has_val])
+            c.accuracy.setData(x[has_acc], acc[has_acc])
+        best = run.best_epoch()
+        if best is not None:
+            c.best.setData([best[0]], [best[1].val_loss])
+
+    def _update_best_line(self) -> None:
+        run = self._runs.get(self._current) if self._current is not None else None
+        best = run.best_epoch() if run is not None and run.visible else None
+        if best is None:
+            self.best_line.hide()
+            return
+        x, e = best
+        self.best_line.setValue(x)
+        self.best_line.label.setFormat(f"best: epoch {e.epoch}, val loss {e.val_loss:.4g}")
+        self.best_line.show()
+
+    def _make_plot(self, name: str, label: str, units: str | None = None) -> pg.PlotWidget:
+        plot = pg.PlotWidget(background=self._bg)
+        plot.setObjectName(name)
+        item = plot.getPlotItem()
+        item.showGrid(x=True, y=True, alpha=0.18)
+        item.getViewBox().setDefaultPadding(0.03)
+        # the only things that keep a million points fluid: draw what is in view, a few per pixel
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, mode="peak")
+        item.hideButtons()  # the "A" auto-range button overlaps the x labels; the context menu has it
+        style = {"color": self._fg.name(), "font-size": "10pt"}
+        for side, text in (("left", f"{label} ({units})" if units else label), ("bottom", "step")):
+            axis = item.getAxis(side)
+            axis.setPen(pg.mkPen(_with_alpha(self._fg, 140)))
+            axis.setTextPen(pg.mkPen(self._fg))
+            axis.enableAutoSIPrefix(False)  # "learning rate (m)" would puzzle; plain numbers read better
+            axis.setLabel(text, **style)
+        item.getAxis("left").setWidth(AXIS_WIDTH_PX)
+        plot.setMinimumHeight(110)
+        return plot
+
+    def _curve(self, plot: pg.PlotWidget, **opts) -> pg.PlotDataItem:
+        curve = pg.PlotDataItem(**opts)
+        plot.addItem(curve)  # adding applies the plot's clip and downsampling settings: set them after
+        curve.setClipToView(True)
+        curve.setDownsampling(auto=True, method="peak")
+        return curve
+
+    def _style(self, run: _Run) -> None:
+        current = run.id == self._current
+        a = 1.0 if current else EARLIER_RUN_ALPHA
+        color = run.color
+        c = run.curves
+        c.raw.setPen(pg.mkPen(_with_alpha(color, int(90 * a)), width=1))
+        c.smooth.setPen(pg.mkPen(_with_alpha(color, int(255 * a)), width=2.5 if current else 1.5))
+        val_pen = pg.mkPen(_with_alpha(color.darker(125), int(255 * a)), width=1.5, style=Qt.DashLine)
+        c.val.setPen(val_pen)
+        c.val.setSymbolPen(pg.mkPen(_with_alpha(self._bg, int(255 * a)), width=1))
+        c.val.setSymbolBrush(_with_alpha(color.darker(125), int(255 * a)))
+        c.best.setPen(None)
+        c.best.setSymbolPen(pg.mkPen(_with_alpha(self._fg, int(255 * a)), width=1))
+        c.best.setSymbolBrush(_with_alpha(QColor("#FFD700"), int(255 * a)))
+        c.accuracy.setPen(pg.mkPen(_with_alpha(color, int(255 * a)), width=2 if current else 1.5))
+        c.accuracy.setSymbolPen(pg.mkPen(_with_alpha(self._bg, int(255 * a)), width=1))
+        c.accuracy.setSymbolBrush(_with_alpha(color, int(255 * a)))
+        c.lr.setPen(pg.mkPen(_with_alpha(color, int(255 * a)), width=2 if current else 1.5))
+        c.lr.setBrush(_with_alpha(color, int(40 * a)))
+        z = 1 if current else 0
+        for item in (c.raw, c.smooth, c.val, c.accuracy, c.lr):
+            item.setZValue(z)
+
+    # --- hover ---------------------------------------------------------------------------------------
+
+    def _make_hover(self) -> None:
+        pen = pg.mkPen(_with_alpha(self._fg, 110), width=1, style=Qt.DotLine)
+        self._hover_v = pg.InfiniteLine(angle=90, pen=pen)
+        self._hover_h = pg.InfiniteLine(angle=0, pen=pen)
+        self._hover_point = pg.PlotDataItem(symbol="o", symbolSize=9, pen=None)
+        self._hover_label = pg.TextItem(
+            color=self._fg, fill=pg.mkBrush(_with_alpha(self._bg, 225)), border=pg.mkPen(_with_alpha(self._fg, 90))
+        )
+        for item in (self._hover_v, self._hover_h, self._hover_point, self._hover_label):
+            item.setZValue(20)
+            self.loss_plot.addItem(item, ignoreBounds=True)
+        self._hide_hover()
+        # the proxy rate-limits: a mouse reports hundreds of moves a second, the eye needs ~60
+        self._mouse_proxy = pg.SignalProxy(
+            self.loss_plot.scene().sigMouseMoved, rateLimit=60, slot=self._on_loss_scene_mouse_moved
+        )
+        self.loss_plot.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.loss_plot and event.type() == QEvent.Leave:
+            self._hide_hover()
+        return super().eventFilter(watched, event)
+
+    def _hide_hover(self) -> None:
+        for item in (self._hover_v, self._hover_h, self._hover_point, self._hover_label):
+            item.hide()
+
+    def _on_loss_scene_mouse_moved(self, args) -> None:
+        pos: QPointF = args[0]
+        vb = self.loss_plot.getPlotItem().getViewBox()
+        if not vb.sceneBoundingRect().contains(pos):
+            self._hide_hover()
+            return
+        found = self.nearest_point(pos)
+        if found is None:
+            self._hide_hover()
+            return
+        run, x, y, text = found
+        self.show_hover(run, x, y, text)
+
+    def nearest_point(self, scene_pos: QPointF) -> tuple[_Run, float, float, str] | None:
+        """The visible step or epoch point nearest the mouse on screen, with the text to show for it."""
+        vb = self.loss_plot.getPlotItem().getViewBox()
+        log = self.log_scale_check.isChecked()
+        mouse = vb.mapSceneToView(scene_pos)
+        best: tuple[float, _Run, float, float, str] | None = None
+
+        def consider(run: _Run, x: float, y: float, text: str) -> None:
+            nonlocal best
+            if log and y <= 0:
+                return
+            p = vb.mapViewToScene(QPointF(x, math.log10(y) if log else y))
+            d = math.hypot(p.x() - scene_pos.x(), p.y() - scene_pos.y())
+            if d <= HOVER_RADIUS_PX and (best is None or d < best[0]):
+                best = (d, run, x, y, text)
+
+        for run in self._runs.values():
+            if not run.visible:
+                continue
+            xs = run.steps[STEP]
+            if len(xs):
+                i = int(np.searchsorted(xs, mouse.x()))
+                for j in {max(i - 1, 0), min(i, len(xs) - 1)}:
+                    loss, smooth = run.steps[LOSS][j], run.steps[SMOOTH][j]
+                    text = (f"<b>{run.name}</b> · step {int(xs[j]):,}<br>"
+                            f"loss {loss:.4g} · smoothed {smooth:.4g}")
+                    consider(run, float(xs[j]), float(loss), text)
+                    consider(run, float(xs[j]), float(smooth), text)
+            for x, e in run.epochs:
+                if e.val_loss is not None and math.isfinite(e.val_loss):
+                    acc = f" · accuracy {e.val_accuracy:.1%}" if e.val_accuracy is not None else ""
+                    text = (f"<b>{run.name}</b> · epoch {e.epoch} (step {int(x):,})<br>"
+                            f"val loss {e.val_loss:.4g}{acc} · train loss {e.train_loss:.4g}")
+                    consider(run, x, e.val_loss, text)
+        return None if best is None else best[1:]
+
+    def show_hover(self, run: _Run, x: float, y: float, text: str) -> None:
+        log = self.log_scale_check.isChecked()
+        vy = math.log10(y) if log else y
+        self._hover_v.setValue(x)
+        self._hover_h.setValue(vy)
+        self._hover_point.setData([x], [y])
+        self._hover_point.setSymbolBrush(run.color)
+        self._hover_point.setSymbolPen(pg.mkPen(self._bg, width=1.5))
+        self._hover_label.setHtml(f'<span style="font-size:9pt">{text}</span>')
+        # keep the label inside the view: left of the point in the right half, below it near the top
+        (x0, x1), (y0, y1) = self.loss_plot.getPlotItem().getViewBox().viewRange()
+        self._hover_label.setAnchor((1 if x > (x0 + x1) / 2 else 0, 0 if vy > (y0 + y1) / 2 else 1))
+        self._hover_label.setPos(x, vy)
+        for item in (self._hover_v, self._hover_h, self._hover_point, self._hover_label):
+            item.show()
+
+    def hover_text(self) -> str | None:
+        return self._hover_label.toPlainText() if self._hover_label.isVisible() else None
+
+    # --- settings ------------------------------------------------------------------------------------
+
+    @Slot(bool)
+    def _on_log_scale_check_toggled(self, checked: bool) -> None:
+        self._hide_hover()
+        self.loss_plot.setLogMode(y=checked)
+        self._update_best_line()
+
+
+def _with_alpha(color: QColor, alpha: int) -> QColor:
+    c = QColor(color)
+    c.setAlpha(max(0, min(255, alpha)))
+    return c
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None or not math.isfinite(value) else repr(float(value))

@@ -1,0 +1,230 @@
+"""The list of training runs: colour, settings, status and final metrics, with show/hide and exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.errors import PlaygroundError
+from ..core.files import atomic_write_bytes
+from ..core.optim import OPTIMIZERS
+from ..core.spec import Project
+from .plots import TrainingPlots
+
+COLUMNS = ("Run", "Settings", "Status", "Train loss", "Val loss", "Val acc", "Test acc")
+METRICS = {"train_loss": 3, "val_loss": 4, "val_accuracy": 5, "test_accuracy": 6}  # key -> column
+RUN_ID = Qt.UserRole
+
+
+def settings_summary(project: Project) -> str:
+    """What tells runs apart at a glance: "Adam lr=0.001 · batch 64 · 10 epochs"."""
+    t = project.training
+    lr = t.optimizer.params.get("lr")
+    if lr is None and t.optimizer.type in OPTIMIZERS:
+        lr = next((p.default for p in OPTIMIZERS[t.optimizer.type].params if p.name == "lr"), None)
+    parts = [f"{t.optimizer.type} lr={lr:g}" if isinstance(lr, (int, float)) else t.optimizer.type]
+    if t.scheduler is not None:
+        parts.append(t.scheduler.type)
+    parts.append(f"batch {t.batch_size}")
+    parts.append(f"{t.epochs} epoch{'s' if t.epochs != 1 else ''}")
+    if t.device != "cpu":
+        parts.append(t.device)
+    return " · ".join(parts)
+
+
+class RunList(QWidget):
+    """A table of runs; the check box of a row shows or hides that run's curves."""
+
+    visibility_changed = Signal(int, bool)  # run id, shown
+
+    def __init__(self, plots: TrainingPlots | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.plots = plots  # where the exports come from; without it the export buttons stay off
+        self._rows: dict[int, int] = {}  # run id -> row
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("runTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        # every column as wide as its text: a narrow dock scrolls rather than hiding the settings
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.setHorizontalScrollMode(QAbstractItemView.ScrollPerPixel)
+        self.table.itemChanged.connect(self._on_table_item_changed)
+        self.table.itemSelectionChanged.connect(self._on_table_item_selection_changed)
+
+        self.export_csv_button = QPushButton("Export CSV…")
+        self.export_csv_button.setObjectName("exportCsvButton")
+        self.export_csv_button.setToolTip("Save the selected run's per-epoch history as CSV")
+        self.export_csv_button.clicked.connect(self._on_export_csv_button_clicked)
+        self.export_png_button = QPushButton("Export plot PNG…")
+        self.export_png_button.setObjectName("exportPngButton")
+        self.export_png_button.setToolTip("Save the loss plot as a PNG image")
+        self.export_png_button.clicked.connect(self._on_export_png_button_clicked)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.export_csv_button)
+        buttons.addWidget(self.export_png_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table)
+        layout.addLayout(buttons)
+        self._update_buttons()
+
+    # --- rows ----------------------------------------------------------------------------------------
+
+    def add_run(self, run_id: int, name: str, summary: str, color: QColor) -> None:
+        if run_id in self._rows:
+            raise ValueError(f"run {run_id} is already listed")
+        row = self.table.rowCount()
+        self.table.blockSignals(True)  # filling the row is not the user toggling visibility
+        self.table.insertRow(row)
+        first = QTableWidgetItem(_swatch(color), name)
+        first.setData(RUN_ID, run_id)
+        first.setFlags(first.flags() | Qt.ItemIsUserCheckable)
+        first.setCheckState(Qt.Checked)
+        first.setToolTip("Show or hide this run's curves")
+        self.table.setItem(row, 0, first)
+        self.table.setItem(row, 1, _item(summary, tooltip=summary))
+        self.table.setItem(row, 2, _item("ready"))
+        for column in METRICS.values():
+            self.table.setItem(row, column, _item("—", numeric=True))
+        self.table.blockSignals(False)
+        self._rows[run_id] = row
+        self.table.selectRow(row)  # the newest run is the one to export
+        self._update_buttons()
+
+    def update_run(self, run_id: int, *, status: str | None = None, metrics: dict | None = None,
+                   reason: str | None = None) -> None:
+        """Set the status text ("running", "finished", ...), the reason as its tooltip, and any of
+        train_loss, val_loss, val_accuracy, test_accuracy (None shows a dash); other keys are ignored,
+        so an epoch record of the history can be passed as it is."""
+        row = self._rows[run_id]
+        self.table.blockSignals(True)
+        if status is not None:
+            self.table.item(row, 2).setText(status)
+        if reason is not None:
+            self.table.item(row, 2).setToolTip(reason)
+        for key, value in (metrics or {}).items():
+            if key in METRICS:
+                self.table.item(row, METRICS[key]).setText(_format_metric(key, value))
+        self.table.blockSignals(False)
+
+    def clear(self) -> None:
+        self.table.setRowCount(0)
+        self._rows.clear()
+        self._update_buttons()
+
+    def run_ids(self) -> list[int]:
+        return list(self._rows)
+
+    def selected_run(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.table.item(rows[0].row(), 0).data(RUN_ID) if rows else None
+
+    def is_shown(self, run_id: int) -> bool:
+        return self.table.item(self._rows[run_id], 0).checkState() == Qt.Checked
+
+    def set_shown(self, run_id: int, shown: bool) -> None:
+        """Tick or untick a run's box, as the user would; emits visibility_changed when it changes."""
+        self.table.item(self._rows[run_id], 0).setCheckState(Qt.Checked if shown else Qt.Unchecked)
+
+    def cell_text(self, run_id: int, column: str) -> str:
+        return self.table.item(self._rows[run_id], COLUMNS.index(column)).text()
+
+    # --- exports -------------------------------------------------------------------------------------
+
+    def set_plots(self, plots: TrainingPlots) -> None:
+        self.plots = plots
+        self._update_buttons()
+
+    def export_csv(self, run_id: int, path: str | Path) -> None:
+        """Write the run's per-epoch history; atomic, so a failure never leaves half a file."""
+        if self.plots is None:
+            raise RuntimeError("RunList has no plots to export from; pass them or call set_plots()")
+        atomic_write_bytes(path, self.plots.run_history_csv(run_id).encode("utf-8"))
+
+    @Slot()
+    def _on_export_csv_button_clicked(self) -> None:
+        run_id = self.selected_run()
+        if run_id is None or self.plots is None:
+            return
+        name = self.table.item(self._rows[run_id], 0).text().replace(" ", "_").lower()
+        path, _ = QFileDialog.getSaveFileName(self, "Export run history", f"{name}.csv", "CSV files (*.csv)")
+        if path:
+            self._guarded(lambda: self.export_csv(run_id, path), path)
+
+    @Slot()
+    def _on_export_png_button_clicked(self) -> None:
+        if self.plots is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export loss plot", "loss.png", "PNG images (*.png)")
+        if path:
+            if not path.lower().endswith(".png"):
+                path += ".png"
+            self._guarded(lambda: self.plots.export_png(path), path)
+
+    def _guarded(self, write, path: str) -> None:
+        try:
+            write()
+        except (PlaygroundError, OSError) as e:
+            QMessageBox.warning(self, "Export failed", str(e) or f"cannot save {path}")
+
+    # --- reactions -----------------------------------------------------------------------------------
+
+    @Slot(QTableWidgetItem)
+    def _on_table_item_changed(self, item: QTableWidgetItem) -> None:
+        if item.column() == 0:
+            self.visibility_changed.emit(item.data(RUN_ID), item.checkState() == Qt.Checked)
+
+    @Slot()
+    def _on_table_item_selection_changed(self) -> None:
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.export_csv_button.setEnabled(self.plots is not None and self.selected_run() is not None)
+        self.export_png_button.setEnabled(self.plots is not None and bool(self._rows))
+
+
+def _item(text: str, *, numeric: bool = False, tooltip: str | None = None) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    if numeric:
+        item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+    if tooltip:
+        item.setToolTip(tooltip)
+    return item
+
+
+def _format_metric(key: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1%}" if key.endswith("accuracy") else f"{value:.4g}"
+
+
+def _swatch(color: QColor, size: int = 12) -> QIcon:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.Antialiasing)
+    painter.setPen(color.darker(140))
+    painter.setBrush(color)
+    painter.drawRoundedRect(0.5, 0.5, size - 1, size - 1, 3, 3)
+    painter.end()
+    return QIcon(pixmap)

@@ -1,0 +1,194 @@
+"""Runs of the open project: start, pause, stop, a queue for comparisons, and the weights they leave."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMessageBox
+
+from ..core.spec import ComponentSpec, NetworkSpec, Project
+from .runs import settings_summary
+from .worker import TrainingRun
+
+# The seed tutorial's comparison: one network, one learning rate, four optimizers.
+OPTIMIZER_COMPARISON = (
+    ("SGD", ComponentSpec("SGD", {"lr": 0.01})),
+    ("Momentum", ComponentSpec("SGD", {"lr": 0.01, "momentum": 0.8})),
+    ("RMSprop", ComponentSpec("RMSprop", {"lr": 0.01, "alpha": 0.9})),
+    ("Adam", ComponentSpec("Adam", {"lr": 0.01, "betas": [0.9, 0.99]})),
+)
+
+
+@dataclass
+class TrainedWeights:
+    """Weights the app holds between runs, and the network they belong to."""
+
+    network: NetworkSpec
+    model: dict                                   # state_dict on the CPU
+    optimizer_spec: ComponentSpec | None = None   # the optimizer whose state this is
+    optimizer: dict | None = None
+    scheduler: dict | None = None
+    epoch: int = 0
+    history: dict = field(default_factory=dict)
+
+    def fits(self, network: NetworkSpec) -> bool:
+        return self.network == network
+
+
+class TrainingSession(QObject):
+    run_started = Signal(int)         # run id
+    run_finished = Signal(int, object)  # run id, EndEvent
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.run: TrainingRun | None = None
+        self.run_id = 0
+        self.weights: TrainedWeights | None = None
+        self._queue: list[tuple[str, Project]] = []
+        self._names: dict[int, str] = {}
+
+    # --- starting --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.run is not None:
+            return
+        reason = self.window.start_blocker()
+        if reason:
+            self.window.statusBar().showMessage(f"Cannot train yet: {reason}", 6000)
+            return
+        resume = None
+        panel = self.window.panel
+        project = self.window.document.project
+        if panel.continue_requested and self.weights and self.weights.fits(project.network):
+            w = self.weights
+            same_optimizer = w.optimizer_spec == project.training.optimizer
+            resume = dict(
+                model_state=w.model,
+                optimizer_state=w.optimizer if same_optimizer else None,
+                scheduler_state=w.scheduler if same_optimizer else None,
+                start_epoch=w.epoch,
+                history=w.history,
+            )
+        self._launch(project, None, resume)
+
+    def compare_optimizers(self) -> None:
+        """Train the current network once per optimizer of the seed tutorial, one after another."""
+        if self.run is not None or self.window.start_blocker():
+            self.start()  # shows why it cannot
+            return
+        base = self.window.document.project
+        for name, optimizer in OPTIMIZER_COMPARISON:
+            project = copy.deepcopy(base)
+            project.training.optimizer = copy.deepcopy(optimizer)
+            project.training.scheduler = None
+            self._queue.append((name, project))
+        self._next_in_queue()
+
+    def _next_in_queue(self) -> None:
+        if self._queue:
+            name, project = self._queue.pop(0)
+            self._launch(project, name, None)
+
+    def _launch(self, project: Project, name: str | None, resume: dict | None) -> None:
+        w = self.window
+        self.run_id += 1
+        run_id = self.run_id
+        name = name or f"Run {run_id}"
+        self._names[run_id] = name
+        summary = settings_summary(project)
+        color = w.plots.begin_run(run_id, name, summary)
+        w.runs.add_run(run_id, name, summary, color)
+        run = TrainingRun(project, resume, parent=self)
+        run.step_reported.connect(lambda steps, rid=run_id: w.plots.add_steps(rid, _as_list(steps)))
+        run.epoch_finished.connect(lambda event, rid=run_id: w.plots.add_epoch(rid, event))
+        run.progressed.connect(w.panel.show_progress)
+        run.warned.connect(lambda text: w.statusBar().showMessage(f"Warning: {text}", 8000))
+        run.finished.connect(lambda end, rid=run_id: self._on_run_finished(rid, end))
+        self.run = run
+        w.document.set_locked(True)
+        w.panel.reset_progress()
+        w.panel.set_state("running")
+        w.statusBar().showMessage(f"{name}: training — {summary}")
+        run.start()
+        self.run_started.emit(run_id)
+
+    # --- controls --------------------------------------------------------------------------
+
+    def set_paused(self, paused: bool) -> None:
+        if self.run is None:
+            return
+        if paused:
+            self.run.pause()
+            self.window.panel.set_state("paused")
+        else:
+            self.run.resume()
+            self.window.panel.set_state("running")
+
+    def stop(self) -> None:
+        self._queue.clear()
+        if self.run is not None:
+            self.run.stop()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Closing the window: stop the run and wait for its thread."""
+        self._queue.clear()
+        if self.run is not None:
+            self.run.shutdown(timeout_ms)
+
+    def update_continue(self) -> None:
+        panel = self.window.panel
+        if self.weights is None:
+            panel.set_can_continue(False, "no trained or loaded weights yet")
+        elif not self.weights.fits(self.window.document.network):
+            panel.set_can_continue(False, "the network changed since these weights were trained")
+        else:
+            panel.set_can_continue(True, f"continue after epoch {self.weights.epoch}")
+
+    # --- finishing -------------------------------------------------------------------------
+
+    def _on_run_finished(self, run_id: int, end) -> None:
+        w = self.window
+        run, self.run = self.run, None
+        trainer = run.trainer if run is not None else None
+        if trainer is not None and trainer.model is not None:
+            self.weights = TrainedWeights(
+                network=copy.deepcopy(trainer.project.network),
+                model={k: v.detach().cpu().clone() for k, v in trainer.model.state_dict().items()},
+                optimizer_spec=copy.deepcopy(trainer.project.training.optimizer),
+                optimizer=trainer.optimizer.state_dict() if trainer.optimizer_state_valid else None,
+                scheduler=trainer.scheduler.state_dict() if trainer.scheduler else None,
+                epoch=trainer.epoch,
+                history=copy.deepcopy(trainer.history),
+            )
+        w.plots.end_run(run_id, end)
+        w.runs.update_run(run_id, status=end.status, metrics=_final_metrics(trainer, end))
+        w.document.set_locked(False)
+        w.panel.set_state("idle")
+        name = self._names.get(run_id, f"Run {run_id}")
+        w.statusBar().showMessage(f"{name} {end.status}: {end.reason}")
+        self.update_continue()
+        self.run_finished.emit(run_id, end)
+        if end.status == "failed":
+            self._queue.clear()
+            box = QMessageBox(QMessageBox.Warning, "Training failed", end.reason, QMessageBox.Ok, w)
+            box.setObjectName("trainingFailedBox")
+            box.open()  # window-modal, not blocking: the app keeps running
+            self.failure_box = box
+        elif end.status == "finished":
+            self._next_in_queue()
+        else:
+            self._queue.clear()
+
+
+def _as_list(steps) -> list:
+    return steps if isinstance(steps, list) else [steps]
+
+
+def _final_metrics(trainer, end) -> dict:
+    epochs = trainer.history.get("epochs") if trainer is not None else None
+    metrics = dict(epochs[-1]) if epochs else {}
+    metrics["test_accuracy"] = end.test_accuracy
+    return metrics

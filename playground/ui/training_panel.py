@@ -1,0 +1,426 @@
+"""The training panel: the document's data, loss, optimizer and run settings, the run buttons and progress."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.data import DATASETS, REGRESSION, DatasetType, default_root
+from ..core.errors import PlaygroundError
+from ..core.losses import LOSSES
+from ..core.optim import OPTIMIZERS, SCHEDULERS, available_devices, check_device
+from ..core.params import Choice
+from ..core.progress import Progress, format_duration
+from .document import ProjectDocument
+from .param_editors import INT_LIMIT, ParamForm
+
+_NONE = ""  # combo data of the "None" entry: an item's data cannot reliably hold None
+_START_TIP = "Train the network with these settings."
+_CONTINUE_TIP = "Train on from the weights the last run ended with, instead of freshly initialised ones."
+_ERROR_STYLE = "color: #c62828;"
+
+
+def _dataset_label(kind: DatasetType) -> str:
+    what = "28×28 images" if kind.image else "1-D regression" if kind.task == REGRESSION else "2-D classification"
+    return f"{kind.name} ({what})"
+
+
+def _compact(layout, spacing: int = 4):
+    layout.setContentsMargins(8, 6, 8, 8)
+    layout.setSpacing(spacing)
+    return layout
+
+
+def _spin(name: str, minimum: int, maximum: int, suffix: str = "", value: int = 0) -> QSpinBox:
+    spin = QSpinBox(objectName=name, minimum=minimum, maximum=maximum, suffix=suffix, value=value)
+    spin.setKeyboardTracking(False)  # typing "128" is one edit, not three
+    spin.setStepType(QAbstractSpinBox.AdaptiveDecimalStepType)
+    return spin
+
+
+class _ChoiceSection(QGroupBox):
+    """A catalogue choice in a combo and the chosen entry's parameter form, rebuilt when the choice changes."""
+
+    chosen = Signal(object)              # the entry's name, or None for the "None" entry
+    param_changed = Signal(str, object)  # name, checked value
+
+    def __init__(self, title: str, combo_name: str, catalogue: dict[str, Choice], label=lambda c: c.name,
+                 none_text: str | None = None):
+        super().__init__(title)
+        self.catalogue = catalogue
+        self.combo = QComboBox(objectName=combo_name)
+        # long labels must not widen a narrow dock; the popup still shows them in full
+        self.combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(10)
+        if none_text:
+            self.combo.addItem(none_text, _NONE)
+        for entry in catalogue.values():
+            self.combo.addItem(label(entry), entry.name)
+            self.combo.setItemData(self.combo.count() - 1, entry.doc, Qt.ToolTipRole)
+        self.combo.currentIndexChanged.connect(self._on_combo_current_index_changed)
+        self.form: ParamForm | None = None
+        self._shown: object = self  # the type the form was built for; `self`: none yet
+        layout = _compact(QVBoxLayout(self), 6)
+        layout.addWidget(self.combo)
+        self._forms = QVBoxLayout()
+        layout.addLayout(self._forms)
+
+    def show_choice(self, type_: str | None, params: dict) -> bool:
+        """Show `type_` with `params`; True when the form was rebuilt (a new type)."""
+        self.combo.setCurrentIndex(self.combo.findData(type_ or _NONE))
+        entry = self.catalogue.get(type_)
+        self.combo.setToolTip(entry.doc if entry else "")
+        if type_ == self._shown:
+            if self.form is not None:
+                self.form.set_values(params)
+            return False
+        if self.form is not None:
+            # deleteLater: this may run inside a signal of the old form
+            self._forms.removeWidget(self.form)
+            self.form.hide()
+            self.form.deleteLater()
+            self.form = None
+        if entry is not None and entry.params:
+            self.form = ParamForm(entry.params, params)
+            self.form.param_changed.connect(self.param_changed)
+            self._forms.addWidget(self.form)
+        self._shown = type_
+        return True
+
+    def _on_combo_current_index_changed(self, index: int) -> None:
+        data = self.combo.itemData(index)
+        self.chosen.emit(None if data == _NONE else data)
+
+
+class _OptionalValue(QWidget):
+    """A check box that turns a value on (the spin box's) or off (None)."""
+
+    value_changed = Signal(object)  # the value, or None when off
+
+    def __init__(self, check: QCheckBox, spin: QAbstractSpinBox, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.check, self.spin = check, spin
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(check)
+        layout.addWidget(spin, 1)
+        check.toggled.connect(self._on_check_toggled)
+        spin.valueChanged.connect(self._on_spin_value_changed)
+
+    def set_value(self, value) -> None:
+        self.check.setChecked(value is not None)
+        self.spin.setEnabled(value is not None)
+        if value is not None:
+            self.spin.setValue(value)
+
+    def _on_check_toggled(self, on: bool) -> None:
+        self.spin.setEnabled(on)
+        self.value_changed.emit(self.spin.value() if on else None)
+
+    def _on_spin_value_changed(self, value) -> None:
+        if self.check.isChecked():
+            self.value_changed.emit(value)
+
+
+class TrainingPanel(QWidget):
+    start_requested = Signal()    # no payload: the run uses the document's settings and `continue_requested`
+    pause_toggled = Signal(bool)  # True: pause, False: resume
+    stop_requested = Signal()     # no payload
+
+    def __init__(self, document: ProjectDocument, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("trainingPanel")
+        self.document = document
+        self._updating = False  # True while widgets show the document: their signals are not edits
+        self._state = "idle"
+        self._start_blocked: str | None = None
+        self._can_continue = False
+
+        self.data = _ChoiceSection("Data", "datasetCombo", DATASETS, _dataset_label)
+        self.data_error = QLabel(objectName="dataErrorLabel", wordWrap=True, styleSheet=_ERROR_STYLE)
+        self.data.layout().addWidget(self.data_error)
+        self.loss = _ChoiceSection("Loss", "lossCombo", LOSSES)
+        self.optimizer = _ChoiceSection("Optimizer", "optimizerCombo", OPTIMIZERS)
+        self.scheduler = _ChoiceSection("Scheduler", "schedulerCombo", SCHEDULERS, none_text="None (constant lr)")
+
+        self._settings = QWidget(objectName="trainingSettings")
+        self._settings.setStyleSheet("QGroupBox { font-weight: bold; }")  # style sheet fonts do not reach children
+        column = QVBoxLayout(self._settings)
+        column.setContentsMargins(4, 4, 4, 4)
+        for box in (self.data, self.loss, self.optimizer, self.scheduler, self._build_training_box()):
+            column.addWidget(box)
+        column.addStretch(1)
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setWidget(self._settings)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self._build_run_box())  # outside the scroll area: always in reach
+
+        self.data.chosen.connect(self._on_data_chosen)
+        self.data.param_changed.connect(self._on_data_param_changed)
+        for kind in ("loss", "optimizer", "scheduler"):
+            section = getattr(self, kind)
+            section.chosen.connect(lambda type_, kind=kind: self._on_component_chosen(kind, type_))
+            section.param_changed.connect(
+                lambda name, value, kind=kind: self._on_component_param_changed(kind, name, value))
+        document.settings_changed.connect(self._on_document_settings_changed)
+        document.locked_changed.connect(self._on_document_locked_changed)
+
+        self._on_document_settings_changed()
+        self._on_document_locked_changed(document.locked)
+        self.set_can_continue(False, "No weights yet: train once to continue from them.")
+        self.set_state("idle")
+        self.reset_progress()
+
+    # --- building ---------------------------------------------------------------------------
+
+    def _build_training_box(self) -> QGroupBox:
+        self.batch_size = _spin("batchSizeSpin", 1, 1_000_000)
+        self.epochs = _spin("epochsSpin", 1, 100_000)
+        self.seed = _spin("seedSpin", 0, INT_LIMIT)
+        self.seed.setToolTip("Same seed: same initial weights, same batches, same losses.")
+        self.device = QComboBox(objectName="deviceCombo")
+        self.device.currentIndexChanged.connect(self._on_device_current_index_changed)
+        self.mixed_precision = QCheckBox("Mixed precision", objectName="mixedPrecisionCheck")
+        clip = QDoubleSpinBox(objectName="gradClipSpin", minimum=0.001, maximum=1e6, value=1.0, decimals=3)
+        clip.setKeyboardTracking(False)
+        clip.setStepType(QAbstractSpinBox.AdaptiveDecimalStepType)
+        self.grad_clip = _OptionalValue(QCheckBox(objectName="gradClipCheck"), clip)
+        self.grad_clip.setToolTip("Clip the total gradient norm to this value (off: no clipping).")
+        self.early_stopping = _OptionalValue(
+            QCheckBox(objectName="earlyStoppingCheck"), _spin("patienceSpin", 1, 100_000, " epochs", value=5))
+        self.early_stopping.setToolTip("Stop when the validation loss has not improved for this many epochs.")
+        self.shuffle = QCheckBox("Shuffle", objectName="shuffleCheck",
+                                 toolTip="Reshuffle the batches every epoch.")
+        self.drop_last = QCheckBox("Drop last", objectName="dropLastCheck",
+                                   toolTip="Skip the last, smaller batch of each epoch.")
+        flags = QHBoxLayout()
+        for check in (self.shuffle, self.drop_last, self.mixed_precision):
+            flags.addWidget(check)
+        flags.addStretch(1)
+
+        box = QGroupBox("Training")
+        form = _compact(QFormLayout(box))
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        for label, field in (("batch size", self.batch_size), ("epochs", self.epochs), ("device", self.device),
+                             ("seed", self.seed), ("clip grad norm", self.grad_clip),
+                             ("early stopping", self.early_stopping)):
+            form.addRow(label, field)
+        form.addRow(flags)
+
+        # field -> (how to show a value, the signal that carries the user's new value)
+        self._fields = {
+            "batch_size": (self.batch_size.setValue, self.batch_size.valueChanged),
+            "epochs": (self.epochs.setValue, self.epochs.valueChanged),
+            "seed": (self.seed.setValue, self.seed.valueChanged),
+            "mixed_precision": (self.mixed_precision.setChecked, self.mixed_precision.toggled),
+            "grad_clip": (self.grad_clip.set_value, self.grad_clip.value_changed),
+            "early_stopping": (self.early_stopping.set_value, self.early_stopping.value_changed),
+            "shuffle": (self.shuffle.setChecked, self.shuffle.toggled),
+            "drop_last": (self.drop_last.setChecked, self.drop_last.toggled),
+        }
+        for field, (_, signal) in self._fields.items():
+            signal.connect(lambda value, field=field: self._on_field_edited(field, value))
+        return box
+
+    def _build_run_box(self) -> QWidget:
+        style = self.style()
+        self.continue_check = QCheckBox("Continue from current weights", objectName="continueCheck")
+        self.start_button = QPushButton(style.standardIcon(QStyle.SP_MediaPlay), "Start", objectName="startButton")
+        self.pause_button = QPushButton(objectName="pauseButton")
+        self.stop_button = QPushButton(style.standardIcon(QStyle.SP_MediaStop), "Stop", objectName="stopButton",
+                                       toolTip="Stop after the current step; the weights so far are kept.")
+        self.start_button.clicked.connect(self.start_requested)
+        self.pause_button.clicked.connect(self._on_pause_button_clicked)
+        self.stop_button.clicked.connect(self.stop_requested)
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(button)
+        self.blocked_label = QLabel(objectName="startBlockedLabel", wordWrap=True, styleSheet=_ERROR_STYLE)
+        self.progress_bar = QProgressBar(objectName="progressBar", minimum=0, maximum=1000, textVisible=True)
+        self.speed_label = QLabel(objectName="speedLabel")
+        self.elapsed_label = QLabel(objectName="elapsedLabel", alignment=Qt.AlignCenter)
+        self.eta_label = QLabel(objectName="etaLabel", alignment=Qt.AlignRight | Qt.AlignVCenter)
+        stats = QHBoxLayout()
+        for label in (self.speed_label, self.elapsed_label, self.eta_label):
+            stats.addWidget(label, 1)
+
+        box = QFrame(objectName="runBox", frameShape=QFrame.StyledPanel)
+        layout = _compact(QVBoxLayout(box))
+        layout.addWidget(self.continue_check)
+        layout.addLayout(buttons)
+        layout.addWidget(self.blocked_label)
+        layout.addWidget(self.progress_bar)
+        layout.addLayout(stats)
+        return box
+
+    # --- run controls -----------------------------------------------------------------------
+
+    @property
+    def continue_requested(self) -> bool:
+        """True when the next run should start from the current weights."""
+        return self._can_continue and self.continue_check.isChecked()
+
+    def set_can_continue(self, possible: bool, reason: str = "") -> None:
+        self._can_continue = possible
+        self.continue_check.setEnabled(possible)
+        self.continue_check.setToolTip(_CONTINUE_TIP if possible else reason)
+
+    def set_state(self, state: str) -> None:
+        """"idle" | "running" | "paused": which buttons make sense now."""
+        if state not in ("idle", "running", "paused"):
+            raise ValueError(f"unknown run state {state!r}")
+        self._state = state
+        idle, paused = state == "idle", state == "paused"
+        self.start_button.setEnabled(idle and self._start_blocked is None)
+        self.pause_button.setEnabled(not idle)
+        self.stop_button.setEnabled(not idle)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        icon = QStyle.SP_MediaPlay if paused else QStyle.SP_MediaPause
+        self.pause_button.setIcon(self.style().standardIcon(icon))
+        self.blocked_label.setVisible(idle and self._start_blocked is not None)
+
+    def set_start_blocked(self, reason: str | None) -> None:
+        """Disable Start and say why (an invalid network, a loss that does not fit); None: allow it."""
+        self._start_blocked = reason or None
+        self.start_button.setToolTip(reason or _START_TIP)
+        self.blocked_label.setText(reason or "")
+        self.set_state(self._state)
+
+    def show_progress(self, progress: Progress) -> None:
+        p = progress
+        self.progress_bar.setValue(round(p.fraction * self.progress_bar.maximum()))
+        self.progress_bar.setFormat(f"epoch {p.epoch}/{p.epochs} · step {p.step}/{p.steps} · %p%")
+        self.speed_label.setText(f"{p.samples_per_second:,.0f} samples/s")
+        self.elapsed_label.setText(f"elapsed {format_duration(p.elapsed)}")
+        self.eta_label.setText(f"ETA {format_duration(p.eta)}")
+
+    def reset_progress(self) -> None:
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("not started")
+        self.speed_label.setText("— samples/s")
+        self.elapsed_label.setText(f"elapsed {format_duration(None)}")
+        self.eta_label.setText(f"ETA {format_duration(None)}")
+
+    def _on_pause_button_clicked(self) -> None:
+        pause = self._state == "running"
+        self.set_state("paused" if pause else "running")
+        self.pause_toggled.emit(pause)
+
+    # --- showing the document ---------------------------------------------------------------
+
+    @contextmanager
+    def _showing(self):
+        self._updating = True
+        try:
+            yield
+        finally:
+            self._updating = False
+
+    def _on_document_settings_changed(self) -> None:
+        project = self.document.project
+        data, t = project.data, project.training
+        with self._showing():
+            if self.data.show_choice(data.dataset, data.params):
+                self._add_root_button()
+            self.data_error.setText(self.document.data_error or "")
+            self.data_error.setVisible(bool(self.document.data_error))
+            for kind in ("loss", "optimizer", "scheduler"):
+                component = getattr(t, kind)
+                getattr(self, kind).show_choice(component.type if component else None,
+                                                component.params if component else {})
+            self._show_device(t.device)
+            for field, (show, _) in self._fields.items():
+                show(getattr(t, field))
+
+    def _show_device(self, device: str) -> None:
+        available = available_devices()
+        shown = "cuda:0" if device == "cuda" and "cuda:0" in available else device
+        self.device.clear()
+        # An unavailable device (a project from another machine) is shown, not silently replaced:
+        # replacing it would be an edit (undo entry, unsaved changes) just for opening the file.
+        if shown not in available:
+            self.device.addItem(f"{device} (not available here)", device)
+            try:
+                check_device(device)
+            except PlaygroundError as e:
+                self.device.setItemData(0, str(e), Qt.ToolTipRole)
+        for name in available:
+            self.device.addItem(name, name)
+        self.device.setCurrentIndex(self.device.findData(shown))
+        self.device.setToolTip(self.device.itemData(0, Qt.ToolTipRole) if shown not in available
+                               else "Where the network trains.")
+        cuda = shown.startswith("cuda")
+        self.mixed_precision.setEnabled(cuda)
+        self.mixed_precision.setToolTip("float16 autocast with a GradScaler: faster on recent GPUs." if cuda
+                                        else "Mixed precision needs a CUDA device.")
+
+    def _add_root_button(self) -> None:
+        form = self.data.form
+        if form is None or "root" not in form.editors:
+            return
+        button = QToolButton(text="…", objectName="rootBrowseButton", toolTip="Choose the data folder.")
+        button.clicked.connect(self._on_root_button_clicked)
+        editor = form.editors["root"]
+        editor.widget.setPlaceholderText(str(default_root()))  # what an empty root means
+        editor.layout().addWidget(button)
+
+    def _on_document_locked_changed(self, locked: bool) -> None:
+        # the run controls live outside `_settings`, so they keep working during a run
+        self._settings.setEnabled(not locked)
+
+    # --- user edits -> document -------------------------------------------------------------
+
+    def _on_data_chosen(self, dataset: str) -> None:
+        if not self._updating:
+            self.document.set_dataset(dataset)
+
+    def _on_data_param_changed(self, name: str, value) -> None:
+        if not self._updating:
+            self.document.set_data_param(name, value)
+
+    def _on_component_chosen(self, kind: str, type_: str | None) -> None:
+        if not self._updating:
+            self.document.set_component(kind, type_)
+
+    def _on_component_param_changed(self, kind: str, name: str, value) -> None:
+        if not self._updating:
+            self.document.set_component_param(kind, name, value)
+
+    def _on_field_edited(self, field: str, value) -> None:
+        if not self._updating:
+            self.document.set_training(field, value)
+
+    def _on_device_current_index_changed(self, index: int) -> None:
+        if not self._updating and index >= 0:
+            self.document.set_training("device", self.device.itemData(index))
+
+    def _on_root_button_clicked(self) -> None:
+        current = self.document.project.data.params.get("root") or str(default_root())
+        folder = QFileDialog.getExistingDirectory(self, "Folder with the dataset files", current)
+        if folder:
+            self.document.set_data_param("root", folder)

@@ -1,0 +1,285 @@
+"""ui.plots and ui.runs: curves made once and fed from buffers, smoothing, log scale, the best epoch,
+hover values, a million points, PNG and CSV exports, and the run table with its show/hide boxes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QFileDialog
+
+from playground.core.spec import Project
+from playground.core.training import EndEvent, EpochEvent, StepEvent
+from playground.ui.plots import PALETTE, TrainingPlots
+from playground.ui.runs import RunList, settings_summary
+
+STEPS = 10  # batches per synthetic epoch
+
+
+def steps(first: int, count: int, *, lr: float = 0.01) -> list[StepEvent]:
+    """Synthetic reports: global steps first..first+count-1 with a noisy falling loss."""
+    out = []
+    for g in range(first, first + count):
+        epoch, step = (g - 1) // STEPS + 1, (g - 1) % STEPS + 1
+        loss = 1.0 / math.sqrt(g) * (1.2 if g % 2 else 0.8)
+        out.append(StepEvent(epoch, step, STEPS, g, loss, lr, 1000.0))
+    return out
+
+
+def epoch(n: int, val_loss: float | None, val_accuracy: float | None = 0.9, epochs: int = 5) -> EpochEvent:
+    return EpochEvent(n, epochs, 1.0 / n, val_loss, val_accuracy, 1000.0, 0.5, 0.01)
+
+
+@pytest.fixture
+def plots(qtbot):
+    widget = TrainingPlots()
+    qtbot.addWidget(widget)
+    widget.resize(900, 700)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def feed(plots: TrainingPlots, run_id: int, val_losses: list[float | None]) -> None:
+    for n, val in enumerate(val_losses, start=1):
+        plots.add_steps(run_id, steps((n - 1) * STEPS + 1, STEPS))
+        plots.add_epoch(run_id, epoch(n, val, epochs=len(val_losses)))
+
+
+def test_steps_reach_the_curves_on_the_timer(qtbot, plots):
+    plots.begin_run(1, "Run 1", "")
+    curves = plots.run_curves(1)
+    plots.add_steps(1, steps(1, 37))
+    # on screen once the timer has fed it and the view has taken it in
+    qtbot.waitUntil(lambda: curves.raw.getData()[0] is not None and len(curves.raw.getData()[0]) == 37)
+    x, y = curves.raw.getOriginalDataset()
+    assert list(x) == list(range(1, 38))
+    assert y[4] == pytest.approx(1.2 / math.sqrt(5))
+    sx, sy = curves.smooth.getOriginalDataset()
+    assert len(sx) == 37
+    assert sy[0] == pytest.approx(y[0])  # debiased: the first smoothed value is the first value
+    assert np.std(np.diff(sy)) < np.std(np.diff(y))  # smoothing takes out the zig-zag
+    assert len(curves.lr.getOriginalDataset()[0]) == 37
+
+
+def test_curves_are_created_once_per_run(qtbot, plots):
+    plots.begin_run(1, "Run 1", "")
+    curves = plots.run_curves(1)
+    items = list(plots.loss_plot.getPlotItem().items)
+    for first in range(1, 200, 20):
+        plots.add_steps(1, steps(first, 20))
+        plots.add_epoch(1, epoch(first // 20 + 1, 0.5))
+        plots.refresh()
+    assert plots.run_curves(1) is curves
+    assert list(plots.loss_plot.getPlotItem().items) == items
+    assert len(curves.raw.getOriginalDataset()[0]) == 200
+
+
+def test_validation_loss_sits_at_each_epochs_last_step(plots):
+    plots.begin_run(1, "Run 1", "")
+    feed(plots, 1, [0.9, 0.5, None, 0.4])
+    plots.refresh()
+    x, y = plots.run_curves(1).val.getOriginalDataset()
+    assert list(x) == [10, 20, 40]  # no validation in epoch 3: no point
+    assert list(y) == [0.9, 0.5, 0.4]
+    ax, ay = plots.run_curves(1).accuracy.getOriginalDataset()
+    assert list(ax) == [10, 20, 30, 40] and ay[0] == pytest.approx(90.0)
+
+
+def test_the_best_epoch_is_marked(plots):
+    plots.begin_run(1, "Run 1", "")
+    feed(plots, 1, [0.9, 0.5, 0.3, 0.4, 0.6])
+    plots.refresh()
+    assert plots.best_epoch(1) == 3
+    bx, by = plots.run_curves(1).best.getOriginalDataset()
+    assert list(bx) == [30] and list(by) == [0.3]
+    assert plots.best_line.isVisible() and plots.best_line.value() == 30
+    assert "epoch 3" in plots.best_line.label.format
+
+
+def test_without_validation_there_is_no_best_marker(plots):
+    plots.begin_run(1, "Run 1", "")
+    feed(plots, 1, [None, None])
+    plots.refresh()
+    assert plots.best_epoch(1) is None
+    assert not plots.best_line.isVisible()
+
+
+def test_log_scale_toggle(plots):
+    plots.begin_run(1, "Run 1", "")
+    feed(plots, 1, [0.9, 0.5])
+    plots.refresh()
+    vb = plots.loss_plot.getPlotItem().getViewBox()
+    assert not vb.state["logMode"][1]
+    plots.log_scale_check.setChecked(True)
+    assert vb.state["logMode"][1]
+    assert plots.run_curves(1).raw.opts["logMode"] == [False, True]
+    plots.log_scale_check.setChecked(False)
+    assert not vb.state["logMode"][1]
+
+
+def test_hover_shows_the_nearest_point(qtbot, plots):
+    plots.begin_run(1, "Run 1", "")
+    feed(plots, 1, [0.9, 0.5, 0.3])
+    plots.refresh()
+    vb = plots.loss_plot.getPlotItem().getViewBox()
+    qtbot.waitUntil(lambda: vb.viewRange()[0][1] >= 30)  # auto-range has taken in the data
+    scene = plots.loss_plot.scene()
+    scene.sigMouseMoved.emit(vb.mapViewToScene(QPointF(20, 0.5)))
+    qtbot.waitUntil(lambda: plots.hover_text() is not None)
+    assert "epoch 2" in plots.hover_text() and "val loss 0.5" in plots.hover_text()
+    scene.sigMouseMoved.emit(vb.mapViewToScene(QPointF(7, 1.2 / math.sqrt(7))))
+    qtbot.waitUntil(lambda: "step 7" in (plots.hover_text() or ""))
+    assert f"loss {1.2 / math.sqrt(7):.4g}" in plots.hover_text()
+    plots.set_run_visible(1, False)  # hidden runs are not hovered
+    scene.sigMouseMoved.emit(vb.mapViewToScene(QPointF(20, 0.5)))
+    qtbot.wait(100)
+    assert plots.hover_text() is None
+
+
+def test_a_million_points_are_clipped_and_downsampled(qtbot, plots):
+    plots.begin_run(1, "Run 1", "")
+    for first in range(1, 1_000_001, 100_000):
+        plots.add_steps(1, steps(first, 100_000))
+    plots.refresh()
+    raw = plots.run_curves(1).raw
+    assert len(raw.getOriginalDataset()[0]) == 1_000_000
+    for curve in (raw, plots.run_curves(1).smooth, plots.run_curves(1).lr):
+        assert curve.opts["clipToView"] and curve.opts["autoDownsample"]
+        assert curve.opts["downsampleMethod"] == "peak"
+    # what is drawn is a few points per pixel, not a million
+    qtbot.waitUntil(lambda: raw.curve.getData()[0] is not None and 0 < len(raw.curve.getData()[0]) < 20_000)
+
+
+def test_runs_get_distinct_colours_and_earlier_runs_step_back(plots):
+    colors = [plots.begin_run(i, f"Run {i}", "").name() for i in (1, 2, 3)]
+    assert len(set(colors)) == 3
+    old, new = plots.run_curves(1).smooth.opts["pen"], plots.run_curves(3).smooth.opts["pen"]
+    assert old.color().alpha() < new.color().alpha()
+    with pytest.raises(ValueError):
+        plots.begin_run(2, "Run 2", "")
+
+
+def test_hiding_and_clearing_runs(plots):
+    plots.begin_run(1, "Run 1", "")
+    plots.begin_run(2, "Run 2", "")
+    feed(plots, 1, [0.5])
+    feed(plots, 2, [0.4])
+    plots.refresh()
+    plots.set_run_visible(2, False)
+    assert not any(item.isVisible() for item in plots.run_curves(2).items())
+    assert plots.run_curves(1).smooth.isVisible()
+    assert not plots.best_line.isVisible()  # the current run's marker goes with its curves
+    plots.set_run_visible(2, True)
+    assert plots.run_curves(2).smooth.isVisible() and plots.best_line.isVisible()
+    before = len(plots.loss_plot.getPlotItem().items)
+    plots.clear_runs()
+    assert plots.run_ids() == []
+    assert len(plots.loss_plot.getPlotItem().items) == before - 8  # four loss curves per run
+    assert plots.begin_run(3, "Run 3", "").name() == PALETTE[0].lower()  # colours start over
+
+
+def test_export_png_is_a_png_written_atomically(plots, tmp_path):
+    plots.begin_run(1, "Run 1", "")
+    feed(plots, 1, [0.9, 0.5, 0.3])
+    path = tmp_path / "loss.png"
+    path.write_bytes(b"old")
+    plots.export_png(path)
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 2000
+    assert [p.name for p in tmp_path.iterdir()] == ["loss.png"]  # no temporary file left behind
+
+
+def test_run_history_csv_has_a_row_per_epoch(plots):
+    plots.begin_run(1, "Run 1", "")
+    feed(plots, 1, [0.9, None, 0.3])
+    plots.end_run(1, EndEvent("finished", "trained 3 epochs", 3))
+    rows = list(csv.DictReader(io.StringIO(plots.run_history_csv(1))))
+    assert len(rows) == 3
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert [r["step"] for r in rows] == ["10", "20", "30"]
+    assert float(rows[0]["val_loss"]) == 0.9 and rows[1]["val_loss"] == ""
+    assert float(rows[2]["train_loss"]) == pytest.approx(1 / 3)
+    assert plots.run_history_csv(1).splitlines()[0].startswith("epoch,step,train_loss,val_loss,val_accuracy")
+
+
+# --- the run table ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def run_list(qtbot, plots):
+    widget = RunList(plots)
+    qtbot.addWidget(widget)
+    return widget
+
+
+def test_run_list_rows(run_list, plots):
+    color = plots.begin_run(1, "Run 1", "Adam lr=0.03 · batch 32 · 3 epochs")
+    run_list.add_run(1, "Run 1", "Adam lr=0.03 · batch 32 · 3 epochs", color)
+    run_list.add_run(2, "Run 2", "SGD lr=0.1 · batch 8 · 5 epochs", plots.begin_run(2, "Run 2", ""))
+    assert run_list.table.rowCount() == 2
+    assert run_list.cell_text(1, "Run") == "Run 1"
+    assert run_list.cell_text(2, "Settings") == "SGD lr=0.1 · batch 8 · 5 epochs"
+    assert run_list.cell_text(1, "Status") == "ready"
+    run_list.update_run(1, status="finished", reason="trained 3 epochs",
+                        metrics={"train_loss": 0.123456, "val_loss": 0.2, "val_accuracy": 0.9512,
+                                 "test_accuracy": None})
+    assert run_list.cell_text(1, "Status") == "finished"
+    assert [run_list.cell_text(1, c) for c in ("Train loss", "Val loss", "Val acc", "Test acc")] == [
+        "0.1235", "0.2", "95.1%", "—"]
+    assert run_list.selected_run() == 2  # the newest run is selected for export
+    run_list.update_run(1, metrics={"epoch": 3, "val_loss": 0.25, "lr": 0.1})  # a history record as it is
+    assert run_list.cell_text(1, "Val loss") == "0.25" and run_list.cell_text(1, "Train loss") == "0.1235"
+
+
+def test_run_list_visibility_signal(qtbot, run_list, plots):
+    with qtbot.assertNotEmitted(run_list.visibility_changed):
+        run_list.add_run(7, "Run 7", "", plots.begin_run(7, "Run 7", ""))
+    assert run_list.is_shown(7)
+    with qtbot.waitSignal(run_list.visibility_changed) as blocker:
+        run_list.set_shown(7, False)
+    assert blocker.args == [7, False]
+    assert not run_list.is_shown(7)
+    with qtbot.waitSignal(run_list.visibility_changed) as blocker:
+        run_list.set_shown(7, True)
+    assert blocker.args == [7, True]
+
+
+def test_run_list_exports(run_list, plots, tmp_path, monkeypatch):
+    assert not run_list.export_csv_button.isEnabled() and not run_list.export_png_button.isEnabled()
+    run_list.add_run(1, "Run 1", "", plots.begin_run(1, "Run 1", ""))
+    feed(plots, 1, [0.9, 0.5])
+    path = tmp_path / "history.csv"
+    run_list.export_csv(1, path)
+    assert path.read_text(encoding="utf-8") == plots.run_history_csv(1)
+    assert len(path.read_text().splitlines()) == 3
+
+    assert run_list.export_csv_button.isEnabled() and run_list.export_png_button.isEnabled()
+    chosen = {"csv": tmp_path / "chosen.csv", "png": tmp_path / "chosen"}
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda parent, caption, name, filters: (str(chosen["csv" if "CSV" in filters else "png"]), ""))
+    run_list.export_csv_button.click()
+    run_list.export_png_button.click()
+    assert chosen["csv"].read_text() == plots.run_history_csv(1)
+    assert (tmp_path / "chosen.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_run_list_without_plots_has_no_exports(qtbot, plots):
+    run_list = RunList()
+    qtbot.addWidget(run_list)
+    run_list.add_run(1, "Run 1", "", plots.begin_run(1, "Run 1", ""))
+    assert not run_list.export_csv_button.isEnabled() and not run_list.export_png_button.isEnabled()
+    run_list.set_plots(plots)
+    assert run_list.export_csv_button.isEnabled() and run_list.export_png_button.isEnabled()
+
+
+def test_settings_summary(examples):
+    project = Project.load(examples / "xor.json")
+    assert settings_summary(project) == "Adam lr=0.03 · batch 32 · 30 epochs"
+    project.training.optimizer.params.pop("lr")
+    project.training.batch_size, project.training.epochs = 64, 1
+    assert settings_summary(project) == "Adam lr=0.001 · batch 64 · 1 epoch"
