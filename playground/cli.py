@@ -205,22 +205,11 @@ class _Progress:
 
 
 def _inspect(args) -> int:
-    from .core.checkpoint import describe_file, load_checkpoint
-    from .core.errors import ProjectError
+    from .core.checkpoint import load_project_or_checkpoint
     from .core.shapes import format_shape, infer_shapes
-    from .core.spec import Project
 
     path = Path(args.file)
-    kind = "project" if path.suffix.lower() == ".json" else describe_file(path)
-    if kind == "project":
-        project, ckpt = Project.load(path), None
-    elif kind == "checkpoint":
-        ckpt = load_checkpoint(path)
-        project = ckpt.project
-    else:
-        raise ProjectError(
-            f"{path} is a {kind} file: it holds weights but no network — inspect the project or checkpoint it came from"
-        )
+    kind, project, ckpt = load_project_or_checkpoint(path)
     info = infer_shapes(project.network)
     print(f"{project.name} — {kind} {path}")
     print(f"data: {project.data.dataset}   input: {format_shape(info.input_shape)}")

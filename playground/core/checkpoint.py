@@ -19,7 +19,7 @@ from .errors import CheckpointError, ProjectError
 from .files import atomic_write, atomic_write_bytes
 from .shapes import format_shape
 from .spec import FORMAT as PROJECT_FORMAT
-from .spec import NetworkSpec, Project
+from .spec import NetworkSpec, Project, check_version
 
 FORMAT = "playground-checkpoint"
 VERSION = 1
@@ -292,14 +292,7 @@ def _scan_pickle(stream: io.BytesIO) -> str | None:
 def _check_format(obj: dict, path: Path) -> None:
     if obj["format"] != FORMAT:
         raise CheckpointError(f"{path} is not a Playground checkpoint: its format is {obj['format']!r}")
-    version = obj.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise CheckpointError(f"{path}: the checkpoint's version must be a whole number, not {version!r}")
-    if version > VERSION:
-        raise CheckpointError(
-            f"{path} was written by a newer Playground (checkpoint version {version}); "
-            f"this one reads up to version {VERSION} — update Playground to open it"
-        )
+    check_version(obj.get("version"), VERSION, str(path), "checkpoint", CheckpointError)
 
 
 def _state_dict(obj: Any, path: Path, what: str) -> dict[str, Tensor]:
@@ -416,3 +409,18 @@ def _mismatches(model: nn.Module, state: dict, network: NetworkSpec | None) -> l
 
 def _dtype(t: Tensor) -> str:
     return str(t.dtype).removeprefix("torch.")
+
+
+def load_project_or_checkpoint(path: str | Path) -> tuple[str, Project, Checkpoint | None]:
+    """What `playground inspect` and File > Open read: ("project" | "checkpoint", project, checkpoint)."""
+    path = Path(path)
+    kind = "project" if path.suffix.lower() == ".json" else describe_file(path)
+    if kind == "project":
+        return kind, Project.load(path), None
+    if kind == "checkpoint":
+        checkpoint = load_checkpoint(path)
+        return kind, checkpoint.project, checkpoint
+    raise CheckpointError(
+        f"{path} is a {kind} file: it holds weights but no network — open the project or "
+        "checkpoint it came from, then load these weights into it"
+    )

@@ -16,7 +16,14 @@ OUTPUTS = ("last", "sequence")
 
 
 class _SequenceOutput:
-    def _select(self, y: torch.Tensor) -> torch.Tensor:
+    """Mixed in before torch's class: same constructor plus `output`, forward returns one tensor."""
+
+    def __init__(self, *args, output: str = "last", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.output = output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y, _ = super().forward(x)
         if self.output == "sequence":
             return y
         if self.bidirectional:
@@ -25,44 +32,17 @@ class _SequenceOutput:
             return torch.cat((y[:, -1, :h], y[:, 0, h:]), dim=-1)
         return y[:, -1]
 
-    def _repr_output(self) -> str:
-        return f", output={self.output!r}"
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", output={self.output!r}"
 
 
 class RNN(_SequenceOutput, nn.RNN):
-    def __init__(self, *args, output: str = "last", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.output = output
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y, _ = super().forward(x)
-        return self._select(y)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + self._repr_output()
+    """nn.RNN passing on one tensor."""
 
 
 class LSTM(_SequenceOutput, nn.LSTM):
-    def __init__(self, *args, output: str = "last", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.output = output
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y, _ = super().forward(x)
-        return self._select(y)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + self._repr_output()
+    """nn.LSTM passing on one tensor."""
 
 
 class GRU(_SequenceOutput, nn.GRU):
-    def __init__(self, *args, output: str = "last", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.output = output
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y, _ = super().forward(x)
-        return self._select(y)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + self._repr_output()
+    """nn.GRU passing on one tensor."""

@@ -52,7 +52,8 @@ class ProgressTracker:
                          fraction, event.samples_per_second, 0.0, None)
         elif event.kind == "epoch":
             done = event.epoch - self.first_epoch
-            p = Progress(min(event.epoch + 1, event.epochs), event.epochs, 0, p.steps,
+            last = event.epoch >= event.epochs  # the run is over: show it complete, not "step 0"
+            p = Progress(min(event.epoch + 1, event.epochs), event.epochs, p.steps if last else 0, p.steps,
                          done / self.epochs, p.samples_per_second, 0.0, None)
         elapsed = self.elapsed()
         eta = elapsed * (1 - p.fraction) / p.fraction if p.fraction > 0 else None

@@ -156,6 +156,17 @@ class Project:
         validate_project(self)
 
 
+def check_version(version: Any, current: int, what: str, kind: str, error: type[Exception]) -> None:
+    """A file's format version: a whole number this Playground can read, or an error saying what to do."""
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise error(f"{what}'s version must be a whole number, not {version!r}")
+    if version > current:
+        raise error(
+            f"{what} was written by a newer Playground ({kind} version {version}); "
+            f"this one reads up to version {current} — update Playground to open it"
+        )
+
+
 # --- parsing: shape of the JSON, with messages that name the offending key -------------
 
 
@@ -198,14 +209,7 @@ def _parse_project(raw: Any) -> Project:
                 f'not a Playground project: the "format" key is missing (expected "{FORMAT}")'
             )
         raise ProjectError(f'not a Playground project: format is {fmt!r}, expected "{FORMAT}"')
-    version = raw.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ProjectError(f"the project's version must be a whole number, not {version!r}")
-    if version > VERSION:
-        raise ProjectError(
-            f"this project was written by a newer Playground (format version {version}); "
-            f"this one reads up to version {VERSION} — update Playground to open it"
-        )
+    check_version(raw.get("version"), VERSION, "this project", "format", ProjectError)
     name = raw.get("name", "Untitled")
     _expect(name, str, "name", "text")
 

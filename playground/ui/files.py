@@ -13,6 +13,7 @@ from ..core.checkpoint import (
     apply_state_dict,
     describe_file,
     load_checkpoint,
+    load_project_or_checkpoint,
     load_state_dict,
     save_checkpoint,
     save_weights,
@@ -98,15 +99,7 @@ class FileActions:
         """Open a project, or a checkpoint with its project and weights."""
         path = Path(path)
         try:
-            kind = "project" if path.suffix.lower() == ".json" else describe_file(path)
-            if kind == "project":
-                project, ckpt = Project.load(path), None
-            elif kind == "checkpoint":
-                ckpt = load_checkpoint(path)
-                project = ckpt.project
-            else:
-                raise PlaygroundError(f"{path} holds only weights: open a project, then use "
-                                      "File > Load weights or checkpoint")
+            kind, project, ckpt = load_project_or_checkpoint(path)
         except PlaygroundError as e:
             self._warn("Cannot open", str(e))
             return False

@@ -9,7 +9,7 @@ from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QSplitter
 
-from ..core.errors import PlaygroundError, TrainingError
+from ..core.errors import TrainingError
 from ..core.losses import plan_targets
 from ..core.optim import check_device
 from ..core.spec import Project
@@ -58,10 +58,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._wire()
         self.resize(1400, 900)
-        self.resizeDocks([self.findChild(QDockWidget, "plotsDock")], [300], Qt.Vertical)
-        self.resizeDocks([self.findChild(QDockWidget, "paletteDock"), self.findChild(QDockWidget, "trainingDock")],
-                         [220, 340], Qt.Horizontal)
-        self._restore_settings()
+        self._restored = self._restore_settings()
         self._on_document_changed()
         self._update_title()
 
@@ -181,13 +178,20 @@ class MainWindow(QMainWindow):
 
     # --- settings and closing ----------------------------------------------------------------
 
-    def _restore_settings(self) -> None:
+    def _restore_settings(self) -> bool:
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         state = self.settings.value("window/state")
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
+        return isinstance(state, QByteArray) and self.restoreState(state)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._restored:  # first launch: give the editor most of the height
+            self._restored = True
+            self.resizeDocks([self.findChild(QDockWidget, "plotsDock")], [int(self.height() * 0.38)], Qt.Vertical)
+            self.resizeDocks([self.findChild(QDockWidget, "paletteDock"), self.findChild(QDockWidget, "trainingDock")],
+                             [200, 340], Qt.Horizontal)
 
     def _save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

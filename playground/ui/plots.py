@@ -146,6 +146,7 @@ class TrainingPlots(QWidget):
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
+        self.accuracy_plot.hide()
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -207,6 +208,8 @@ class TrainingPlots(QWidget):
         else:
             x = float(run.steps[STEP][-1]) if len(run.steps) else float(event.epoch)
         run.epochs.append((x, event))
+        if event.val_accuracy is not None:
+            self.accuracy_plot.show()  # regression has no accuracy: the loss keeps the room
         self._mark_dirty(run_id)
 
     def end_run(self, run_id: int, event: EndEvent) -> None:

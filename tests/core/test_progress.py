@@ -44,6 +44,8 @@ def test_resumed_runs_count_from_their_first_epoch():
     tracker = ProgressTracker(first_epoch=3, epochs=2, clock=Clock())
     assert tracker.progress.epoch == 4 and tracker.progress.epochs == 5
     assert tracker.update(step(5, 10)).fraction == 1.0
+    done = tracker.update(EpochEvent(5, 5, 0.1, 0.1, None, 1000.0, 1.0, 0.01))
+    assert (done.epoch, done.step, done.steps, done.fraction) == (5, 10, 10, 1.0)
 
 
 def test_format_duration():
