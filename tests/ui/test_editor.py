@@ -7,16 +7,16 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from playground.core.spec import LayerSpec, Project
-from playground.ui.document import ProjectDocument
-from playground.ui.editor import (
+from playground.ui.cards import (
     CARD_MIME,
     LOCKED_TEXT,
     RED,
     UNREACHABLE_TEXT,
     LayerCard,
-    NetworkEditor,
     card_mime_data,
 )
+from playground.ui.document import ProjectDocument
+from playground.ui.editor import NetworkEditor
 from playground.ui.palette import layer_mime_data
 
 
