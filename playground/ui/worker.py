@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
@@ -12,6 +13,11 @@ from ..core.spec import Project
 from ..core.training import FAILED, EndEvent, EpochEvent, Event, StepEvent, Trainer
 
 DELIVERY_INTERVAL_MS = 33  # ~30 deliveries a second: what the eye can use, whatever the trainer's pace
+WEIGHTS_INTERVAL = 0.25    # seconds between weight copies for the live views: a few pictures a second
+
+
+class _Weights(dict):
+    """A CPU copy of the model's state_dict, posted by the training thread for the live views."""
 
 
 class _Mailbox:
@@ -44,6 +50,8 @@ class TrainerWorker(QObject):
         self.end: EndEvent | None = None
         self._mailbox = mailbox
         self._warnings_sent = False
+        self.want_weights = False        # set by the GUI while a view shows the live model
+        self._weights_at = 0.0
 
     def on_event(self, event: Event) -> None:
         """The Trainer's callback, called in the training thread."""
@@ -53,6 +61,12 @@ class TrainerWorker(QObject):
             for text in self.trainer.warnings:
                 self._mailbox.post(text)
         self._mailbox.post(event)
+        now = time.perf_counter()
+        if self.want_weights and event.kind in ("step", "epoch") and now - self._weights_at >= WEIGHTS_INTERVAL:
+            self._weights_at = now
+            # copied here, between steps, so the GUI never reads a tensor the optimizer is writing
+            model = self.trainer.model
+            self._mailbox.post(_Weights({k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}))
 
     @Slot()
     def run(self) -> None:
@@ -109,6 +123,8 @@ class TrainingRun(QObject):
     progressed = Signal(object)      # core.progress.Progress, once per delivery that moved it
     finished = Signal(object)        # EndEvent, after the training thread has stopped
     warned = Signal(str)             # a setting works but probably not as meant
+    weights_reported = Signal(object)  # dict state_dict (CPU copy), at most 4 a second, while wanted
+    health_reported = Signal(object)   # core.health.HealthEvent: per-layer gradient and activation health
 
     def __init__(self, project: Project, resume: dict | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -178,6 +194,10 @@ class TrainingRun(QObject):
         self.stop()
         return self.wait(timeout_ms)
 
+    def set_weights_wanted(self, wanted: bool) -> None:
+        """Live views ask for weight copies only while they are on screen: copies cost the loop time."""
+        self._worker.want_weights = wanted
+
     @property
     def thread_running(self) -> bool:
         return self._thread.isRunning()
@@ -203,8 +223,13 @@ class TrainingRun(QObject):
         steps: list[StepEvent] = []
         epochs: list[EpochEvent] = []
         warnings: list[str] = []
+        weights = None
         for item in self._mailbox.take():
-            if isinstance(item, StepEvent):
+            if isinstance(item, _Weights):
+                weights = item  # only the newest picture matters
+            elif getattr(item, "kind", None) == "health":
+                self.health_reported.emit(item)
+            elif isinstance(item, StepEvent):
                 steps.append(item)
             elif isinstance(item, EpochEvent):
                 epochs.append(item)
@@ -221,4 +246,6 @@ class TrainingRun(QObject):
             self.epoch_finished.emit(epoch)
         if steps or epochs:
             self.progressed.emit(self._tracker.progress)
+        if weights is not None:
+            self.weights_reported.emit(dict(weights))
 

@@ -301,3 +301,22 @@ def test_resume_continues_from_a_checkpoint(qtbot, xor, make_run):
     assert rec.progress[-1].fraction == pytest.approx(1.0)
     assert len(second.trainer.history["epochs"]) == 4
     assert torch.is_tensor(next(iter(second.trainer.model.state_dict().values())))
+
+
+def test_live_weights_are_reported_when_wanted(qtbot, examples):
+    from playground.core.spec import Project
+    from playground.ui.worker import TrainingRun
+
+    project = Project.load(examples / "xor.json")
+    project.training.epochs = 400
+    run = TrainingRun(project)
+    got = []
+    run.weights_reported.connect(got.append)
+    run.set_weights_wanted(True)
+    run.start()
+    qtbot.waitUntil(lambda: len(got) >= 2, timeout=20_000)
+    with qtbot.waitSignal(run.finished, timeout=20_000):
+        run.stop()
+    assert set(got[0]) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    assert got[0]["0.weight"].device.type == "cpu"
+    assert not torch.equal(got[0]["0.weight"], got[-1]["0.weight"])  # the model moved between pictures
