@@ -84,8 +84,7 @@ class FileActions:
     def new(self) -> None:
         if self.maybe_save():
             self.document.open(new_project(), None)
-            self.window.session.weights = None
-            self.window.session.update_continue()
+            self.window.session.set_weights(None)
 
     def open(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -106,8 +105,7 @@ class FileActions:
         if not self.maybe_save():
             return False
         self.document.open(project, path if kind == "project" else None)
-        self.window.session.weights = _weights_from(ckpt) if ckpt else None
-        self.window.session.update_continue()
+        self.window.session.set_weights(_weights_from(ckpt) if ckpt else None)
         self._remember(path)
         return True
 
@@ -117,8 +115,7 @@ class FileActions:
             return
         project = Project.load(path)
         self.document.open(project, None)
-        self.window.session.weights = None
-        self.window.session.update_continue()
+        self.window.session.set_weights(None)
         if path.name == COMPARISON_EXAMPLE:
             self.window.session.compare_optimizers()
 
@@ -242,8 +239,7 @@ class FileActions:
             return False
         weights = _weights_from(ckpt) if ckpt else TrainedWeights(
             network=copy.deepcopy(self.document.network), model=model.state_dict())
-        self.window.session.weights = weights
-        self.window.session.update_continue()
+        self.window.session.set_weights(weights)
         self._remember_folder(path)
         self.window.statusBar().showMessage(f"Loaded weights from {path}", 4000)
         return True

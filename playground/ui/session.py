@@ -40,6 +40,7 @@ class TrainedWeights:
 class TrainingSession(QObject):
     run_started = Signal(int)         # run id
     run_finished = Signal(int, object)  # run id, EndEvent
+    weights_changed = Signal()        # `weights` now holds other weights (or None)
 
     def __init__(self, window):
         super().__init__(window)
@@ -138,6 +139,11 @@ class TrainingSession(QObject):
         if self.run is not None:
             self.run.shutdown(timeout_ms)
 
+    def set_weights(self, weights: TrainedWeights | None) -> None:
+        self.weights = weights
+        self.update_continue()
+        self.weights_changed.emit()
+
     def update_continue(self) -> None:
         panel = self.window.panel
         if self.weights is None:
@@ -154,7 +160,7 @@ class TrainingSession(QObject):
         run, self.run = self.run, None
         trainer = run.trainer if run is not None else None
         if trainer is not None and trainer.model is not None:
-            self.weights = TrainedWeights(
+            self.set_weights(TrainedWeights(
                 network=copy.deepcopy(trainer.project.network),
                 model={k: v.detach().cpu().clone() for k, v in trainer.model.state_dict().items()},
                 optimizer_spec=copy.deepcopy(trainer.project.training.optimizer),
@@ -162,7 +168,7 @@ class TrainingSession(QObject):
                 scheduler=trainer.scheduler.state_dict() if trainer.scheduler else None,
                 epoch=trainer.epoch,
                 history=copy.deepcopy(trainer.history),
-            )
+            ))
         w.plots.end_run(run_id, end)
         w.runs.update_run(run_id, status=end.status, metrics=_final_metrics(trainer, end))
         w.document.set_locked(False)
