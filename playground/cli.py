@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = sub.add_parser("inspect", help="print a project's or checkpoint's layer table")
     inspect.add_argument("file", metavar="FILE", help="a project (.json) or checkpoint")
+    inspect.add_argument("--batch-size", type=int, default=1, metavar="N",
+                         help="samples per batch for multiply-adds and activation memory (default: 1)")
 
     export = sub.add_parser("export", help="export a checkpoint's weights as a plain state_dict")
     export.add_argument("checkpoint", metavar="CHECKPOINT")
@@ -205,22 +207,35 @@ class _Progress:
 
 
 def _inspect(args) -> int:
+    from .core.analysis import analyze
     from .core.checkpoint import load_project_or_checkpoint
-    from .core.shapes import format_shape, infer_shapes
+    from .core.errors import ProjectError
+    from .core.shapes import format_bytes, format_shape
 
+    if args.batch_size < 1:
+        raise ProjectError(f"--batch-size must be at least 1, not {args.batch_size}")
     path = Path(args.file)
     kind, project, ckpt = load_project_or_checkpoint(path)
-    info = infer_shapes(project.network)
+    analysis = analyze(project.network, args.batch_size)
+    info = analysis.info
     print(f"{project.name} — {kind} {path}")
     print(f"data: {project.data.dataset}   input: {format_shape(info.input_shape)}")
-    rows = [("#", "layer", "output shape", "parameters")]
-    for layer in info.layers:
-        shape = format_shape(layer.output_shape) if layer.status == "ok" else layer.status
-        rows.append((str(layer.index), layer.type, shape, f"{layer.params:,}" if layer.status == "ok" else "—"))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    rows = [("#", "layer", "output shape", "parameters", "multiply-adds", "activations")]
+    for layer in analysis.layers:
+        if layer.status == "ok":
+            costs = (f"{layer.params:,}", f"{layer.macs:,}", format_bytes(layer.activation_bytes))
+            rows.append((str(layer.index), layer.type, format_shape(layer.output_shape), *costs))
+        else:
+            rows.append((str(layer.index), layer.type, layer.status, "—", "—", "—"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        print(f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}")
+        left = f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}"
+        print(left + "".join(f"  {v:>{w}}" for v, w in zip(r[3:], widths[3:])))
     print(f"total parameters: {info.total_params:,} (trainable {info.trainable_params:,})")
+    batch = f"for a batch of {args.batch_size}" + ("" if info.ok else ", layers before the error only")
+    print(f"multiply-adds: {analysis.macs:,} {batch}")
+    print(f"activation memory: {format_bytes(analysis.activation_bytes)} {batch} "
+          f"(float32; input {format_bytes(analysis.input_bytes)})")
     if not info.ok:
         return _fail(info.error)
     print(f"output: {format_shape(info.output_shape)}")

@@ -14,6 +14,7 @@ from torch import nn
 
 from . import data as datasets
 from .errors import PlaygroundError, TrainingError
+from .health import HealthEvent, HealthProbe
 from .losses import LOSSES, TargetPlan, build_loss, count_correct, encode_targets, plan_targets
 from .optim import OPTIMIZERS, PLATEAU, SCHEDULERS, STEP, build_optimizer, build_scheduler, check_device
 from .shapes import build_network, format_shape, infer_shapes
@@ -59,12 +60,12 @@ class EndEvent:
     kind: str = "end"
 
 
-Event = StepEvent | EpochEvent | EndEvent
+Event = StepEvent | EpochEvent | EndEvent | HealthEvent
 
 
 @dataclass
-class _Setup:
-    """Everything built from the project before the first step."""
+class Setup:
+    """Everything built from the project before the first step, shared with the learning-rate finder."""
 
     device: torch.device
     dataset: datasets.Dataset
@@ -73,7 +74,85 @@ class _Setup:
     y_val: torch.Tensor
     loss_fn: nn.Module
     batches: datasets.Batches
+    optimizer_params: dict   # checked, defaults filled in
     warnings: list[str] = field(default_factory=list)
+
+
+def prepare_setup(project: Project, dataset: datasets.Dataset | None = None) -> Setup:
+    """Check the settings and build data, targets, batches and loss; a PlaygroundError says what to change."""
+    p = project
+    t = p.training
+    p.validate()
+    device = check_device(t.device)
+    loss_params = check_component(t.loss, LOSSES, "loss", "training.loss")
+    opt_params = check_component(t.optimizer, OPTIMIZERS, "optimizer", "training.optimizer")
+    dataset = dataset or datasets.load(p.data, device)
+    info = dataset.info
+    if tuple(p.network.input_shape) != tuple(info.input_shape):
+        raise TrainingError(
+            f"the network's input shape is {format_shape(tuple(p.network.input_shape))} but "
+            f"{info.name} gives samples of shape {format_shape(info.input_shape)} — set the input "
+            f"shape to {list(info.input_shape)}"
+        )
+    net = infer_shapes(p.network)
+    last = p.network.layers[-1].type if p.network.layers else None
+    plan = plan_targets(t.loss.type, net.output_shape, info.task, info.n_classes, info.name, last)
+    warnings = list(plan.warnings)
+    _check_batches(p, len(dataset.x_train), net)
+    if t.mixed_precision and device.type != "cuda":
+        warnings.append(f"mixed precision needs CUDA; training in float32 on {device}")
+    y_train = encode_targets(dataset.y_train, plan, info.n_classes)
+    return Setup(
+        device=device,
+        dataset=dataset,
+        plan=plan,
+        y_train=y_train,
+        y_val=encode_targets(dataset.y_val, plan, info.n_classes),
+        loss_fn=build_loss(t.loss.type, loss_params),
+        batches=datasets.Batches(
+            dataset.x_train, y_train, t.batch_size, shuffle=t.shuffle, drop_last=t.drop_last, seed=t.seed
+        ),
+        optimizer_params=opt_params,
+        warnings=warnings,
+    )
+
+
+def initial_model(project: Project, device: torch.device, model_state: dict | None = None) -> nn.Sequential:
+    """The network with a run's first weights: seeded by the project, or `model_state` copied in."""
+    torch.manual_seed(project.training.seed)  # the same seed gives the same initial weights and dropout masks
+    model = build_network(project.network)
+    if model_state is not None:
+        from .checkpoint import apply_state_dict
+
+        apply_state_dict(model, model_state, project.network)
+    return model.to(device)
+
+
+def _check_batches(project: Project, n_train: int, net) -> None:
+    t = project.training
+    if n_train == 0:
+        raise TrainingError("the training split is empty — lower val_fraction or use more samples")
+    if t.drop_last and t.batch_size > n_train:
+        raise TrainingError(
+            f"batch size {t.batch_size} is larger than the {n_train} training samples and "
+            "drop_last is on, so an epoch has no batches — lower the batch size or turn drop_last off"
+        )
+    # BatchNorm needs more than one value per channel; without spatial positions that means
+    # more than one sample in every batch.
+    lone_bn = any(
+        layer.type.startswith("BatchNorm") and math.prod(info.input_shape[1:]) == 1
+        for layer, info in zip(project.network.layers, net.layers)
+    )
+    if lone_bn and t.batch_size == 1:
+        raise TrainingError(
+            "BatchNorm cannot normalise a batch of 1 sample — use a batch size of 2 or more"
+        )
+    if lone_bn and not t.drop_last and n_train % t.batch_size == 1:
+        raise TrainingError(
+            f"the last batch of each epoch would hold 1 sample ({n_train} samples, batch size "
+            f"{t.batch_size}) and BatchNorm cannot normalise a single sample — turn drop_last on "
+            "or change the batch size"
+        )
 
 
 class Trainer:
@@ -92,10 +171,12 @@ class Trainer:
         start_epoch: int = 0,                   # epochs already done; this run adds training.epochs
         history: dict | None = None,
         report_interval: float = 1 / 30,        # seconds between step reports (each costs a host sync)
+        health_interval: float | None = None,   # seconds between HealthEvents (each measures one step); None: off
     ):
         self.project = project
         self.callback = callback or (lambda event: None)
         self.report_interval = report_interval
+        self.health_interval = health_interval
         self.model: nn.Sequential | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler = None
@@ -104,11 +185,12 @@ class Trainer:
         self.warnings: list[str] = []
         self._dataset = dataset
         self._states = (model_state, optimizer_state, scheduler_state)
-        self._setup: _Setup | None = None
+        self._setup: Setup | None = None
         self._stop = threading.Event()
         self._running = threading.Event()  # cleared while paused
         self._running.set()
         self._optimizer_ok = True          # False after a non-finite loss corrupted its state
+        self._health: HealthProbe | None = None
 
     # --- control, from any thread ----------------------------------------------------------
 
@@ -132,88 +214,21 @@ class Trainer:
         """Build data, model, loss and optimizer; raise a PlaygroundError that says what to change."""
         if self._setup is not None:
             return
-        p = self.project
-        t = p.training
-        p.validate()
-        device = check_device(t.device)
-        loss_params = check_component(t.loss, LOSSES, "loss", "training.loss")
-        opt_params = check_component(t.optimizer, OPTIMIZERS, "optimizer", "training.optimizer")
-        dataset = self._dataset or datasets.load(p.data, device)
-        info = dataset.info
-        if tuple(p.network.input_shape) != tuple(info.input_shape):
-            raise TrainingError(
-                f"the network's input shape is {format_shape(tuple(p.network.input_shape))} but "
-                f"{info.name} gives samples of shape {format_shape(info.input_shape)} — set the input "
-                f"shape to {list(info.input_shape)}"
-            )
-        net = infer_shapes(p.network)
-        last = p.network.layers[-1].type if p.network.layers else None
-        plan = plan_targets(t.loss.type, net.output_shape, info.task, info.n_classes, info.name, last)
-        warnings = list(plan.warnings)
-        n_train = len(dataset.x_train)
-        self._check_batches(n_train, net)
-        if t.mixed_precision and device.type != "cuda":
-            warnings.append(f"mixed precision needs CUDA; training in float32 on {device}")
-
-        torch.manual_seed(t.seed)  # the same seed gives the same initial weights and dropout masks
-        model = build_network(p.network)
-        model_state = self._states[0]
-        if model_state is not None:
-            from .checkpoint import apply_state_dict
-
-            apply_state_dict(model, model_state, p.network)
-        self.model = model.to(device)
-        self.optimizer = build_optimizer(t.optimizer.type, opt_params, self.model.parameters())
+        t = self.project.training
+        setup = prepare_setup(self.project, self._dataset)
+        self.model = initial_model(self.project, setup.device, self._states[0])
+        self.optimizer = build_optimizer(t.optimizer.type, setup.optimizer_params, self.model.parameters())
         if self._states[1] is not None:
             self.optimizer.load_state_dict(self._states[1])
-        y_train = encode_targets(dataset.y_train, plan, info.n_classes)
-        batches = datasets.Batches(
-            dataset.x_train, y_train, t.batch_size, shuffle=t.shuffle, drop_last=t.drop_last, seed=t.seed
-        )
         if t.scheduler is not None:
             sched_params = check_component(t.scheduler, SCHEDULERS, "scheduler", "training.scheduler")
             self.scheduler = build_scheduler(
-                t.scheduler.type, sched_params, self.optimizer, t.epochs, len(batches)
+                t.scheduler.type, sched_params, self.optimizer, t.epochs, len(setup.batches)
             )
             if self._states[2] is not None:
                 self.scheduler.load_state_dict(self._states[2])
-        self.warnings = warnings
-        self._setup = _Setup(
-            device=device,
-            dataset=dataset,
-            plan=plan,
-            y_train=y_train,
-            y_val=encode_targets(dataset.y_val, plan, info.n_classes),
-            loss_fn=build_loss(t.loss.type, loss_params),
-            batches=batches,
-            warnings=warnings,
-        )
-
-    def _check_batches(self, n_train: int, net) -> None:
-        t = self.project.training
-        if n_train == 0:
-            raise TrainingError("the training split is empty — lower val_fraction or use more samples")
-        if t.drop_last and t.batch_size > n_train:
-            raise TrainingError(
-                f"batch size {t.batch_size} is larger than the {n_train} training samples and "
-                "drop_last is on, so an epoch has no batches — lower the batch size or turn drop_last off"
-            )
-        # BatchNorm needs more than one value per channel; without spatial positions that means
-        # more than one sample in every batch.
-        lone_bn = any(
-            layer.type.startswith("BatchNorm") and math.prod(info.input_shape[1:]) == 1
-            for layer, info in zip(self.project.network.layers, net.layers)
-        )
-        if lone_bn and t.batch_size == 1:
-            raise TrainingError(
-                "BatchNorm cannot normalise a batch of 1 sample — use a batch size of 2 or more"
-            )
-        if lone_bn and not t.drop_last and n_train % t.batch_size == 1:
-            raise TrainingError(
-                f"the last batch of each epoch would hold 1 sample ({n_train} samples, batch size "
-                f"{t.batch_size}) and BatchNorm cannot normalise a single sample — turn drop_last on "
-                "or change the batch size"
-            )
+        self.warnings = setup.warnings
+        self._setup = setup
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -226,6 +241,9 @@ class Trainer:
             end = EndEvent(FAILED, str(e), self.epoch)
         except Exception as e:  # noqa: BLE001 — a training failure must reach the user, not kill the app
             end = EndEvent(FAILED, f"training failed: {type(e).__name__}: {e}", self.epoch)
+        finally:
+            if self._health is not None:
+                self._health.close()   # no hook outlives the run, not even one armed when a step failed
         self.history.update(status=end.status, reason=end.reason, test_accuracy=end.test_accuracy)
         self.callback(end)
         return end
@@ -248,6 +266,8 @@ class Trainer:
         best: tuple[float, int, dict] | None = None  # (val loss, epoch, weights) for early stopping
         since_best = 0
         global_step = self.epoch * steps
+        health = self._health = HealthProbe(model) if self.health_interval is not None else None
+        health_at = -math.inf
 
         while self.epoch < last_epoch:
             epoch = self.epoch + 1
@@ -265,18 +285,26 @@ class Trainer:
                     epoch_paused += waited
                 if self._stop.is_set():
                     return self._stopped(epoch, step - 1, good, window_sum, window_steps)
+                measure = health is not None and time.perf_counter() - health_at >= self.health_interval
+                if measure:
+                    health.arm()
                 with autocast():
                     loss = s.loss_fn(model(xb), yb)
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()
+                    if t.grad_clip or measure:
+                        scaler.unscale_(optimizer)   # health reads the true gradients, not scaled ones
+                    if measure:
+                        health.gradients()
                     if t.grad_clip:
-                        scaler.unscale_(optimizer)
                         nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
                     scaler.step(optimizer)
                     scaler.update()
                 else:
                     loss.backward()
+                    if measure:
+                        health.gradients()   # before clipping, which would hide an explosion
                     if t.grad_clip:
                         nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
                     optimizer.step()
@@ -288,6 +316,9 @@ class Trainer:
                 window_steps += 1
                 window_samples += len(xb)
                 global_step += 1
+                if measure:
+                    health_at = time.perf_counter()
+                    self.callback(health.finish(global_step))
                 now = time.perf_counter()
                 if now - last_report >= self.report_interval or step == steps:
                     value = window_sum.item() / window_steps  # the one host sync per report

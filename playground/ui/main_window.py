@@ -22,7 +22,9 @@ from .palette import LayerPalette
 from .plots import TrainingPlots
 from .runs import RunList
 from .session import TrainingSession
+from .lr_finder_dialog import LRFinderDialog
 from .training_panel import TrainingPanel
+from .views.panel import ViewsPanel
 
 
 class MainWindow(QMainWindow):
@@ -42,6 +44,7 @@ class MainWindow(QMainWindow):
         self.panel = TrainingPanel(self.document)
         self.plots = TrainingPlots()
         self.runs = RunList(self.plots)
+        self.views = ViewsPanel()
         self.session = TrainingSession(self)
         self.files = FileActions(self)
 
@@ -54,7 +57,9 @@ class MainWindow(QMainWindow):
         bottom.addWidget(self.runs)
         bottom.setStretchFactor(0, 3)
         bottom.setStretchFactor(1, 1)
-        self._dock("Plots", bottom, Qt.BottomDockWidgetArea, "plotsDock")
+        plots_dock = self._dock("Plots", bottom, Qt.BottomDockWidgetArea, "plotsDock")
+        self.views_dock = self._dock("Views", self.views, Qt.BottomDockWidgetArea, "viewsDock")
+        self.splitDockWidget(plots_dock, self.views_dock, Qt.Horizontal)
         self._build_menus()
         self._wire()
         self.resize(1400, 900)
@@ -101,6 +106,7 @@ class MainWindow(QMainWindow):
         training.addSeparator()
         self._action("&Compare optimizers (SGD, Momentum, RMSprop, Adam)", self.session.compare_optimizers,
                      None, training)
+        self._action("&Find learning rate…", self.open_lr_finder, None, training)
 
         view = bar.addMenu("&View")
         for dock in self.findChildren(QDockWidget):
@@ -121,6 +127,8 @@ class MainWindow(QMainWindow):
         self.panel.pause_toggled.connect(self.session.set_paused)
         self.panel.stop_requested.connect(self.session.stop)
         self.runs.visibility_changed.connect(self.plots.set_run_visible)
+        self.session.weights_changed.connect(self._on_session_weights_changed)
+        self.editor.layer_selected.connect(self.views.layer_output.set_layer)
 
     # --- reactions ---------------------------------------------------------------------------
 
@@ -131,6 +139,9 @@ class MainWindow(QMainWindow):
         self.document.append_layer(type_name)
 
     def _on_document_changed(self) -> None:
+        if not self.document.locked:  # during a run the views follow the run, not the edits
+            self.views.set_project(self.document.project)
+            self._on_session_weights_changed()
         reason = self.start_blocker()
         self.panel.set_start_blocked(reason)
         self.start_action.setEnabled(reason is None)
@@ -140,6 +151,25 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().clearMessage()
         self.session.update_continue()
+
+    def _on_session_weights_changed(self) -> None:
+        weights = self.session.weights
+        fits = weights is not None and weights.fits(self.document.network)
+        self.views.set_weights(weights.model if fits else None)
+
+    def open_lr_finder(self) -> LRFinderDialog | None:
+        """The range test on a copy of the model; Apply sets the optimizer's lr (undoably)."""
+        reason = self.start_blocker()
+        if reason:
+            self.statusBar().showMessage(f"Cannot search yet: {reason}", 6000)
+            return None
+        weights = self.session.weights
+        state = weights.model if weights is not None and weights.fits(self.document.network) else None
+        dialog = LRFinderDialog(self.document.project, state, self)
+        dialog.lr_applied.connect(lambda lr: self.document.set_component_param("optimizer", "lr", lr))
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def start_blocker(self) -> str | None:
         """Why Start is disabled, in the words of the core, or None when the run can start."""

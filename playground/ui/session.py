@@ -12,6 +12,8 @@ from ..core.spec import ComponentSpec, NetworkSpec, Project
 from .runs import settings_summary
 from .worker import TrainingRun
 
+HEALTH_INTERVAL = 0.5  # seconds between gradient/activation health measurements of one step
+
 # The seed tutorial's comparison: one network, one learning rate, four optimizers.
 OPTIMIZER_COMPARISON = (
     ("SGD", ComponentSpec("SGD", {"lr": 0.01})),
@@ -102,7 +104,13 @@ class TrainingSession(QObject):
         summary = settings_summary(project)
         color = w.plots.begin_run(run_id, name, summary)
         w.runs.add_run(run_id, name, summary, color)
-        run = TrainingRun(project, resume, parent=self)
+        views = w.views
+        run = TrainingRun(project, resume, parent=self, health_interval=HEALTH_INTERVAL)
+        views.health.clear()
+        run.health_reported.connect(views.health.add_health)
+        run.weights_reported.connect(views.set_weights)
+        run.set_weights_wanted(w.views_dock.isVisible())
+        w.views_dock.visibilityChanged.connect(run.set_weights_wanted)
         run.step_reported.connect(lambda steps, rid=run_id: w.plots.add_steps(rid, _as_list(steps)))
         run.epoch_finished.connect(lambda event, rid=run_id: w.plots.add_epoch(rid, event))
         run.progressed.connect(w.panel.show_progress)

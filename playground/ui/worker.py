@@ -126,9 +126,11 @@ class TrainingRun(QObject):
     weights_reported = Signal(object)  # dict state_dict (CPU copy), at most 4 a second, while wanted
     health_reported = Signal(object)   # core.health.HealthEvent: per-layer gradient and activation health
 
-    def __init__(self, project: Project, resume: dict | None = None, parent: QObject | None = None):
+    def __init__(self, project: Project, resume: dict | None = None, parent: QObject | None = None,
+                 health_interval: float | None = None):
         super().__init__(parent)
         resume = dict(resume or {})  # Trainer keywords: model_state, optimizer_state, ..., history
+        resume["health_interval"] = health_interval  # None: no measuring, the loop untouched
         # the run trains a copy: the user may keep editing the project while it trains
         self.project = copy.deepcopy(project)
         self._mailbox = _Mailbox()

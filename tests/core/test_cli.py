@@ -67,7 +67,7 @@ def test_train_options_and_inspect_of_the_checkpoint(tmp_path, examples, capsys,
     assert main(["inspect", str(out)]) == 0
     text = capsys.readouterr().out
     assert "Spiral — checkpoint" in text
-    assert re.search(r"^4\s+Linear\s+\(3,\)\s+195$", text, re.M) and "total parameters: 4,547" in text
+    assert re.search(r"^4\s+Linear\s+\(3,\)\s+195\s", text, re.M) and "total parameters: 4,547" in text
     assert "trained epochs: 2" in text
 
 
@@ -83,7 +83,7 @@ def test_resume_continues_the_epochs(tmp_path, examples, monkeypatch):
 def test_inspect_lenet_project(examples, capsys):
     assert main(["inspect", str(examples / "mnist_lenet.json")]) == 0
     text = capsys.readouterr().out
-    assert re.search(r"^7\s+Linear\s+\(50,\)\s+16,050$", text, re.M)
+    assert re.search(r"^7\s+Linear\s+\(50,\)\s+16,050\s+16,000\s+200 bytes$", text, re.M)
     assert "total parameters: 21,840 (trainable 21,840)" in text
     assert "output: (10,)" in text
 
@@ -95,7 +95,7 @@ def test_inspect_broken_project_prints_the_table_then_the_error(tmp_path, exampl
     path.write_text(json.dumps(raw))
     assert main(["inspect", str(path)]) == 1
     captured = capsys.readouterr()
-    assert re.search(r"^8\s+ReLU\s+unreachable\s+—$", captured.out, re.M)
+    assert re.search(r"^8\s+ReLU\s+unreachable\s+—\s+—\s+—$", captured.out, re.M)
     assert captured.err.strip() == (
         "playground: error: layer 7 Linear: receives 320 features but in_features is 500 — remove "
         "in_features to let Playground infer it, or change the layers before it to output 500"

@@ -196,3 +196,38 @@ def test_geometry_and_recent_files_persist(qtbot, settings, examples, tmp_path):
     qtbot.addWidget(second)
     assert (second.size().width(), second.size().height()) == (760, 560)
     assert second.files.recent_files()[0].endswith("spiral.json")
+
+
+def test_views_follow_the_project_and_the_trained_weights(qtbot, window):
+    from playground.ui.views.classification import DecisionBoundaryView
+    from playground.ui.views.regression import RegressionView
+
+    titles = [view.title for view in window.views.shown_views()]
+    assert "Decision boundary" in titles and "Fit" not in titles and "Predictions" not in titles
+    window.document.set_training("epochs", 40)
+    start_and_wait(qtbot, window)
+    boundary = window.views.view(DecisionBoundaryView)
+    window.views.setCurrentWidget(boundary)
+    boundary.refresh()
+    # xor: label 1 where the coordinates have the same sign
+    assert boundary.class_at(0.8, 0.8) == boundary.class_at(-0.8, -0.8) != boundary.class_at(0.8, -0.8)
+    window.document.set_dataset("quadratic")
+    assert window.views.view(RegressionView) in window.views.shown_views()
+
+
+def test_selecting_a_card_shows_that_layer_output(qtbot, window):
+    window.views.setCurrentWidget(window.views.layer_output)
+    window.editor.select(0)
+    assert window.views.layer_output.shown_layer() == 0
+
+
+def test_learning_rate_finder_applies_its_suggestion(qtbot, window):
+    dialog = window.open_lr_finder()
+    with qtbot.waitSignal(dialog.finished_search, timeout=RUN_TIMEOUT):
+        dialog.start(steps=60)
+    suggested = dialog.chosen_lr
+    with qtbot.waitSignal(dialog.lr_applied, timeout=5000):
+        dialog.findChild(QPushButton, "applyLrButton").click()
+    assert window.document.project.training.optimizer.params["lr"] == pytest.approx(suggested)
+    window.undo_action.trigger()
+    assert window.document.project.training.optimizer.params["lr"] == 0.03

@@ -1,0 +1,225 @@
+"""Draw a digit with the mouse and watch the model's class probabilities change as you draw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ...core.evaluation import Predictor, digit_input, image_normalization
+from .gallery import applies_to_images, gray_image
+from .live import CLASS_COLORS, PredictionView
+
+CANVAS_PX = 280        # ten screen pixels per input pixel
+PEN_PX = 24            # a digit drawn across the canvas ends with MNIST's 2-3 pixel strokes
+PREVIEW_PX = 112       # the 28×28 input, four times as large
+UPDATE_MS = 30         # probabilities follow the pen about 30 times a second
+BAR, TOP_BAR = QColor("#9AA5B1"), QColor(CLASS_COLORS[0])
+
+
+class DrawingCanvas(QWidget):
+    """White ink on black, as MNIST stores its digits; a thick round pen."""
+
+    drawing_changed = Signal()  # ink was added or the canvas was cleared
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("drawingCanvas")
+        self.setFixedSize(CANVAS_PX, CANVAS_PX)
+        self.setCursor(Qt.CrossCursor)
+        self._image = QImage(CANVAS_PX, CANVAS_PX, QImage.Format_Grayscale8)
+        self._image.fill(0)
+        self._last: QPointF | None = None   # where the pen is while a button is held
+        self._empty = True
+
+    def clear(self) -> None:
+        self._image.fill(0)
+        self._empty = True
+        self.update()
+        self.drawing_changed.emit()
+
+    def is_empty(self) -> bool:
+        return self._empty
+
+    def ink(self) -> torch.Tensor:
+        """(H, W) ink in [0, 1]."""
+        bits = np.frombuffer(self._image.constBits(), np.uint8, self._image.sizeInBytes())
+        rows = bits.reshape(CANVAS_PX, self._image.bytesPerLine())[:, :CANVAS_PX]
+        return torch.from_numpy(rows.astype(np.float32) / 255)
+
+    def _stroke(self, to: QPointF) -> None:
+        painter = QPainter(self._image)
+        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setPen(QPen(QColor("white"), PEN_PX, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin))
+        painter.drawLine(self._last if self._last is not None else to, to)
+        painter.end()
+        self._last = to
+        self._empty = False
+        self.update()
+        self.drawing_changed.emit()
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.LeftButton:
+            self._last = None
+            self._stroke(event.position())
+        else:
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._last is not None:
+            self._stroke(event.position())
+
+    def mouseReleaseEvent(self, event) -> None:
+        self._last = None
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.drawImage(0, 0, self._image)
+        if self._empty:
+            painter.setPen(QColor(255, 255, 255, 110))
+            painter.drawText(self.rect(), Qt.AlignCenter, "Draw a digit here")
+        painter.end()
+
+
+class DrawDigitView(PredictionView):
+    """A canvas, the 28×28 input the network receives, and its class probabilities as bars."""
+
+    title = "Draw"
+    applies_to = staticmethod(applies_to_images)
+    hint = "Train the model or load weights, then draw a digit."
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("drawDigitView")
+        self._probabilities: torch.Tensor | None = None
+
+        self.canvas = DrawingCanvas()
+        self.canvas.drawing_changed.connect(self._on_canvas_drawing_changed)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setObjectName("clearDrawingButton")
+        self.clear_button.clicked.connect(self.canvas.clear)
+        self.preview = QLabel()
+        self.preview.setObjectName("inputPreview")
+        self.preview.setFixedSize(PREVIEW_PX, PREVIEW_PX)
+        self.preview.setToolTip("What the network receives: the drawing cropped, shrunk to 20×20 and centred "
+                                "in 28×28 by its centre of mass, as MNIST's digits were")
+        self.prediction = QLabel()
+        self.prediction.setObjectName("drawPrediction")
+        self.prediction.setAlignment(Qt.AlignCenter)
+        big = QFont(self.font())
+        big.setPointSizeF(big.pointSizeF() * 2.6)
+        big.setBold(True)
+        self.prediction.setFont(big)
+        self.certainty = QLabel()
+        self.certainty.setAlignment(Qt.AlignCenter)
+
+        self.bars_plot = pg.PlotWidget(background=self.bg)
+        self.bars_plot.setObjectName("probabilityBars")
+        item = self.bars_plot.getPlotItem()
+        item.hideButtons()
+        item.setMenuEnabled(False)
+        item.setMouseEnabled(x=False, y=False)
+        item.showGrid(y=True, alpha=0.18)
+        item.setYRange(0, 1, padding=0.02)
+        for side in ("bottom", "left"):
+            axis = item.getAxis(side)
+            axis.setPen(pg.mkPen(self.fg))
+            axis.setTextPen(pg.mkPen(self.fg))
+        item.getAxis("left").setLabel("probability", color=self.fg.name())
+        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.72, brush=BAR, pen=None)
+        item.addItem(self.bars)
+
+        self._update_timer = QTimer(self)
+        self._update_timer.setSingleShot(True)
+        self._update_timer.setInterval(UPDATE_MS)
+        self._update_timer.timeout.connect(self._update_output)
+
+        left = QVBoxLayout()
+        left.addStretch(1)
+        left.addWidget(self.canvas)
+        buttons = QHBoxLayout()
+        buttons.addWidget(QLabel("Hold the left button and draw"))
+        buttons.addStretch(1)
+        buttons.addWidget(self.clear_button)
+        left.addLayout(buttons)
+        left.addStretch(1)
+        caption = QLabel("The network's input (28×28)")
+        caption.setStyleSheet(self.muted_style())
+        answer = QVBoxLayout()
+        answer.addStretch(1)
+        answer.addWidget(self.prediction)
+        answer.addWidget(self.certainty)
+        answer.addStretch(1)
+        seen = QHBoxLayout()
+        seen.addWidget(self.preview)
+        seen.addLayout(answer, 1)
+        right = QVBoxLayout()
+        right.addWidget(caption)
+        right.addLayout(seen)
+        right.addWidget(self.bars_plot, 1)
+        row = QHBoxLayout()
+        row.addLayout(left)
+        row.addLayout(right, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.message)
+        layout.addLayout(row, 1)
+        self._update_output()
+
+    # --- what the network sees and says --------------------------------------------------------------
+
+    def input_tensor(self) -> torch.Tensor:
+        """(1, 1, 28, 28): the drawing prepared and normalised as the dataset's images are."""
+        mean, std = image_normalization(self.project.data) if self.project is not None else (0.0, 1.0)
+        return ((digit_input(self.canvas.ink()) - mean) / std)[None, None]
+
+    def probabilities(self) -> torch.Tensor | None:
+        """(C,) the model's class probabilities for the drawing; None without weights or a drawing."""
+        if self.predictor is None or self._state is None or self.canvas.is_empty():
+            return None
+        return self.predictor.probabilities(self.input_tensor())[0]
+
+    # --- PredictionView ------------------------------------------------------------------------------
+
+    def data_changed(self) -> None:
+        names = self.dataset.info.class_names if self.dataset is not None else tuple(map(str, range(10)))
+        # long names (Fashion-MNIST) would overlap under the bars: their numbers, the name in big above
+        ticks = names if all(len(name) <= 3 for name in names) else [str(k) for k in range(len(names))]
+        self.bars_plot.getPlotItem().getAxis("bottom").setTicks([list(enumerate(ticks))])
+        self.bars_plot.getPlotItem().setXRange(-0.6, len(names) - 0.4, padding=0)
+        self._update_output()
+
+    def draw_predictions(self, predictor: Predictor, full: bool) -> None:
+        self._update_output()
+
+    def clear_predictions(self) -> None:
+        self._update_output()
+
+    @Slot()
+    def _on_canvas_drawing_changed(self) -> None:
+        if not self._update_timer.isActive():
+            self._update_timer.start()
+
+    @Slot()
+    def _update_output(self) -> None:
+        self._update_timer.stop()
+        x = self.input_tensor()
+        mean, std = image_normalization(self.project.data) if self.project is not None else (0.0, 1.0)
+        pixels = (x[0, 0] * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8).numpy()
+        self.preview.setPixmap(QPixmap.fromImage(gray_image(pixels)).scaled(PREVIEW_PX, PREVIEW_PX))
+        p = self.probabilities()
+        names = self.dataset.info.class_names if self.dataset is not None else ()
+        n = len(names) or 10
+        if p is None:
+            self.bars.setOpts(x=np.arange(n), height=np.zeros(n), brushes=[BAR] * n)
+            self.prediction.setText("?")
+            self.certainty.setText("draw something" if self.predictor is not None else "no weights yet")
+            return
+        best = int(p.argmax())
+        self.bars.setOpts(x=np.arange(len(p)), height=p.numpy(),
+                          brushes=[TOP_BAR if k == best else BAR for k in range(len(p))])
+        self.prediction.setText(names[best] if best < len(names) else str(best))
+        self.certainty.setText(f"{float(p[best]):.0%} sure")

@@ -1,0 +1,188 @@
+"""The base of views that draw the model's predictions: the dataset, a predictor, and coalesced redraws."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QLabel, QWidget
+
+from ...core import data as datasets
+from ...core.errors import PlaygroundError
+from ...core.evaluation import Predictor
+from ...core.spec import Project
+from . import View
+from .data_cache import shared_cache
+
+REDRAW_MS = 200      # at most five redraws a second, however often weights arrive
+SETTLE_MS = 800      # no new weights for this long: the run ended or paused, draw from all the data
+LIVE_GAP_S = 1.0     # weights closer together than this come from a running training
+IDLE_SHARE = 4       # wait 4x as long as the last live redraw took before the next: the GUI stays 80 % free
+MAX_WAIT_MS = 2000   # ... but show a slow model's progress at least every two seconds
+# Okabe-Ito and Tableau hues (as the training plots): apart for colour-blind eyes, on white and dark grey
+CLASS_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#8C6D31", "#7F7F7F",
+                "#F0E442", "#000000")
+
+
+def dataset_info(project: Project) -> datasets.DataInfo | None:
+    """What the project's data is, or None when its data settings are broken (no view applies then)."""
+    try:
+        return datasets.dataset_info(project.data)
+    except PlaygroundError:
+        return None
+
+
+class PredictionView(View):
+    """A view that shows the dataset at once and the model's predictions once weights arrive.
+
+    Weights may arrive many times a second; a single-shot timer coalesces them into at most
+    five redraws a second, and a hidden view waits until it is shown. While weights keep coming
+    (a run) subclasses may work on a sample of the data (`full` False); when they stop, one more
+    redraw uses all of it.
+    """
+
+    redrawn = Signal()  # the predictions of the newest weights are drawn (or cleared without weights)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.dataset: datasets.Dataset | None = None
+        self.predictor: Predictor | None = None
+        self._state: dict | None = None
+        self._state_loaded = False       # the predictor holds self._state
+        self.weights_serial = 0          # counts set_weights calls: tells results of older weights apart
+        self._model_key = ""             # what the predictor was built from
+        self._live = False
+        self._weights_at = -1e9
+        self._dirty = False
+        dark = self.palette().color(QPalette.Window).lightness() < 128
+        self.bg = QColor("#1e1f22") if dark else QColor("#ffffff")
+        self.fg = QColor("#c8c8c8") if dark else QColor("#303030")
+
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_MS)
+        self._redraw_timer.timeout.connect(self._on_redraw_timer_timeout)
+        self._settle_timer = QTimer(self)
+        self._settle_timer.setSingleShot(True)
+        self._settle_timer.setInterval(SETTLE_MS)
+        self._settle_timer.timeout.connect(self._on_settle_timer_timeout)
+
+        self.message = QLabel()
+        self.message.setObjectName("viewMessage")
+        self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.PlainText)
+        self.message.setStyleSheet(f"{self.muted_style()} padding: 2px 4px;")
+        self.message.hide()
+
+    def muted_style(self) -> str:
+        """A style sheet for secondary text: the text colour, faded (palette(mid) vanishes in some styles)."""
+        return f"color: rgba({self.fg.red()}, {self.fg.green()}, {self.fg.blue()}, 165);"
+
+    # --- the View protocol ------------------------------------------------------------------------
+
+    def set_project(self, project: Project) -> None:
+        project = copy.deepcopy(project)   # the editor goes on changing its own
+        old, self.project = self.project, project
+        if old is None or old.data.to_dict() != project.data.to_dict():
+            try:
+                self.dataset = shared_cache.get(project.data)
+            except PlaygroundError as e:
+                self.dataset = None
+                self._show_message(f"The data cannot be shown: {e}")
+            self.data_changed()
+        self._schedule()
+
+    def set_weights(self, state: dict | None) -> None:
+        now = time.monotonic()
+        self._live = state is not None and now - self._weights_at < LIVE_GAP_S
+        self._weights_at = now
+        self._state, self._state_loaded = state, False
+        self.weights_serial += 1
+        if self._live:
+            self._settle_timer.start()   # restarted by every arrival: fires once they stop
+        self._schedule()
+
+    # --- redrawing ----------------------------------------------------------------------------------
+
+    def refresh(self, full: bool | None = None) -> None:
+        """Draw the newest weights now (the timer does this at most five times a second).
+        `full` None: all the data unless weights are still streaming in."""
+        self._redraw_timer.stop()
+        self._dirty = False
+        if full is None:
+            full = not self._live
+        if self.dataset is None or self.project is None:
+            self.redrawn.emit()
+            return
+        start = time.perf_counter()
+        predictor = self._current_predictor()
+        if predictor is None:
+            self.clear_predictions()
+        else:
+            self.draw_predictions(predictor, full)
+        took_ms = (time.perf_counter() - start) * 1000
+        wait = min(MAX_WAIT_MS, round(IDLE_SHARE * took_ms)) if not full else 0
+        self._redraw_timer.setInterval(max(REDRAW_MS, wait))
+        self.redrawn.emit()
+
+    def _current_predictor(self) -> Predictor | None:
+        if self._state is None:
+            self.predictor = None
+            self._show_message(self.hint)
+            return None
+        info = self.dataset.info
+        key = json.dumps([self.project.network.to_dict(), self.project.training.loss.to_dict(), info.n_classes],
+                         sort_keys=True)
+        try:
+            if self.predictor is None or key != self._model_key:
+                self.predictor = Predictor.from_project(self.project, self._state, info.n_classes)
+                self._model_key = key
+            elif not self._state_loaded:
+                self.predictor.load_state(self._state)
+        except PlaygroundError as e:
+            self.predictor = None
+            self._show_message(f"The model cannot be evaluated: {e}")
+            return None
+        self._state_loaded = True
+        self.message.hide()
+        return self.predictor
+
+    def _schedule(self) -> None:
+        self._dirty = True
+        if self.isVisible() and not self._redraw_timer.isActive():
+            self._redraw_timer.start()
+
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.show()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._dirty and not self._redraw_timer.isActive():
+            self._redraw_timer.start(0)   # at once; refresh() sets the interval back
+
+    @Slot()
+    def _on_redraw_timer_timeout(self) -> None:
+        self.refresh()
+
+    @Slot()
+    def _on_settle_timer_timeout(self) -> None:
+        self._live = False
+        self._schedule()
+
+    # --- for subclasses -----------------------------------------------------------------------------
+
+    hint = "Train the model or load weights to see its predictions."
+
+    def data_changed(self) -> None:
+        """Draw what needs no model (the data points); self.dataset may be None."""
+
+    def draw_predictions(self, predictor: Predictor, full: bool) -> None:
+        raise NotImplementedError
+
+    def clear_predictions(self) -> None:
+        """Remove what the previous weights drew."""
