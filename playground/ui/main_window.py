@@ -18,6 +18,7 @@ from .document import ProjectDocument
 from .editor import NetworkEditor
 from .errors import ExceptionHook
 from .files import FileActions
+from .gc_guard import MainThreadGarbageCollector
 from .palette import LayerPalette
 from .plots import TrainingPlots
 from .runs import RunList
@@ -158,14 +159,13 @@ class MainWindow(QMainWindow):
         self.views.set_weights(weights.model if fits else None)
 
     def open_lr_finder(self) -> LRFinderDialog | None:
-        """The range test on a copy of the model; Apply sets the optimizer's lr (undoably)."""
+        """The range test on a fresh copy of the model; Apply sets the optimizer's lr (undoably)."""
         reason = self.start_blocker()
         if reason:
             self.statusBar().showMessage(f"Cannot search yet: {reason}", 6000)
             return None
-        weights = self.session.weights
-        state = weights.model if weights is not None and weights.fits(self.document.network) else None
-        dialog = LRFinderDialog(self.document.project, state, self)
+        # the range test belongs before training: it starts from the seed's fresh weights
+        dialog = LRFinderDialog(self.document.project, None, self)
         dialog.lr_applied.connect(lambda lr: self.document.set_component_param("optimizer", "lr", lr))
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.open()
@@ -245,6 +245,8 @@ def run_gui(argv: list[str]) -> int:
     app.setWindowIcon(QIcon(str(resource_path("icons", "playground.svg"))))
     hook = ExceptionHook(lambda: QApplication.activeWindow())
     hook.install()
+    collector = MainThreadGarbageCollector(app)
+    collector.start()
     window = MainWindow()
     args = [a for a in app.arguments()[1:] if not a.startswith("-")]
     if args:
@@ -253,4 +255,5 @@ def run_gui(argv: list[str]) -> int:
     try:
         return app.exec()
     finally:
+        collector.stop()
         hook.uninstall()

@@ -3,6 +3,17 @@
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def collect_garbage_in_the_gui_thread(qapp):
+    """As the app does: a collection in a training thread that frees Qt objects deadlocks."""
+    from playground.ui.gc_guard import MainThreadGarbageCollector
+
+    collector = MainThreadGarbageCollector(qapp)
+    collector.start()
+    yield
+    collector.stop()
+
+
 @pytest.fixture(autouse=True)
 def no_thread_left_running(qapp):
     from PySide6.QtCore import QThread

@@ -1,0 +1,44 @@
+"""Python's cycle collector, run only in the GUI thread.
+
+Automatic collection runs in whichever thread happens to allocate: during a run that
+is the training thread, and collecting a cycle that holds Qt objects there deletes
+them off the GUI thread — shiboken then waits for the GIL the GUI thread is waiting
+to give back, and the app freezes. So automatic collection is switched off and a
+timer in the GUI thread collects, generation by generation, as the counts grow.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from PySide6.QtCore import QObject, QTimer
+
+INTERVAL_MS = 500
+
+
+class MainThreadGarbageCollector(QObject):
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._was_enabled = gc.isenabled()
+        self._thresholds = gc.get_threshold()
+        self._timer = QTimer(self)
+        self._timer.setInterval(INTERVAL_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+
+    def start(self) -> None:
+        gc.disable()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        gc.collect()
+        if self._was_enabled:
+            gc.enable()
+
+    def _on_timer_timeout(self) -> None:
+        # the same policy as the automatic collector, just in this thread
+        counts = gc.get_count()
+        for generation in (2, 1, 0):
+            if counts[generation] > self._thresholds[generation]:
+                gc.collect(generation)
+                return
