@@ -14,6 +14,17 @@ EXAMPLES = REPO / "resources" / "examples"
 MNIST_T10K = Path(os.environ.get("PLAYGROUND_MNIST_DIR", REPO.parent / "shared" / "data" / "mnist-t10k"))
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny networks on a shared 2-core machine: intra-op threads only add spin-waits."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def examples() -> Path:
     return EXAMPLES

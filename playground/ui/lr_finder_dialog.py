@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QThread, QTimer, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QDoubleValidator, QPalette
 from PySide6.QtWidgets import (
     QDialog,
@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 from ..core.errors import PlaygroundError
 from ..core.lr_finder import LRFinderResult, LRFinderStep, find_lr
 from ..core.spec import Project
-from .plots import PALETTE, _with_alpha
+from .colors import with_alpha
+from .plots import PALETTE
 from .worker import DELIVERY_INTERVAL_MS, _Mailbox, _thread_keeper
 
 DEFAULT_START, DEFAULT_END, DEFAULT_STEPS = 1e-7, 10.0, 200
@@ -134,12 +135,12 @@ class LRFinderDialog(QDialog):
         item.hideButtons()
         for side, text in (("left", "loss"), ("bottom", "learning rate")):
             axis = item.getAxis(side)
-            axis.setPen(pg.mkPen(_with_alpha(self._fg, 140)))
+            axis.setPen(pg.mkPen(with_alpha(self._fg, 140)))
             axis.setTextPen(pg.mkPen(self._fg))
             axis.enableAutoSIPrefix(False)
             axis.setLabel(text, color=self._fg.name(), **{"font-size": "10pt"})
         color = QColor(PALETTE[0])
-        self.raw_curve = pg.PlotDataItem(pen=pg.mkPen(_with_alpha(color, 70), width=1))
+        self.raw_curve = pg.PlotDataItem(pen=pg.mkPen(with_alpha(color, 70), width=1))
         self.curve = pg.PlotDataItem(pen=pg.mkPen(color, width=2.5))
         self.suggested_marker = pg.PlotDataItem(
             symbol="o", symbolSize=10, pen=None, symbolBrush=QColor(PALETTE[4]),
@@ -154,7 +155,7 @@ class LRFinderDialog(QDialog):
             hoverPen=pg.mkPen(QColor(PALETTE[4]), width=3),
             label="", labelOpts={
                 "position": 0.92, "color": self._fg, "anchors": [(0, 0), (0, 0)],
-                "fill": pg.mkBrush(_with_alpha(self._bg, 220)), "border": pg.mkPen(_with_alpha(self._fg, 80)),
+                "fill": pg.mkBrush(with_alpha(self._bg, 220)), "border": pg.mkPen(with_alpha(self._fg, 80)),
             },
         )
         self.suggested_line.setToolTip("Drag to choose another learning rate")

@@ -7,7 +7,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QSplitter
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+)
 
 from ..core.errors import TrainingError
 from ..core.losses import plan_targets
@@ -19,11 +25,11 @@ from .editor import NetworkEditor
 from .errors import ExceptionHook
 from .files import FileActions
 from .gc_guard import MainThreadGarbageCollector
+from .lr_finder_dialog import LRFinderDialog
 from .palette import LayerPalette
 from .plots import TrainingPlots
 from .runs import RunList
 from .session import TrainingSession
-from .lr_finder_dialog import LRFinderDialog
 from .training_panel import TrainingPanel
 from .views.panel import ViewsPanel
 

@@ -19,7 +19,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.params import BOOL, CHOICE, FLOAT, FLOATS, INT, INTS, SIZE, TEXT, Param, ParamError
+from ..core.params import (
+    BOOL,
+    CHOICE,
+    FLOAT,
+    FLOATS,
+    INT,
+    INTS,
+    SIZE,
+    TEXT,
+    Param,
+    ParamError,
+)
 
 INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 

@@ -10,12 +10,30 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter
-from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, QPointF, Qt, QTimer, Slot
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QEvent,
+    QIODevice,
+    QObject,
+    QPointF,
+    Qt,
+    QTimer,
+    Slot,
+)
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.files import atomic_write_bytes
 from ..core.training import EndEvent, EpochEvent, StepEvent
+from .colors import with_alpha
 
 # Okabe-Ito and Tableau hues: tell apart for colour-blind eyes, readable on white and on dark grey
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#8C6D31", "#7F7F7F")
@@ -108,15 +126,15 @@ class TrainingPlots(QWidget):
         for plot in (self.accuracy_plot, self.lr_plot):
             plot.setXLink(self.loss_plot)
         self.legend = self.loss_plot.getPlotItem().addLegend(
-            offset=(-12, 12), brush=pg.mkBrush(_with_alpha(self._bg, 210)), pen=pg.mkPen(_with_alpha(self._fg, 60)),
+            offset=(-12, 12), brush=pg.mkBrush(with_alpha(self._bg, 210)), pen=pg.mkPen(with_alpha(self._fg, 60)),
             labelTextColor=self._fg, labelTextSize="9pt", verSpacing=-4,
         )
 
-        best_pen = pg.mkPen(_with_alpha(self._fg, 150), width=1, style=Qt.DashLine)
+        best_pen = pg.mkPen(with_alpha(self._fg, 150), width=1, style=Qt.DashLine)
         self.best_line = pg.InfiniteLine(
             angle=90, pen=best_pen, label="", labelOpts={
                 "position": 0.96, "anchors": [(1, 0), (1, 0)], "color": self._fg,
-                "fill": pg.mkBrush(_with_alpha(self._bg, 210)),
+                "fill": pg.mkBrush(with_alpha(self._bg, 210)),
             },
         )
         self.best_line.setZValue(-5)
@@ -354,7 +372,7 @@ class TrainingPlots(QWidget):
         style = {"color": self._fg.name(), "font-size": "10pt"}
         for side, text in (("left", f"{label} ({units})" if units else label), ("bottom", "step")):
             axis = item.getAxis(side)
-            axis.setPen(pg.mkPen(_with_alpha(self._fg, 140)))
+            axis.setPen(pg.mkPen(with_alpha(self._fg, 140)))
             axis.setTextPen(pg.mkPen(self._fg))
             axis.enableAutoSIPrefix(False)  # "learning rate (m)" would puzzle; plain numbers read better
             axis.setLabel(text, **style)
@@ -374,20 +392,20 @@ class TrainingPlots(QWidget):
         a = 1.0 if current else EARLIER_RUN_ALPHA
         color = run.color
         c = run.curves
-        c.raw.setPen(pg.mkPen(_with_alpha(color, int(90 * a)), width=1))
-        c.smooth.setPen(pg.mkPen(_with_alpha(color, int(255 * a)), width=2.5 if current else 1.5))
-        val_pen = pg.mkPen(_with_alpha(color.darker(125), int(255 * a)), width=1.5, style=Qt.DashLine)
+        c.raw.setPen(pg.mkPen(with_alpha(color, int(90 * a)), width=1))
+        c.smooth.setPen(pg.mkPen(with_alpha(color, int(255 * a)), width=2.5 if current else 1.5))
+        val_pen = pg.mkPen(with_alpha(color.darker(125), int(255 * a)), width=1.5, style=Qt.DashLine)
         c.val.setPen(val_pen)
-        c.val.setSymbolPen(pg.mkPen(_with_alpha(self._bg, int(255 * a)), width=1))
-        c.val.setSymbolBrush(_with_alpha(color.darker(125), int(255 * a)))
+        c.val.setSymbolPen(pg.mkPen(with_alpha(self._bg, int(255 * a)), width=1))
+        c.val.setSymbolBrush(with_alpha(color.darker(125), int(255 * a)))
         c.best.setPen(None)
-        c.best.setSymbolPen(pg.mkPen(_with_alpha(self._fg, int(255 * a)), width=1))
-        c.best.setSymbolBrush(_with_alpha(QColor("#FFD700"), int(255 * a)))
-        c.accuracy.setPen(pg.mkPen(_with_alpha(color, int(255 * a)), width=2 if current else 1.5))
-        c.accuracy.setSymbolPen(pg.mkPen(_with_alpha(self._bg, int(255 * a)), width=1))
-        c.accuracy.setSymbolBrush(_with_alpha(color, int(255 * a)))
-        c.lr.setPen(pg.mkPen(_with_alpha(color, int(255 * a)), width=2 if current else 1.5))
-        c.lr.setBrush(_with_alpha(color, int(40 * a)))
+        c.best.setSymbolPen(pg.mkPen(with_alpha(self._fg, int(255 * a)), width=1))
+        c.best.setSymbolBrush(with_alpha(QColor("#FFD700"), int(255 * a)))
+        c.accuracy.setPen(pg.mkPen(with_alpha(color, int(255 * a)), width=2 if current else 1.5))
+        c.accuracy.setSymbolPen(pg.mkPen(with_alpha(self._bg, int(255 * a)), width=1))
+        c.accuracy.setSymbolBrush(with_alpha(color, int(255 * a)))
+        c.lr.setPen(pg.mkPen(with_alpha(color, int(255 * a)), width=2 if current else 1.5))
+        c.lr.setBrush(with_alpha(color, int(40 * a)))
         z = 1 if current else 0
         for item in (c.raw, c.smooth, c.val, c.accuracy, c.lr):
             item.setZValue(z)
@@ -395,12 +413,12 @@ class TrainingPlots(QWidget):
     # --- hover ---------------------------------------------------------------------------------------
 
     def _make_hover(self) -> None:
-        pen = pg.mkPen(_with_alpha(self._fg, 110), width=1, style=Qt.DotLine)
+        pen = pg.mkPen(with_alpha(self._fg, 110), width=1, style=Qt.DotLine)
         self._hover_v = pg.InfiniteLine(angle=90, pen=pen)
         self._hover_h = pg.InfiniteLine(angle=0, pen=pen)
         self._hover_point = pg.PlotDataItem(symbol="o", symbolSize=9, pen=None)
         self._hover_label = pg.TextItem(
-            color=self._fg, fill=pg.mkBrush(_with_alpha(self._bg, 225)), border=pg.mkPen(_with_alpha(self._fg, 90))
+            color=self._fg, fill=pg.mkBrush(with_alpha(self._bg, 225)), border=pg.mkPen(with_alpha(self._fg, 90))
         )
         for item in (self._hover_v, self._hover_h, self._hover_point, self._hover_label):
             item.setZValue(20)
@@ -497,11 +515,6 @@ class TrainingPlots(QWidget):
         self.loss_plot.setLogMode(y=checked)
         self._update_best_line()
 
-
-def _with_alpha(color: QColor, alpha: int) -> QColor:
-    c = QColor(color)
-    c.setAlpha(max(0, min(255, alpha)))
-    return c
 
 
 def _nan(value: float | None) -> float:

@@ -16,11 +16,8 @@ from playground.core.training import StepEvent, Trainer
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)   # tiny networks: intra-op threads only add spin-waits
-    yield
-    torch.set_num_threads(before)
+def one_thread(one_torch_thread):
+    """One torch thread for this module (see conftest.one_torch_thread)."""
 
 
 def make(dataset: str = "xor", optimizer: tuple[str, dict] = ("Adam", {"lr": 0.03}), **settings) -> Project:

@@ -25,12 +25,8 @@ TIMEOUT = 10.0   # seconds: the bound on every wait for another thread (a hang f
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # these networks are tiny: intra-op threads only add spin-waits, 10-50x slower on a busy machine
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def one_thread(one_torch_thread):
+    """One torch thread for this module (see conftest.one_torch_thread)."""
 
 
 def mlp(inputs: int, hidden: int, outputs: int, *, act: str = "Tanh", last: str | None = None) -> NetworkSpec:

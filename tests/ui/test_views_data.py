@@ -23,12 +23,8 @@ _TRAINED: dict[str, tuple[dict, list[EpochEvent]]] = {}   # MNIST weights, train
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # small networks: intra-op threads only add spin-waits on a busy machine
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def one_thread(one_torch_thread):
+    """One torch thread for this module (see conftest.one_torch_thread)."""
 
 
 def train(project: Project) -> tuple[dict, list[EpochEvent]]:

@@ -25,7 +25,14 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.evaluation import Predictor, TestResult, evaluate, evaluate_test
-from .gallery import CELL_H, LIVE_LIMIT, Entry, ThumbnailGrid, applies_to_images, display_pixels
+from .gallery import (
+    CELL_H,
+    LIVE_LIMIT,
+    Entry,
+    ThumbnailGrid,
+    applies_to_images,
+    display_pixels,
+)
 from .live import PredictionView
 
 VALIDATION, TEST = "validation", "test"
@@ -195,7 +202,6 @@ class ConfusionMatrixView(PredictionView):
             self._show_samples()
             return
         names = self.dataset.info.class_names
-        n = len(names)
         total = len(self._labels())
         counted = int(result.matrix.sum())
         if self.source == TEST:

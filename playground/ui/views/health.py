@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.spec import Project
+from ..colors import rgba, with_alpha
 from ..plots import AXIS_WIDTH_PX, PALETTE, REFRESH_MS
 from . import View
 
@@ -274,7 +275,7 @@ class TrainingHealthView(View):
         item.getViewBox().setDefaultPadding(0.04)
         for side in ("left", "bottom"):
             axis = item.getAxis(side)
-            axis.setPen(pg.mkPen(_with_alpha(self._fg, 140)))
+            axis.setPen(pg.mkPen(with_alpha(self._fg, 140)))
             axis.setTextPen(pg.mkPen(self._fg))
             axis.enableAutoSIPrefix(False)
         item.getAxis("left").setWidth(AXIS_WIDTH_PX)
@@ -282,7 +283,7 @@ class TrainingHealthView(View):
             item.setLogMode(y=True)
             healthy = pg.InfiniteLine(
                 math.log10(HEALTHY_UPDATE), angle=0,
-                pen=pg.mkPen(_with_alpha(self._fg, 120), width=1, style=Qt.DashLine),
+                pen=pg.mkPen(with_alpha(self._fg, 120), width=1, style=Qt.DashLine),
             )
             item.addItem(healthy, ignoreBounds=True)
         else:
@@ -360,7 +361,7 @@ class TrainingHealthView(View):
         shown = {name for row in self._rows.values() for name in row.curves}
         parts = [f"<span style='color:{m.color}'>━━</span> {m.label}" for m in METRICS if m.name in shown]
         if "update_ratio" in shown:
-            dim = _rgba(self._fg, 160)
+            dim = rgba(self._fg, 160)
             parts.append(f"<span style='color:{dim}'>┄┄ healthy update ({_number(HEALTHY_UPDATE)})</span>")
         self.legend.setText(" &nbsp; ".join(parts))
 
@@ -388,11 +389,3 @@ def _number(v: float) -> str:
     return f"{v:.2g}"
 
 
-def _with_alpha(color: QColor, alpha: int) -> QColor:
-    c = QColor(color)
-    c.setAlpha(max(0, min(255, alpha)))
-    return c
-
-
-def _rgba(color: QColor, alpha: int) -> str:
-    return f"rgba({color.red()}, {color.green()}, {color.blue()}, {alpha})"

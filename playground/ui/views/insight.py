@@ -10,12 +10,20 @@ import pyqtgraph as pg
 import torch
 from PySide6.QtCore import QPointF, Qt, Slot
 from PySide6.QtGui import QColor, QImage, QPalette, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core import insight
 from ...core.errors import CheckpointError, PlaygroundError
 from ...core.shapes import format_shape
 from ...core.spec import Project
+from ..colors import rgba, with_alpha
 from . import View
 from .data_cache import shared_cache
 
@@ -64,7 +72,7 @@ class LayerOutputView(View):
         self.input_preview.setObjectName("inputPreview")
         self.input_preview.setFixedSize(PREVIEW_PX, PREVIEW_PX)
         self.input_preview.setAlignment(Qt.AlignCenter)
-        self.input_preview.setStyleSheet(f"QLabel {{ border: 1px solid {_rgba(self._fg, 60)}; }}")
+        self.input_preview.setStyleSheet(f"QLabel {{ border: 1px solid {rgba(self._fg, 60)}; }}")
         self.input_text = QLabel()
         self.input_text.setObjectName("inputText")
         self.input_text.setTextFormat(Qt.RichText)
@@ -90,11 +98,11 @@ class LayerOutputView(View):
         self.maps_plot.addItem(self.image)
         self.color_bar = pg.ColorBarItem(
             width=14, colorMap=pg.colormap.get(_SIGNED_MAP), interactive=False, colorMapMenu=False,
-            pen=pg.mkPen(_with_alpha(self._fg, 120)),
+            pen=pg.mkPen(with_alpha(self._fg, 120)),
         )
         self.color_bar.setImageItem(self.image, insert_in=self.maps_plot)
         self.color_bar.getAxis("right").setTextPen(pg.mkPen(self._fg))
-        self.color_bar.getAxis("right").setPen(pg.mkPen(_with_alpha(self._fg, 120)))
+        self.color_bar.getAxis("right").setPen(pg.mkPen(with_alpha(self._fg, 120)))
         self._hover_proxy = pg.SignalProxy(
             self.maps_widget.scene().sigMouseMoved, rateLimit=60, slot=self._on_maps_scene_mouse_moved
         )
@@ -107,17 +115,17 @@ class LayerOutputView(View):
         plot.setMouseEnabled(x=False, y=False)
         for side, text in (("left", "count"), ("bottom", "output value")):
             axis = plot.getAxis(side)
-            axis.setPen(pg.mkPen(_with_alpha(self._fg, 140)))
+            axis.setPen(pg.mkPen(with_alpha(self._fg, 140)))
             axis.setTextPen(pg.mkPen(self._fg))
             axis.enableAutoSIPrefix(False)
             axis.setLabel(text, color=self._fg.name(), **{"font-size": "10pt"})
         accent = QColor(self.palette().color(QPalette.Highlight))
         self.histogram = pg.PlotCurveItem(
             x=np.zeros(1), y=np.zeros(0), stepMode="center", fillLevel=0,
-            pen=pg.mkPen(accent, width=1.5), brush=_with_alpha(accent, 90),
+            pen=pg.mkPen(accent, width=1.5), brush=with_alpha(accent, 90),
         )
         plot.addItem(self.histogram)
-        self.zero_line = pg.InfiniteLine(0, angle=90, pen=pg.mkPen(_with_alpha(self._fg, 110), style=Qt.DashLine))
+        self.zero_line = pg.InfiniteLine(0, angle=90, pen=pg.mkPen(with_alpha(self._fg, 110), style=Qt.DashLine))
         plot.addItem(self.zero_line, ignoreBounds=True)
 
         self.message = QLabel()
@@ -256,7 +264,7 @@ class LayerOutputView(View):
         weights = "trained weights" if self._state is not None else f"initial weights (seed {project.training.seed})"
         self.heading.setText(
             f"<b>Layer {index} · {layers[index].type}</b> → {format_shape(tuple(output.shape))}"
-            f" <span style='color:{_rgba(self._fg, 150)}'>· {weights}</span>"
+            f" <span style='color:{rgba(self._fg, 150)}'>· {weights}</span>"
         )
         self._values = output.detach().clone()
         self.stats_label.setText(_stats(output))
@@ -411,11 +419,3 @@ def _thumbnail(x: torch.Tensor) -> QPixmap | None:
     return pixmap.scaled(PREVIEW_PX - 2, PREVIEW_PX - 2, Qt.KeepAspectRatio, Qt.FastTransformation)
 
 
-def _with_alpha(color: QColor, alpha: int) -> QColor:
-    c = QColor(color)
-    c.setAlpha(max(0, min(255, alpha)))
-    return c
-
-
-def _rgba(color: QColor, alpha: int) -> str:
-    return f"rgba({color.red()}, {color.green()}, {color.blue()}, {alpha})"
