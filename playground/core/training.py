@@ -275,6 +275,7 @@ class Trainer:
             epoch_start = time.perf_counter()
             paused_for = epoch_paused = 0.0
             epoch_sum = torch.zeros((), device=s.device)
+            seen = 0
             window_sum = torch.zeros((), device=s.device)
             window_steps = window_samples = 0
             last_report = epoch_start
@@ -312,6 +313,7 @@ class Trainer:
                     step_scheduler.step()
                 detached = loss.detach()
                 epoch_sum += detached * len(xb)
+                seen += len(xb)
                 window_sum += detached
                 window_steps += 1
                 window_samples += len(xb)
@@ -335,7 +337,7 @@ class Trainer:
                     last_report = now
 
             seconds = time.perf_counter() - epoch_start - epoch_paused
-            train_loss = epoch_sum.item() / n_train if steps else float("nan")
+            train_loss = epoch_sum.item() / seen if seen else float("nan")  # drop_last skips some
             val_loss, val_acc = self.evaluate(s.dataset.x_val, s.y_val, s.dataset.y_val)
             if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
                 bad = train_loss if not math.isfinite(train_loss) else val_loss

@@ -81,8 +81,14 @@ class FileActions:
 
     # --- projects --------------------------------------------------------------------------
 
+    def _refuse_while_training(self) -> bool:
+        if self.document.locked:
+            self._warn("Training", "a run is training this project — stop it before opening another")
+            return True
+        return False
+
     def new(self) -> None:
-        if self.maybe_save():
+        if not self._refuse_while_training() and self.maybe_save():
             self.document.open(new_project(), None)
             self.window.session.set_weights(None)
 
@@ -96,6 +102,8 @@ class FileActions:
 
     def open_path(self, path: str | Path) -> bool:
         """Open a project, or a checkpoint with its project and weights."""
+        if self._refuse_while_training():
+            return False
         path = Path(path)
         try:
             kind, project, ckpt = load_project_or_checkpoint(path)
@@ -111,7 +119,7 @@ class FileActions:
 
     def open_example(self, path: Path) -> None:
         """Examples open as new, unsaved projects, so Save never writes into the installation."""
-        if not self.maybe_save():
+        if self._refuse_while_training() or not self.maybe_save():
             return
         project = Project.load(path)
         self.document.open(project, None)

@@ -113,7 +113,7 @@ class MainWindow(QMainWindow):
         training.addSeparator()
         self._action("&Compare optimizers (SGD, Momentum, RMSprop, Adam)", self.session.compare_optimizers,
                      None, training)
-        self._action("&Find learning rate…", self.open_lr_finder, None, training)
+        self.lr_finder_action = self._action("&Find learning rate…", self.open_lr_finder, None, training)
 
         view = bar.addMenu("&View")
         for dock in self.findChildren(QDockWidget):
@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self.runs.visibility_changed.connect(self.plots.set_run_visible)
         self.session.weights_changed.connect(self._on_session_weights_changed)
         self.editor.layer_selected.connect(self.views.layer_output.set_layer)
+        self.document.locked_changed.connect(self._on_document_locked_changed)
 
     # --- reactions ---------------------------------------------------------------------------
 
@@ -159,6 +160,17 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
         self.session.update_continue()
 
+    def _on_document_locked_changed(self, locked: bool) -> None:
+        # undo/redo bypass the edit methods' lock check: switch them off while a run trains
+        stack = self.document.undo_stack
+        self.undo_action.setEnabled(not locked and stack.canUndo())
+        self.redo_action.setEnabled(not locked and stack.canRedo())
+        self.lr_finder_action.setEnabled(not locked)
+        for action in (self.files.export_action, self.files.checkpoint_action):
+            action.setEnabled(not locked)
+        if not locked:
+            self._on_document_changed()
+
     def _on_session_weights_changed(self) -> None:
         weights = self.session.weights
         fits = weights is not None and weights.fits(self.document.network)
@@ -166,7 +178,7 @@ class MainWindow(QMainWindow):
 
     def open_lr_finder(self) -> LRFinderDialog | None:
         """The range test on a fresh copy of the model; Apply sets the optimizer's lr (undoably)."""
-        reason = self.start_blocker()
+        reason = "a run is training" if self.document.locked else self.start_blocker()
         if reason:
             self.statusBar().showMessage(f"Cannot search yet: {reason}", 6000)
             return None

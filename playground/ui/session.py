@@ -167,20 +167,31 @@ class TrainingSession(QObject):
         w = self.window
         run, self.run = self.run, None
         trainer = run.trainer if run is not None else None
-        if trainer is not None and trainer.model is not None:
+        try:
+            self._adopt_weights(trainer)
+        finally:  # whatever happened, the app leaves the training state
+            w.document.set_locked(False)
+            w.panel.set_state("idle")
+        self._finish(run_id, end, trainer)
+
+    def _adopt_weights(self, trainer) -> None:
+        # a run that failed in setup has no optimizer: keep the weights we had
+        if trainer is not None and trainer.model is not None and trainer.optimizer is not None:
             self.set_weights(TrainedWeights(
                 network=copy.deepcopy(trainer.project.network),
                 model={k: v.detach().cpu().clone() for k, v in trainer.model.state_dict().items()},
                 optimizer_spec=copy.deepcopy(trainer.project.training.optimizer),
-                optimizer=trainer.optimizer.state_dict() if trainer.optimizer_state_valid else None,
-                scheduler=trainer.scheduler.state_dict() if trainer.scheduler else None,
+                # deep copies: a continued run would otherwise write into these from its thread
+                optimizer=_cpu_copy(trainer.optimizer.state_dict()) if trainer.optimizer_state_valid else None,
+                scheduler=copy.deepcopy(trainer.scheduler.state_dict()) if trainer.scheduler else None,
                 epoch=trainer.epoch,
                 history=copy.deepcopy(trainer.history),
             ))
+
+    def _finish(self, run_id: int, end, trainer) -> None:
+        w = self.window
         w.plots.end_run(run_id, end)
         w.runs.update_run(run_id, status=end.status, metrics=_final_metrics(trainer, end))
-        w.document.set_locked(False)
-        w.panel.set_state("idle")
         name = self._names.get(run_id, f"Run {run_id}")
         w.statusBar().showMessage(f"{name} {end.status}: {end.reason}")
         self.update_continue()
@@ -195,6 +206,16 @@ class TrainingSession(QObject):
             self._next_in_queue()
         else:
             self._queue.clear()
+
+
+def _cpu_copy(state):
+    if hasattr(state, "detach"):
+        return state.detach().to("cpu", copy=True)
+    if isinstance(state, dict):
+        return {k: _cpu_copy(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_cpu_copy(v) for v in state)
+    return copy.deepcopy(state)
 
 
 def _as_list(steps) -> list:

@@ -231,3 +231,27 @@ def test_learning_rate_finder_applies_its_suggestion(qtbot, window):
     assert window.document.project.training.optimizer.params["lr"] == pytest.approx(suggested)
     window.undo_action.trigger()
     assert window.document.project.training.optimizer.params["lr"] == 0.03
+
+
+def test_a_run_that_fails_in_setup_leaves_the_app_idle(qtbot, window):
+    window.document.set_component("optimizer", "SGD")
+    window.document.set_component_param("optimizer", "nesterov", True)  # needs momentum > 0
+    end = start_and_wait(qtbot, window)
+    assert end.status == "failed" and "nesterov" in end.reason
+    window.session.failure_box.close()
+    assert not window.document.locked
+    assert window.findChild(QPushButton, "startButton").isEnabled()
+
+
+def test_undo_and_opening_are_refused_while_training(qtbot, window, examples, warnings_shown):
+    window.document.append_layer("Identity")
+    window.document.set_training("epochs", 10_000)
+    with qtbot.waitSignal(window.session.run_started, timeout=5000):
+        window.session.start()
+    assert not window.undo_action.isEnabled()
+    assert not window.lr_finder_action.isEnabled()
+    assert not window.files.open_path(examples / "spiral.json")
+    assert "stop it before opening another" in warnings_shown[-1][1]
+    with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT):
+        window.session.stop()
+    assert window.undo_action.isEnabled()
