@@ -46,14 +46,22 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
         raise
 
 
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; do that once, at import, before any thread runs
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
 def _mode_for(path: Path) -> int:
     """The existing file's permissions, or 0o666 less the umask for a new file."""
     try:
         return path.stat().st_mode & 0o7777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_UMASK
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

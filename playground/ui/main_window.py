@@ -32,6 +32,7 @@ from .runs import RunList
 from .session import TrainingSession
 from .training_panel import TrainingPanel
 from .views.panel import ViewsPanel
+from .worker import wait_for_training_threads
 
 
 class MainWindow(QMainWindow):
@@ -273,5 +274,6 @@ def run_gui(argv: list[str]) -> int:
     try:
         return app.exec()
     finally:
+        wait_for_training_threads()  # a run stopped mid-setup ends here, not under a dead QApplication
         collector.stop()
         hook.uninstall()

@@ -104,6 +104,16 @@ class _ThreadKeeper(QObject):
     def running(self) -> int:
         return sum(t.isRunning() for t in self._held)
 
+    def wait_all(self) -> None:
+        """Before the application object goes: a thread still loading data must end first."""
+        for thread in list(self._held):
+            thread.wait()
+
+
+def wait_for_training_threads() -> None:
+    if _keeper is not None:
+        _keeper.wait_all()
+
 
 _keeper: _ThreadKeeper | None = None
 
