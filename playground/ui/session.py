@@ -111,7 +111,7 @@ class TrainingSession(QObject):
         run.weights_reported.connect(views.set_weights)
         run.set_weights_wanted(w.views_dock.isVisible())
         w.views_dock.visibilityChanged.connect(run.set_weights_wanted)
-        run.step_reported.connect(lambda steps, rid=run_id: w.plots.add_steps(rid, _as_list(steps)))
+        run.step_reported.connect(lambda steps, rid=run_id: w.plots.add_steps(rid, steps))
         run.epoch_finished.connect(lambda event, rid=run_id: w.plots.add_epoch(rid, event))
         run.progressed.connect(w.panel.show_progress)
         run.warned.connect(lambda text: w.statusBar().showMessage(f"Warning: {text}", 8000))
@@ -194,7 +194,6 @@ class TrainingSession(QObject):
         w.runs.update_run(run_id, status=end.status, metrics=_final_metrics(trainer, end))
         name = self._names.get(run_id, f"Run {run_id}")
         w.statusBar().showMessage(f"{name} {end.status}: {end.reason}")
-        self.update_continue()
         self.run_finished.emit(run_id, end)
         if end.status == "failed":
             self._queue.clear()
@@ -216,10 +215,6 @@ def _cpu_copy(state):
     if isinstance(state, (list, tuple)):
         return type(state)(_cpu_copy(v) for v in state)
     return copy.deepcopy(state)
-
-
-def _as_list(steps) -> list:
-    return steps if isinstance(steps, list) else [steps]
 
 
 def _final_metrics(trainer, end) -> dict:

@@ -22,7 +22,9 @@ class View(QWidget):
         return True
 
     def set_project(self, project: Project) -> None:
+        """Every view implements this: the settings changed (dataset, network)."""
         raise NotImplementedError
 
     def set_weights(self, state: dict | None) -> None:
+        """Every view implements this: newer weights, or None when none fit."""
         raise NotImplementedError
