@@ -69,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"unexpected {type(e).__name__}: {e} (set PLAYGROUND_DEBUG=1 for the traceback)")
 
 
+def _print_notes(project) -> None:
+    from .core.validation import defaults_used
+
+    for note in defaults_used(project):
+        print(f"playground: note: {note}", file=sys.stderr)
+
+
 def _fail(message: str) -> int:
     print(f"playground: error: {message}", file=sys.stderr)
     return 1
@@ -85,6 +92,7 @@ def _train(args) -> int:
     from .core.training import FINISHED, STOPPED, Trainer
 
     project = Project.load(args.project)
+    _print_notes(project)
     t = project.training
     if args.epochs is not None:
         if args.epochs < 1:
@@ -216,6 +224,7 @@ def _inspect(args) -> int:
         raise ProjectError(f"--batch-size must be at least 1, not {args.batch_size}")
     path = Path(args.file)
     kind, project, ckpt = load_project_or_checkpoint(path)
+    _print_notes(project)
     analysis = analyze(project.network, args.batch_size)
     info = analysis.info
     print(f"{project.name} — {kind} {path}")

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .errors import CheckpointError, ProjectError
+from .errors import CheckpointError, PlaygroundError, ProjectError
 from .files import atomic_write, atomic_write_bytes
 from .shapes import format_shape
 from .spec import FORMAT as PROJECT_FORMAT
@@ -413,13 +413,18 @@ def _dtype(t: Tensor) -> str:
 
 def load_project_or_checkpoint(path: str | Path) -> tuple[str, Project, Checkpoint | None]:
     """What `playground inspect` and File > Open read: ("project" | "checkpoint", project, checkpoint)."""
+    from .validation import validate_settings
+
     path = Path(path)
     kind = "project" if path.suffix.lower() == ".json" else describe_file(path)
-    if kind == "project":
-        return kind, Project.load(path), None
-    if kind == "checkpoint":
-        checkpoint = load_checkpoint(path)
-        return kind, checkpoint.project, checkpoint
+    if kind in ("project", "checkpoint"):
+        checkpoint = load_checkpoint(path) if kind == "checkpoint" else None
+        project = checkpoint.project if checkpoint else Project.load(path)
+        try:
+            validate_settings(project)
+        except PlaygroundError as e:
+            raise type(e)(f"{path}: {e}") from None
+        return kind, project, checkpoint
     raise CheckpointError(
         f"{path} is a {kind} file: it holds weights but no network — open the project or "
         "checkpoint it came from, then load these weights into it"

@@ -17,6 +17,11 @@ from .spec import LayerSpec, NetworkSpec
 
 OK, ERROR, UNREACHABLE = "ok", "error", "unreachable"
 
+# Training keeps about four float32 copies of every parameter: the weights, their gradients and
+# an optimizer's two moment estimates (Adam). A network is refused when that exceeds the memory
+# of the machine, before anything is allocated.
+TRAINING_COPIES = 4
+
 # How each inferred argument is said when the user's own value disagrees with the input.
 _RECEIVES = {
     "in_features": "{v} features",
@@ -76,16 +81,18 @@ def infer_shapes(spec: NetworkSpec, memory_limit: int | None = None) -> NetworkI
     shape = tuple(spec.input_shape)
     infos: list[LayerInfo] = []
     broken = False
+    total = 0  # parameters so far
     for index, layer in enumerate(spec.layers):
         if broken:
             infos.append(LayerInfo(index, layer.type, UNREACHABLE, error=None))
             continue
-        info = _infer_layer(index, layer, shape, limit)
+        info = _infer_layer(index, layer, shape, limit - 4 * TRAINING_COPIES * total, total)
         infos.append(info)
         if info.status == ERROR:
             broken = True
         else:
             shape = info.output_shape
+            total += info.params
     return NetworkInfo(tuple(spec.input_shape), tuple(infos))
 
 
@@ -133,7 +140,18 @@ def _user_params(layer: LayerSpec, layer_type: LayerType) -> dict:
     return {k: v for k, v in layer.params.items() if k not in skip}
 
 
-def _infer_layer(index: int, layer: LayerSpec, shape: tuple[int, ...], limit: int) -> LayerInfo:
+def checked_params(layer: LayerSpec, layer_type: LayerType) -> dict:
+    """The user's parameters with defaults filled in; ParamError names the first bad one."""
+    if not isinstance(layer.params, dict):
+        raise ParamError("params must be an object of name: value")
+    extra = layer_type.inferred_names + tuple(layer_type.fixed)
+    params = check_params(layer_type.params, layer.params, "", extra_ok=extra)
+    return {k: v for k, v in params.items() if k not in extra}
+
+
+def _infer_layer(index: int, layer: LayerSpec, shape: tuple[int, ...], limit: int, before: int = 0) -> LayerInfo:
+    """One layer against the shape it receives; `limit` is the memory left after the `before`
+    parameters of the layers in front of it."""
     prefix = f"layer {index} {layer.type}: "
 
     def fail(message: str) -> LayerInfo:
@@ -144,14 +162,10 @@ def _infer_layer(index: int, layer: LayerSpec, shape: tuple[int, ...], limit: in
         close = difflib.get_close_matches(layer.type, LAYERS, n=1)
         hint = f" — did you mean {close[0]}?" if close else f" (known: {', '.join(LAYERS)})"
         return fail(f"unknown layer type{hint}")
-    if not isinstance(layer.params, dict):
-        return fail("params must be an object of name: value")
     try:
-        extra = layer_type.inferred_names + tuple(layer_type.fixed)
-        params = check_params(layer_type.params, layer.params, "", extra_ok=extra)
+        params = checked_params(layer, layer_type)
     except ParamError as e:
         return fail(str(e))
-    params = {k: v for k, v in params.items() if k not in extra}
 
     if layer_type.ranks and len(shape) not in layer_type.ranks:
         return fail(_rank_message(layer_type, shape))
@@ -167,11 +181,13 @@ def _infer_layer(index: int, layer: LayerSpec, shape: tuple[int, ...], limit: in
         return fail(_explain(str(e), layer_type, shape, params))
     n_params = sum(p.numel() for p in module.parameters())
     n_trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    memory = 4 * (n_params + sum(b.numel() for b in module.buffers()))
-    if memory > limit:
+    weights = 4 * (n_params + sum(b.numel() for b in module.buffers()))
+    if TRAINING_COPIES * weights > limit:
+        total = 4 * TRAINING_COPIES * (before + n_params)
         return fail(
-            f"its {n_params:,} parameters would need {format_bytes(memory)} of memory, "
-            f"more than this machine has ({format_bytes(limit)}) — make it smaller"
+            f"its {n_params:,} parameters would need {format_bytes(weights)} of memory, and about "
+            f"{format_bytes(total)} to train the network (weights, gradients and optimizer state) — "
+            f"more than this machine has ({format_bytes(limit + 4 * TRAINING_COPIES * before)}); make it smaller"
         )
     try:
         out = module.eval()(torch.empty((2, *shape), device="meta"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import math
 from dataclasses import dataclass, field
@@ -184,8 +185,18 @@ def _get(raw: dict, key: str, where: str, default: Any = ...) -> Any:
     return default
 
 
+def _no_unknown_keys(raw: dict, known: tuple[str, ...], where: str) -> None:
+    """A key this version does not know is a typo or a file of another shape: say which, never drop it."""
+    for key in raw:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+            raise ProjectError(f"{where}: unknown key {key!r} — {hint}")
+
+
 def _parse_component(raw: Any, where: str) -> ComponentSpec:
     _expect(raw, dict, where, 'an object like {"type": ..., "params": {...}}')
+    _no_unknown_keys(raw, ("type", "params"), where)
     type_ = _expect(_get(raw, "type", where), str, f"{where}.type", "a name")
     params = _expect(raw.get("params", {}), dict, f"{where}.params", "an object")
     return ComponentSpec(type_, dict(params))
@@ -210,10 +221,12 @@ def _parse_project(raw: Any) -> Project:
             )
         raise ProjectError(f'not a Playground project: format is {fmt!r}, expected "{FORMAT}"')
     check_version(raw.get("version"), VERSION, "this project", "format", ProjectError)
+    _no_unknown_keys(raw, ("format", "version", "name", "network", "data", "training"), "the project")
     name = raw.get("name", "Untitled")
     _expect(name, str, "name", "text")
 
     net = _expect(_get(raw, "network", "the project"), dict, "network", "an object")
+    _no_unknown_keys(net, ("input_shape", "layers"), "network")
     shape = _expect(_get(net, "input_shape", "network"), list, "network.input_shape", "a list of sizes")
     if not shape:
         raise ProjectError("network.input_shape must list at least one size, like [2] or [1, 28, 28]")
@@ -226,11 +239,13 @@ def _parse_project(raw: Any) -> Project:
         layers.append(LayerSpec(comp.type, comp.params))
 
     data_raw = _expect(raw.get("data", {"dataset": "xor"}), dict, "data", "an object")
+    _no_unknown_keys(data_raw, ("dataset", "params"), "data")
     dataset = _expect(_get(data_raw, "dataset", "data"), str, "data.dataset", "a name")
     data_params = _expect(data_raw.get("params", {}), dict, "data.params", "an object")
 
     t = _expect(raw.get("training", {}), dict, "training", "an object")
     defaults = TrainingSpec()
+    _no_unknown_keys(t, tuple(defaults.to_dict()), "training")
     scheduler_raw = t.get("scheduler")
     grad_clip = t.get("grad_clip")
     if grad_clip is not None:

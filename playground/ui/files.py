@@ -21,6 +21,7 @@ from ..core.checkpoint import (
 from ..core.errors import PlaygroundError
 from ..core.shapes import build_network
 from ..core.spec import Project
+from ..core.validation import defaults_used
 from ..resources_path import example_path
 from .document import new_project
 from .session import TrainedWeights
@@ -115,6 +116,9 @@ class FileActions:
         self.document.open(project, path if kind == "project" else None)
         self.window.session.set_weights(_weights_from(ckpt) if ckpt else None)
         self._remember(path)
+        notes = defaults_used(project)
+        if notes:
+            self.window.statusBar().showMessage("; ".join(notes), 15000)
         return True
 
     def open_example(self, path: Path) -> None:

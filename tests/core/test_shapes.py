@@ -143,9 +143,25 @@ def test_conv_groups_must_divide_channels():
 def test_absurd_size_is_refused_with_its_memory():
     info = infer_shapes(NetworkSpec([784], [L("Linear", {"out_features": 10**9})]), memory_limit=24 * 2**30)
     assert info.error == (
-        "layer 0 Linear: its 785,000,000,000 parameters would need 2.9 TiB of memory, more than "
-        "this machine has (24.0 GiB) — make it smaller"
+        "layer 0 Linear: its 785,000,000,000 parameters would need 2.9 TiB of memory, and about "
+        "11.4 TiB to train the network (weights, gradients and optimizer state) — more than this "
+        "machine has (24.0 GiB); make it smaller"
     )
+
+
+def test_a_layer_that_fits_alone_but_not_to_train_is_refused():
+    """3e9 weights take 11 GiB, which fits in 24 GiB, but training needs four copies of them."""
+    info = infer_shapes(NetworkSpec([2], [L("Linear", {"out_features": 10**9})]), memory_limit=24 * 2**30)
+    assert "about 44.7 GiB to train the network" in info.error
+
+
+def test_the_memory_limit_counts_every_layer_before():
+    layers = [L("Linear", {"out_features": 1000}), L("Linear", {"out_features": 1000})]
+    limit = 4 * 4 * 1_500_000   # room for 1.5 million parameters; each layer has about a million
+    info = infer_shapes(NetworkSpec([1000], layers), memory_limit=limit)
+    assert info.layers[0].status == "ok"
+    assert info.error.startswith("layer 1 Linear: its 1,001,000 parameters would need 3.8 MiB")
+    assert "about 30.5 MiB to train the network" in info.error
 
 
 def test_recurrent_network_fits_a_sequential():
