@@ -14,6 +14,14 @@ EXAMPLES = REPO / "resources" / "examples"
 MNIST_T10K = Path(os.environ.get("PLAYGROUND_MNIST_DIR", REPO.parent / "shared" / "data" / "mnist-t10k"))
 
 
+@pytest.fixture(autouse=True)
+def recovery_folder(tmp_path, monkeypatch) -> Path:
+    """Windows autosave here, never into the user's own recovery folder."""
+    folder = tmp_path / "recovery"
+    monkeypatch.setenv("PLAYGROUND_RECOVERY_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Tiny networks on a shared 2-core machine: intra-op threads only add spin-waits."""

@@ -17,7 +17,7 @@ from .errors import PlaygroundError, TrainingError
 from .health import HealthEvent, HealthProbe
 from .losses import LOSSES, TargetPlan, build_loss, count_correct, encode_targets, plan_targets
 from .optim import OPTIMIZERS, PLATEAU, SCHEDULERS, STEP, build_optimizer, build_scheduler, check_device
-from .shapes import build_network, format_shape, infer_shapes
+from .shapes import build_network, format_bytes, format_shape, infer_shapes, physical_memory
 from .spec import Project
 from .validation import check_component
 
@@ -136,6 +136,14 @@ def _check_batches(project: Project, n_train: int, net) -> None:
         raise TrainingError(
             f"batch size {t.batch_size} is larger than the {n_train} training samples and "
             "drop_last is on, so an epoch has no batches — lower the batch size or turn drop_last off"
+        )
+    # every layer's output is kept for the backward pass, and its gradient is as large again
+    activations = 2 * 4 * t.batch_size * sum(math.prod(info.output_shape) for info in net.layers)
+    if activations > physical_memory():
+        raise TrainingError(
+            f"a batch of {t.batch_size} would need about {format_bytes(activations)} for the layers' "
+            f"outputs and their gradients, more than this machine has ({format_bytes(physical_memory())}) "
+            "— lower the batch size or make the layers smaller"
         )
     # BatchNorm needs more than one value per channel; without spatial positions that means
     # more than one sample in every batch.

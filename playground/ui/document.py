@@ -105,16 +105,19 @@ class ProjectDocument(QObject):
 
     # --- whole files ------------------------------------------------------------------------
 
-    def open(self, project: Project, path: str | Path | None) -> None:
+    def open(self, project: Project, path: str | Path | None, modified: bool = False) -> None:
+        """Show `project`; `modified` when it differs from `path` (a restored autosave)."""
         self._project = copy.deepcopy(project)
         self.path = Path(path) if path else None
         self.undo_stack.clear()
         self.undo_stack.setClean()
+        if modified:
+            self.undo_stack.resetClean()  # no state of the stack matches the file
         self._refresh()
         self.network_changed.emit()
         self.settings_changed.emit()
         self.path_changed.emit()
-        self.clean_changed.emit(True)
+        self.clean_changed.emit(not modified)
 
     def save(self, path: str | Path) -> None:
         project = self.project

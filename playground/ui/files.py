@@ -235,6 +235,11 @@ class FileActions:
         try:
             kind = describe_file(path)
             ckpt = load_checkpoint(path) if kind == "checkpoint" else None
+            state = ckpt.model if ckpt else load_state_dict(path)
+        except PlaygroundError as e:
+            self._warn("Cannot load weights", str(e))
+            return False
+        try:
             if ckpt is not None and ckpt.project.network != self.document.network:
                 answer = QMessageBox.question(
                     self.window, "Checkpoint with its own project",
@@ -243,7 +248,6 @@ class FileActions:
                     QMessageBox.Open | QMessageBox.Cancel, QMessageBox.Open,
                 )
                 return answer == QMessageBox.Open and self.open_path(path)
-            state = ckpt.model if ckpt else load_state_dict(path)
             model = build_network(self.document.network)
             apply_state_dict(model, state, self.document.network, source=path)
         except PlaygroundError as e:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 from ..core.errors import TrainingError
 from ..core.losses import plan_targets
 from ..core.optim import check_device
+from ..core.recovery import RecoveryStore
 from ..core.spec import Project
 from ..resources_path import resource_path
 from .document import ProjectDocument
@@ -27,6 +28,7 @@ from .files import FileActions
 from .gc_guard import MainThreadGarbageCollector
 from .lr_finder_dialog import LRFinderDialog
 from .palette import LayerPalette
+from .recovery import RecoveryAutosave, offer_recovery
 from .plots import TrainingPlots
 from .runs import RunList
 from .session import TrainingSession
@@ -39,7 +41,7 @@ class MainWindow(QMainWindow):
     """Palette | network editor | training panel, plots below. Constructible with no arguments."""
 
     def __init__(self, project: Project | None = None, path: str | Path | None = None,
-                 settings: QSettings | None = None):
+                 settings: QSettings | None = None, recovery: RecoveryStore | None = None):
         super().__init__()
         self.setObjectName("mainWindow")
         self.settings = settings or QSettings()
@@ -70,6 +72,7 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(plots_dock, self.views_dock, Qt.Horizontal)
         self._build_menus()
         self._wire()
+        self.recovery = RecoveryAutosave(self, recovery or RecoveryStore())
         self.resize(1400, 900)
         self._restored = self._restore_settings()
         self._on_document_changed()
@@ -253,7 +256,12 @@ class MainWindow(QMainWindow):
             return
         self.session.shutdown()
         self._save_settings()
+        self.recovery.close()
         event.accept()
+
+    def offer_recovery(self) -> bool:
+        """After a crash: offer the projects it left autosaved (see ui/recovery.py)."""
+        return offer_recovery(self, self.recovery.store)
 
 
 def run_gui(argv: list[str]) -> int:
@@ -271,6 +279,7 @@ def run_gui(argv: list[str]) -> int:
     if args:
         window.files.open_path(args[0])
     window.show()
+    QTimer.singleShot(0, window.offer_recovery)
     try:
         return app.exec()
     finally:
