@@ -5,13 +5,15 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
+from ..core.memory import release_freed_memory
 from ..core.spec import ComponentSpec, NetworkSpec, Project
 from .runs import settings_summary
 from .worker import TrainingRun
 
+RELEASE_DELAY_MS = 500   # after a run: once its objects are gone, give their memory back
 HEALTH_INTERVAL = 0.5  # seconds between gradient/activation health measurements of one step
 
 # The seed tutorial's comparison: one network, one learning rate, four optimizers.
@@ -172,6 +174,10 @@ class TrainingSession(QObject):
         finally:  # whatever happened, the app leaves the training state
             w.document.set_locked(False)
             w.panel.set_state("idle")
+            if run is not None:  # its thread has ended: let the run go with its model and data
+                w.views_dock.visibilityChanged.disconnect(run.set_weights_wanted)
+                run.deleteLater()
+                QTimer.singleShot(RELEASE_DELAY_MS, release_freed_memory)
         self._finish(run_id, end, trainer)
 
     def _adopt_weights(self, trainer) -> None:
