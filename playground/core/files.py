@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable, BinaryIO
 
@@ -44,6 +46,21 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
         if isinstance(e, OSError):
             raise FileWriteError(f"cannot save {path}: {_reason(e)}") from None
         raise
+    _sweep_stale(folder, path.name)
+
+
+STALE_AFTER_S = 600  # a temporary file this old belongs to a write that was killed, not a slow one
+
+
+def _sweep_stale(folder: Path, name: str) -> None:
+    """Remove what writes of `name` killed mid-way (power loss, SIGKILL) left beside it."""
+    cutoff = time.time() - STALE_AFTER_S
+    for stale in folder.glob(f".{glob.escape(name)}.*.tmp"):
+        try:
+            if stale.stat().st_mtime < cutoff:
+                stale.unlink()
+        except OSError:
+            pass  # gone already, or not ours to remove: never fail a save that succeeded
 
 
 def _read_umask() -> int:

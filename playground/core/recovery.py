@@ -68,8 +68,8 @@ class RecoveryStore:
         atomic_write_bytes(self.path, (json.dumps(record, indent=1) + "\n").encode("utf-8"))
 
     def discard(self) -> None:
-        """A clean exit (or a saved project): nothing to recover."""
-        self.path.unlink(missing_ok=True)
+        """A clean exit (or a saved project): nothing to recover. Never fails a close."""
+        _remove(self.path)
 
     def orphans(self) -> list[Recovered]:
         """Files of processes that are no longer running, newest first."""
@@ -87,7 +87,7 @@ class RecoveryStore:
 
     @staticmethod
     def remove(recovered: Recovered) -> None:
-        recovered.path.unlink(missing_ok=True)
+        _remove(recovered.path)
 
     @staticmethod
     def set_aside(recovered: Recovered) -> Path:
@@ -95,6 +95,13 @@ class RecoveryStore:
         target = recovered.path.with_name(recovered.path.stem + UNREADABLE + ".json")
         os.replace(recovered.path, target)
         return target
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass  # an unreachable folder holds no file of ours
 
 
 def _pid_of(path: Path) -> int | None:
