@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 
@@ -100,9 +101,8 @@ SOAK_TIME_BOUND_S = 120          # about 10 s on the 2-core machines; generous f
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/status"), reason="RSS is read from /proc")
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="RSS is read from /proc")
 def test_a_hundred_start_stop_cycles_leak_no_threads_and_bounded_memory(qtbot, window, examples):
-    import gc
     import time
 
     project = Project.load(examples / "spiral.json")
