@@ -13,8 +13,10 @@ import datetime
 import json
 import math
 import os
+import shlex
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -53,6 +55,22 @@ class Launch:
         if not 0 <= rank < world or local < 0:
             raise TrainingError(f"RANK {rank} does not fit WORLD_SIZE {world} (torchrun sets them)")
         return cls(rank, world, local)
+
+
+def torchrun_command(project: str | Path, *, processes: int = 1, device: str = "cuda", nodes: int = 1,
+                     endpoint: str | None = None, job: str = "playground") -> str:
+    """The shell line that trains `project` with torchrun: one machine (`--standalone`) or, with
+    `endpoint` (HOST:PORT of the c10d rendezvous), `nodes` machines each running the same line."""
+    parts = ["torchrun"]
+    if endpoint is None:
+        parts.append("--standalone")
+    else:
+        parts += ["--nnodes", str(nodes)]
+    parts += ["--nproc_per_node", str(processes)]
+    if endpoint is not None:
+        parts += ["--rdzv_id", job, "--rdzv_backend", "c10d", "--rdzv_endpoint", endpoint]
+    parts += ["-m", "playground", "train", str(project), "--device", device]
+    return shlex.join(parts)
 
 
 class SingleProcess:
