@@ -58,19 +58,16 @@ class Launch:
 
 
 def torchrun_command(project: str | Path, *, processes: int = 1, device: str = "cuda", nodes: int = 1,
-                     endpoint: str | None = None, job: str = "playground") -> str:
+                     endpoint: str | None = None, job: str = "playground", multiline: bool = False) -> str:
     """The shell line that trains `project` with torchrun: one machine (`--standalone`) or, with
-    `endpoint` (HOST:PORT of the c10d rendezvous), `nodes` machines each running the same line."""
-    parts = ["torchrun"]
-    if endpoint is None:
-        parts.append("--standalone")
-    else:
-        parts += ["--nnodes", str(nodes)]
-    parts += ["--nproc_per_node", str(processes)]
-    if endpoint is not None:
-        parts += ["--rdzv_id", job, "--rdzv_backend", "c10d", "--rdzv_endpoint", endpoint]
-    parts += ["-m", "playground", "train", str(project), "--device", device]
-    return shlex.join(parts)
+    `endpoint` (HOST:PORT of the c10d rendezvous), `nodes` machines each running the same line.
+    `multiline` breaks it before the rendezvous and the command, with shell continuations."""
+    launcher = ["torchrun", "--standalone"] if endpoint is None else ["torchrun", "--nnodes", str(nodes)]
+    launcher += ["--nproc_per_node", str(processes)]
+    rendezvous = [] if endpoint is None else ["--rdzv_id", job, "--rdzv_backend", "c10d", "--rdzv_endpoint", endpoint]
+    command = ["-m", "playground", "train", str(project), "--device", device]
+    groups = [shlex.join(g) for g in (launcher, rendezvous, command) if g]
+    return " \\\n    ".join(groups) if multiline else " ".join(groups)
 
 
 class SingleProcess:

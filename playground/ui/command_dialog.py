@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -65,16 +64,14 @@ class TrainingCommandDialog(QDialog):
         self.port_spin = _spin("portSpin", 1, 65535, DEFAULT_PORT)
 
         self.one_box, self.one_text = self._block("oneGpu")
+        self.plain_label = QLabel(wordWrap=True, objectName="plainCommandNote")
+        self.one_box.layout().addWidget(self.plain_label)
         self.many_box, self.many_text = self._block("gpus", self._row("Processes:", self.processes_spin))
-        machines = QWidget()
-        form = QFormLayout(machines)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Machines:", self.nodes_spin)
-        endpoint = QHBoxLayout()
-        endpoint.addWidget(self.host_edit, 1)
-        endpoint.addWidget(QLabel("port"))
-        endpoint.addWidget(self.port_spin)
-        form.addRow("Rendezvous host:", endpoint)
+        machines = QHBoxLayout()
+        for label, widget, stretch in (("Machines:", self.nodes_spin, 0), ("Rendezvous host:", self.host_edit, 1),
+                                       ("port", self.port_spin, 0)):
+            machines.addWidget(QLabel(label))
+            machines.addWidget(widget, stretch)
         self.nodes_box, self.nodes_text = self._block("nodes", machines)
         note = QLabel(MACHINES_NOTE, wordWrap=True)
         note.setObjectName("machinesNote")
@@ -97,8 +94,8 @@ class TrainingCommandDialog(QDialog):
             spin.valueChanged.connect(self._update)
         self.host_edit.textChanged.connect(self._update)
         self.device_combo.currentIndexChanged.connect(self._update)
-        self.resize(760, 0)
         self._update()
+        self.resize(800, self.sizeHint().height())
 
     # --- building ----------------------------------------------------------------------------
 
@@ -112,13 +109,12 @@ class TrainingCommandDialog(QDialog):
     def _block(self, name: str, controls=None) -> tuple[QGroupBox, QPlainTextEdit]:
         box = QGroupBox(objectName=f"{name}Box")
         layout = QVBoxLayout(box)
-        if isinstance(controls, QHBoxLayout):
+        if controls is not None:
             layout.addLayout(controls)
-        elif controls is not None:
-            layout.addWidget(controls)
         text = QPlainTextEdit(objectName=f"{name}Command", readOnly=True)
         text.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
-        text.setFixedHeight(text.fontMetrics().lineSpacing() * 3 + 12)
+        text.setLineWrapMode(QPlainTextEdit.NoWrap)   # wrapping would break lines at "--" and inside paths
+        text.setFixedHeight(text.fontMetrics().lineSpacing() * 3 + 2 * text.frameWidth() + 10)
         copy = QPushButton("Copy", objectName=f"copy{name[0].upper()}{name[1:]}Button")
         copy.setToolTip("Put this command line on the clipboard")
         copy.clicked.connect(lambda: self._copy(text.toPlainText()))
@@ -135,14 +131,15 @@ class TrainingCommandDialog(QDialog):
         return self.device_combo.currentData()
 
     def commands(self) -> dict[str, str]:
-        """The three command lines as shown: one GPU, N on this machine, several machines."""
+        """The three commands as shown: one GPU, N on this machine, several machines (shell lines
+        with backslash continuations, so what is shown is what pastes)."""
         n, device = self.processes_spin.value(), self.device
         endpoint = f"{self.host_edit.text().strip() or DEFAULT_HOST}:{self.port_spin.value()}"
         return {
-            "one": torchrun_command(self.path, processes=1, device=device),
-            "many": torchrun_command(self.path, processes=n, device=device),
+            "one": torchrun_command(self.path, processes=1, device=device, multiline=True),
+            "many": torchrun_command(self.path, processes=n, device=device, multiline=True),
             "nodes": torchrun_command(self.path, processes=n, device=device, nodes=self.nodes_spin.value(),
-                                      endpoint=endpoint),
+                                      endpoint=endpoint, multiline=True),
         }
 
     def _update(self, *_) -> None:
@@ -155,6 +152,8 @@ class TrainingCommandDialog(QDialog):
         commands = self.commands()
         for text, key in ((self.one_text, "one"), (self.many_text, "many"), (self.nodes_text, "nodes")):
             text.setPlainText(commands[key])
+        self.plain_label.setText(f"In one process without torchrun, the same run is "
+                                 f"<code>playground train {self.path.name} --device {self.device}</code>.")
         b = self.batch_size
         note = (f"batch_size {b} is the global batch: each of the N processes takes {b} / N of every batch, "
                 "so one process or many train the same weights for the same seed.")

@@ -2,6 +2,7 @@
 chosen values, Copy fills the clipboard, and the line shown really trains (two CPU ranks) into a
 checkpoint the window opens."""
 
+import re
 import shlex
 
 import pytest
@@ -43,6 +44,11 @@ def shown(dialog, name: str) -> str:
     return dialog.findChild(QPlainTextEdit, f"{name}Command").toPlainText()
 
 
+def one_line(command: str) -> str:
+    """What a POSIX shell reads: a backslash before a newline continues the line."""
+    return re.sub(r" \\\n\s*", " ", command)
+
+
 def test_export_writes_the_project_and_shows_three_commands(qtbot, window, tmp_path, monkeypatch):
     path = tmp_path / "my runs" / "xor job.json"   # a space: the commands must quote it
     path.parent.mkdir()
@@ -52,14 +58,14 @@ def test_export_writes_the_project_and_shows_three_commands(qtbot, window, tmp_p
 
     quoted = shlex.quote(str(path))
     assert shown(dialog, "oneGpu") == (
-        f"torchrun --standalone --nproc_per_node 1 -m playground train {quoted} --device cuda")
+        f"torchrun --standalone --nproc_per_node 1 \\\n    -m playground train {quoted} --device cuda")
     dialog.findChild(object, "gpusSpin").setValue(4)
-    assert shown(dialog, "gpus") == (
+    assert one_line(shown(dialog, "gpus")) == (
         f"torchrun --standalone --nproc_per_node 4 -m playground train {quoted} --device cuda")
     dialog.findChild(object, "nodesSpin").setValue(3)
     dialog.findChild(object, "hostEdit").setText("gpu-a.lab")
     dialog.findChild(object, "portSpin").setValue(29500)
-    assert shown(dialog, "nodes") == (
+    assert one_line(shown(dialog, "nodes")) == (
         "torchrun --nnodes 3 --nproc_per_node 4 --rdzv_id playground --rdzv_backend c10d "
         f"--rdzv_endpoint gpu-a.lab:29500 -m playground train {quoted} --device cuda")
     assert dialog.findChild(object, "nodesBox").title() == "3 machines with 4 GPUs each"
@@ -88,7 +94,7 @@ def test_the_command_shown_trains_and_the_window_opens_its_checkpoint(qtbot, win
     dialog.findChild(object, "commandDeviceCombo").setCurrentIndex(1)   # CPU processes: gloo, runs here
     dialog.findChild(object, "gpusSpin").setValue(2)
     assert dialog.findChild(object, "gpusBox").title() == "2 processes on this machine"
-    command = shlex.split(shown(dialog, "gpus"))
+    command = shlex.split(one_line(shown(dialog, "gpus")))
     assert command[0] == "torchrun" and command[-2:] == ["--device", "cpu"]
     dialog.close()
 
