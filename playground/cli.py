@@ -155,15 +155,24 @@ def _train_ranks(args, launch, project, out: Path, metrics: Path) -> int:
         progress.close()
         if trainer.error is not None:
             raise trainer.error
+        code = _write_results(trainer, project, end, out, metrics) if ranks.is_main else _exit_status(end)
+        ranks.close()   # waits for rank 0's files, so a failure to write them reaches every rank
+        return code
     except BaseException as e:
         from .core.errors import PlaygroundError
 
         if isinstance(e, KeyboardInterrupt):
             reason = "interrupted"
-        elif isinstance(e, PlaygroundError) or trainer is not None and trainer.error is e:
-            reason = str(e) if isinstance(e, PlaygroundError) else f"training failed: {type(e).__name__}: {e}"
+        elif isinstance(e, PlaygroundError):
+            reason = str(e)
+        elif trainer is not None and trainer.error is e:
+            reason = f"training failed: {type(e).__name__}: {e}"   # as the Trainer words it
         else:
             reason = f"unexpected {type(e).__name__}: {e}"
+        if os.environ.get("PLAYGROUND_DEBUG"):
+            import traceback
+
+            traceback.print_exception(e)
         if "timed out" in reason.lower() or "timeout" in reason.lower():
             reason += (f" — a rank did not answer for {timeout:g} s (--timeout); its own output above "
                        "may say why")
@@ -174,9 +183,6 @@ def _train_ranks(args, launch, project, out: Path, metrics: Path) -> int:
         else:
             print(f"playground: error: {first} (rank {ranks.rank} stopped with it)", file=sys.stderr, flush=True)
         return 1   # no process group teardown: after a failure it can wait on the ranks that are gone
-    code = _write_results(trainer, project, end, out, metrics) if ranks.is_main else _exit_status(end)
-    ranks.close()
-    return code
 
 
 def _load_data_in_turn(ranks, project, datasets):

@@ -169,3 +169,25 @@ def test_a_rank_that_hangs_ends_the_job_after_the_timeout(tmp_path, torchrun):
     assert "a rank did not answer for 3 s (--timeout)" in result.stdout
     assert not (tmp_path / "tiny.checkpoint.pt").exists()
     print(f"hung job ended in {seconds:.1f} s")
+
+
+# --- the command line without torchrun ------------------------------------------------------------
+
+
+def test_help_says_the_batch_size_is_global(capsys):
+    from playground.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "batch_size is the GLOBAL batch: each of the N ranks takes batch_size / N" in text
+    assert "--timeout SECONDS" in text
+
+
+def test_timeout_outside_torchrun_is_refused(examples, capsys, monkeypatch):
+    from playground.cli import main
+
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["train", str(examples / "xor.json"), "--timeout", "5"]) == 1
+    assert capsys.readouterr().err == "playground: error: --timeout is for runs launched by torchrun\n"
