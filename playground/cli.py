@@ -180,7 +180,7 @@ def _train_ranks(args, launch, project, out: Path, metrics: Path) -> int:
         first = ranks.post_failure(own)
         if first == own:
             print(f"playground: error: {own}", file=sys.stderr, flush=True)
-        else:
+        elif first.split(": ", 1)[-1] != reason:   # the same error on every rank (settings) is said once
             print(f"playground: error: {first} (rank {ranks.rank} stopped with it)", file=sys.stderr, flush=True)
         return 1   # no process group teardown: after a failure it can wait on the ranks that are gone
 

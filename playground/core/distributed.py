@@ -1,4 +1,4 @@
-"""Training under torchrun: the launch read from the environment, one process group, sharded batches, reduced metrics.
+"""Training under torchrun: the launch from the environment, the process group, sharded batches, summed metrics.
 
 The Trainer talks to its ranks through one object. `SINGLE` (one process) makes every hook the
 identity; `Ranks` (a torchrun launch) wraps the model in DistributedDataParallel, gives each rank its
@@ -27,7 +27,9 @@ LAUNCH_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")   # torchrun sets all three fo
 DEFAULT_TIMEOUT = 60.0      # seconds a rank waits in a collective before the job fails instead of hanging
 REPORTS_PER_EPOCH = 10      # step reports are collectives, so ranks take them at the same steps, not on a clock
 # A testing hook, read only on the distributed path: the named rank fails at its Nth training step.
-FAULT_RANK_ENV, FAULT_STEP_ENV, FAULT_KIND_ENV = "PLAYGROUND_FAULT_RANK", "PLAYGROUND_FAULT_STEP", "PLAYGROUND_FAULT_KIND"
+FAULT_RANK_ENV = "PLAYGROUND_FAULT_RANK"   # the rank that fails
+FAULT_STEP_ENV = "PLAYGROUND_FAULT_STEP"   # at its Nth training step (default 3)
+FAULT_KIND_ENV = "PLAYGROUND_FAULT_KIND"   # "raise" (default) or "hang"
 _FAILURE_KEY = "playground/failure"   # the first failing rank's message, for rank 0 to print
 
 

@@ -91,6 +91,24 @@ def test_a_global_batch_that_does_not_split_over_the_ranks_is_refused():
         ShardedBatches(x, x, 30, 0, 4)
 
 
+def test_a_rank_prepares_its_shard_and_refuses_batchnorm_on_single_samples():
+    from playground.core.distributed import Ranks
+    from playground.core.training import prepare_setup
+
+    network = NetworkSpec([2], [LayerSpec("Linear", {"out_features": 8}), LayerSpec("BatchNorm1d"),
+                                LayerSpec("Linear", {"out_features": 2})])
+    project = Project(network, DataSpec("xor", {"samples": 100}), TrainingSpec(batch_size=8))
+    setup = prepare_setup(project)   # 80 training samples: 10 batches of 8
+    Ranks(Launch(1, 4, 1), torch.device("cpu")).prepare(setup, project)
+    assert isinstance(setup.batches, ShardedBatches) and len(setup.batches) == 10
+    assert setup.batches.batch_size == 2 and setup.batches.global_batch_size == 8
+
+    project.training.batch_size = 4   # 1 sample per rank: BatchNorm cannot normalise it
+    with pytest.raises(TrainingError, match=r"BatchNorm normalises each rank's part of a batch, and some parts "
+                                            r"hold 1 sample \(batch size 4 over 4 ranks, last batch included\)"):
+        Ranks(Launch(0, 4, 0), torch.device("cpu")).prepare(prepare_setup(project), project)
+
+
 # --- real jobs: torchrun, two processes, gloo ----------------------------------------------------
 
 
@@ -109,6 +127,7 @@ def small_project(path, *, epochs: int = 3) -> Project:
     return project
 
 
+@pytest.mark.slow
 def test_two_ranks_train_the_weights_one_process_trains(tmp_path, torchrun):
     project = small_project(tmp_path / "tiny.json")
     result, seconds = torchrun("--standalone", "--nproc_per_node", "2",
@@ -144,6 +163,7 @@ def test_two_ranks_train_the_weights_one_process_trains(tmp_path, torchrun):
     print(f"torchrun job: {seconds:.1f} s, largest weight difference to one process {diff:.2e}")
 
 
+@pytest.mark.slow
 def test_a_rank_that_raises_ends_the_job_with_its_message(tmp_path, torchrun):
     small_project(tmp_path / "tiny.json", epochs=50)
     result, seconds = torchrun("--standalone", "--nproc_per_node", "2", "-m", "playground", "train", "tiny.json",
@@ -158,6 +178,7 @@ def test_a_rank_that_raises_ends_the_job_with_its_message(tmp_path, torchrun):
     print(f"failed job ended in {seconds:.1f} s")
 
 
+@pytest.mark.slow
 def test_a_rank_that_hangs_ends_the_job_after_the_timeout(tmp_path, torchrun):
     small_project(tmp_path / "tiny.json", epochs=50)
     result, seconds = torchrun(

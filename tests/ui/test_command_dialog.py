@@ -88,6 +88,7 @@ def test_a_broken_network_exports_nothing(window, tmp_path, monkeypatch):
     assert "layer 0 Linear" in window.statusBar().currentMessage()
 
 
+@pytest.mark.slow
 def test_the_command_shown_trains_and_the_window_opens_its_checkpoint(qtbot, window, tmp_path, monkeypatch,
                                                                       torchrun):
     dialog = export(window, monkeypatch, tmp_path / "xor.json")
