@@ -99,7 +99,9 @@ class SingleProcess:
         return x
 
     def totals(self, loss_sum: Tensor, correct: Tensor, count: int) -> tuple[float, int, int]:
-        return loss_sum.item(), int(correct.item()), count
+        """Evaluation's loss sum, correct predictions and samples, over every rank (one host sync)."""
+        total, n_correct = torch.stack([loss_sum.double(), correct.double()]).tolist()
+        return total, int(n_correct), count
 
 
 SINGLE = SingleProcess()
