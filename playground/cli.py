@@ -147,16 +147,18 @@ def _train_ranks(args, launch, project, out: Path, metrics: Path) -> int:
         if ranks.is_main:
             for warning in trainer.warnings:
                 print(f"playground: warning: {warning}", file=sys.stderr)
+        # Ctrl-C reaches every rank twice (the terminal's, then torchrun's): each asks the ranks to
+        # stop at the next report, and none may interrupt rank 0 writing the stopped run's files
         previous = signal.signal(signal.SIGINT, lambda *_: ranks.request_stop())
         try:
             end = trainer.run()
+            progress.close()
+            if trainer.error is not None:
+                raise trainer.error
+            code = _write_results(trainer, project, end, out, metrics) if ranks.is_main else _exit_status(end)
+            ranks.close()   # waits for rank 0's files, so a failure to write them reaches every rank
         finally:
             signal.signal(signal.SIGINT, previous)
-        progress.close()
-        if trainer.error is not None:
-            raise trainer.error
-        code = _write_results(trainer, project, end, out, metrics) if ranks.is_main else _exit_status(end)
-        ranks.close()   # waits for rank 0's files, so a failure to write them reaches every rank
         return code
     except BaseException as e:
         from .core.errors import PlaygroundError

@@ -5,6 +5,11 @@ write one set of files, and end with the failing rank's message when a rank fail
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -212,3 +217,36 @@ def test_timeout_outside_torchrun_is_refused(examples, capsys, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     assert main(["train", str(examples / "xor.json"), "--timeout", "5"]) == 1
     assert capsys.readouterr().err == "playground: error: --timeout is for runs launched by torchrun\n"
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_rank_at_the_same_step_and_rank_0_writes_the_run(tmp_path):
+    from tests.conftest import REPO
+
+    small_project(tmp_path / "tiny.json", epochs=100_000)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    with subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "playground", "train", "tiny.json"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,   # its own process group, as a terminal's foreground job
+    ) as job:
+        try:
+            lines = []
+            for line in job.stdout:   # training has started once rank 0 printed an epoch
+                lines.append(line)
+                if line.startswith("epoch 2/"):
+                    break
+            start = time.perf_counter()
+            os.killpg(job.pid, signal.SIGINT)   # Ctrl-C: torchrun and both ranks get it
+            lines += job.stdout.readlines()
+            job.wait(timeout=BOUND)
+        finally:
+            if job.poll() is None:
+                os.killpg(job.pid, signal.SIGKILL)
+    out = "".join(lines)
+    assert time.perf_counter() - start < BOUND
+    assert out.count("stopped: stopped by the user at epoch") == 1, out
+    metrics = json.loads((tmp_path / "tiny.metrics.json").read_text())
+    ckpt = load_checkpoint(tmp_path / "tiny.checkpoint.pt")
+    assert metrics["status"] == "stopped" and ckpt.epoch >= 1 and ckpt.history["status"] == "stopped"
