@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -22,6 +23,7 @@ from playground.core.errors import TrainingError
 from playground.core.spec import ComponentSpec, DataSpec, LayerSpec, NetworkSpec, Project, TrainingSpec
 from playground.core.training import Trainer
 
+REPO = Path(__file__).resolve().parents[2]
 BOUND = 60.0   # seconds: a failed job must be over well within this
 
 
@@ -221,10 +223,8 @@ def test_timeout_outside_torchrun_is_refused(examples, capsys, monkeypatch):
 
 @pytest.mark.slow
 def test_ctrl_c_stops_every_rank_at_the_same_step_and_rank_0_writes_the_run(tmp_path):
-    from tests.conftest import REPO
-
     small_project(tmp_path / "tiny.json", epochs=100_000)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}   # this checkout's playground
     with subprocess.Popen(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
          "-m", "playground", "train", "tiny.json"],
