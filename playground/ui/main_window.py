@@ -20,8 +20,8 @@ from ..core.losses import plan_targets
 from ..core.optim import check_device
 from ..core.spec import Project
 from ..resources_path import resource_path
-from .document import ProjectDocument
 from .command_dialog import TrainingCommandDialog
+from .document import ProjectDocument
 from .editor import NetworkEditor
 from .errors import ExceptionHook
 from .files import FileActions
