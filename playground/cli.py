@@ -20,7 +20,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    train = sub.add_parser("train", help="train a project headless and write a checkpoint")
+    train = sub.add_parser(
+        "train", help="train a project headless and write a checkpoint",
+        description="Train a project headless and write a checkpoint and a metrics file.",
+        epilog="Launched by torchrun (RANK, WORLD_SIZE and LOCAL_RANK set), it trains with "
+        "DistributedDataParallel: gloo on cpu, nccl with each rank on cuda:LOCAL_RANK for cuda. The "
+        "project's batch_size is the GLOBAL batch: each of the N ranks takes batch_size / N of every "
+        "batch (batch_size must divide by N), so the same project and seed train the same weights on "
+        "one process or many. Only rank 0 prints and writes files. Example: "
+        "torchrun --standalone --nproc_per_node 4 -m playground train PROJECT.json --device cuda",
+    )
     train.add_argument("project", metavar="PROJECT.json")
     train.add_argument("--epochs", type=int,
                        help="epochs to train (default: the project's); with --resume, epochs to add")
@@ -33,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue from this checkpoint's weights and optimizer")
     train.add_argument("--seed", type=int, help="random seed (default: the project's)")
     train.add_argument("--quiet", action="store_true", help="print only the final line")
+    train.add_argument("--timeout", type=float, metavar="SECONDS",
+                       help="under torchrun: how long a rank waits for the others before the job fails "
+                       "instead of hanging (default: 60)")
 
     inspect = sub.add_parser("inspect", help="print a project's or checkpoint's layer table")
     inspect.add_argument("file", metavar="FILE", help="a project (.json) or checkpoint")
@@ -77,7 +89,8 @@ def _print_notes(project) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"playground: error: {message}", file=sys.stderr)
+    rank = os.environ.get("RANK") if os.environ.get("WORLD_SIZE") else None   # under torchrun: say whose
+    print(f"playground: error: {'' if rank is None else f'rank {rank}: '}{message}", file=sys.stderr)
     return 1
 
 
@@ -85,11 +98,120 @@ def _fail(message: str) -> int:
 
 
 def _train(args) -> int:
-    from .core.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+    from .core.distributed import Launch
+    from .core.training import Trainer
+
+    project, out, metrics = _train_project(args)
+    launch = Launch.from_env()
+    if launch is not None:
+        return _train_ranks(args, launch, project, out, metrics)
+    if args.timeout is not None:
+        from .core.errors import ProjectError
+
+        raise ProjectError("--timeout is for runs launched by torchrun")
+    _check_writable(out, metrics)
+    progress = _Progress(quiet=args.quiet)
+    trainer = Trainer(project, progress, report_interval=0.1, **_resume_state(args, project))
+    trainer.prepare()  # bad settings fail here, before anything is written
+    for warning in trainer.warnings:
+        print(f"playground: warning: {warning}", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())
+    try:
+        end = trainer.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    progress.close()
+    return _write_results(trainer, project, end, out, metrics)
+
+
+def _train_ranks(args, launch, project, out: Path, metrics: Path) -> int:
+    """One rank of a torchrun job: every rank trains its shard; rank 0 alone prints and writes files.
+
+    A rank that fails posts its message and exits 1 without writing anything; torchrun then ends the
+    others, and a rank that lost its peers prints the first failure it finds instead of its own
+    symptom. Collectives time out after --timeout seconds, so a stuck rank cannot hang the job."""
+    import copy
+
+    from .core import data as datasets
+    from .core.distributed import DEFAULT_TIMEOUT, Ranks
+    from .core.training import Trainer
+
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    ranks = Ranks.start(launch, project.training.device, timeout)
+    trainer = None
+    try:
+        if ranks.is_main:
+            _check_writable(out, metrics)
+        # the checkpoint keeps the project's own device ("cuda"); each rank trains on its own one
+        run = copy.deepcopy(project)
+        run.training.device = str(ranks.device)
+        resume = _resume_state(args, project)
+        progress = _Progress(quiet=args.quiet or not ranks.is_main)
+        trainer = Trainer(run, progress, report_interval=0.1, ranks=ranks,
+                          dataset=_load_data_in_turn(ranks, run, datasets), **resume)
+        trainer.prepare()
+        if ranks.is_main:
+            for warning in trainer.warnings:
+                print(f"playground: warning: {warning}", file=sys.stderr)
+        # Ctrl-C reaches every rank twice (the terminal's, then torchrun's): each asks the ranks to
+        # stop at the next report, and none may interrupt rank 0 writing the stopped run's files
+        previous = signal.signal(signal.SIGINT, lambda *_: ranks.request_stop())
+        try:
+            end = trainer.run()
+            progress.close()
+            if trainer.error is not None:
+                raise trainer.error
+            code = _write_results(trainer, project, end, out, metrics) if ranks.is_main else _exit_status(end)
+            ranks.close()   # waits for rank 0's files, so a failure to write them reaches every rank
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        return code
+    except BaseException as e:
+        from .core.errors import PlaygroundError
+
+        if isinstance(e, KeyboardInterrupt):
+            reason = "interrupted"
+        elif isinstance(e, PlaygroundError):
+            reason = str(e)
+        elif trainer is not None and trainer.error is e:
+            reason = f"training failed: {type(e).__name__}: {e}"   # as the Trainer words it
+        else:
+            reason = f"unexpected {type(e).__name__}: {e}"
+        if os.environ.get("PLAYGROUND_DEBUG"):
+            import traceback
+
+            traceback.print_exception(e)
+        if "timed out" in reason.lower() or "timeout" in reason.lower():
+            reason += (f" — a rank did not answer for {timeout:g} s (--timeout); its own output above "
+                       "may say why")
+        own = f"rank {ranks.rank}: {reason}"
+        first = ranks.post_failure(own)
+        if first == own:
+            print(f"playground: error: {own}", file=sys.stderr, flush=True)
+        elif first.split(": ", 1)[-1] != reason:   # the same error on every rank (settings) is said once
+            print(f"playground: error: {first} (rank {ranks.rank} stopped with it)", file=sys.stderr, flush=True)
+        return 1   # no process group teardown: after a failure it can wait on the ranks that are gone
+
+
+def _load_data_in_turn(ranks, project, datasets):
+    """Every rank holds the whole dataset on its device; a download happens once per machine, on local rank 0."""
+    kind = datasets.DATASETS.get(project.data.dataset)
+    if kind is None or not kind.image:
+        return None   # generated from the seed: the Trainer makes it
+    first = ranks.launch.local_rank == 0
+    if not first:
+        ranks.barrier()
+    data = datasets.load(project.data, ranks.device)
+    if first:
+        ranks.barrier()
+    return data
+
+
+def _train_project(args):
+    """The project with the command line's overrides, and where its checkpoint and metrics go."""
     from .core.errors import ProjectError
-    from .core.files import atomic_write_bytes
     from .core.spec import Project
-    from .core.training import FINISHED, STOPPED, Trainer
 
     project = Project.load(args.project)
     _print_notes(project)
@@ -109,35 +231,40 @@ def _train(args) -> int:
     stem = Path(args.project).stem
     out = Path(args.out or f"{stem}.checkpoint.pt")
     metrics = Path(args.metrics or f"{stem}.metrics.json")
+    return project, out, metrics
 
-    for target in (out, metrics):  # fail before a long run, not after it
+
+def _check_writable(*targets: Path) -> None:
+    from .core.errors import ProjectError
+
+    for target in targets:  # fail before a long run, not after it
         folder = target.parent if str(target.parent) else Path(".")
         if not folder.is_dir():
             raise ProjectError(f"cannot write {target}: the folder {folder} does not exist")
         if not os.access(folder, os.W_OK):
             raise ProjectError(f"cannot write {target}: no permission to write in {folder}")
 
-    resume = {}
-    if args.resume:
-        ckpt = load_checkpoint(args.resume)
-        resume = dict(
-            model_state=ckpt.model,
-            optimizer_state=ckpt.optimizer if ckpt.project.training.optimizer == t.optimizer else None,
-            start_epoch=ckpt.epoch,
-            history=ckpt.history,
-        )
-    progress = _Progress(quiet=args.quiet)
-    trainer = Trainer(project, progress, report_interval=0.1, **resume)
-    trainer.prepare()  # bad settings fail here, before anything is written
-    for warning in trainer.warnings:
-        print(f"playground: warning: {warning}", file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())
-    try:
-        end = trainer.run()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    progress.close()
+def _resume_state(args, project) -> dict:
+    """The Trainer's keyword arguments to continue from --resume's checkpoint ({} without one)."""
+    from .core.checkpoint import load_checkpoint
+
+    if not args.resume:
+        return {}
+    ckpt = load_checkpoint(args.resume)
+    return dict(
+        model_state=ckpt.model,
+        optimizer_state=ckpt.optimizer if ckpt.project.training.optimizer == project.training.optimizer else None,
+        start_epoch=ckpt.epoch,
+        history=ckpt.history,
+    )
+
+
+def _write_results(trainer, project, end, out: Path, metrics: Path) -> int:
+    """Write the checkpoint and the metrics, say how the run ended; the exit status."""
+    from .core.checkpoint import Checkpoint, save_checkpoint
+    from .core.files import atomic_write_bytes
+    from .core.training import FINISHED
 
     save_checkpoint(
         Checkpoint(
@@ -155,6 +282,12 @@ def _train(args) -> int:
     if end.test_accuracy is not None:
         print(f"test accuracy: {end.test_accuracy:.2%}")
     print(f"wrote {out} and {metrics}")
+    return _exit_status(end)
+
+
+def _exit_status(end) -> int:
+    from .core.training import FINISHED, STOPPED
+
     if end.status == FINISHED:
         return 0
     return 130 if end.status == STOPPED else 1

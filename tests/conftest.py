@@ -1,6 +1,9 @@
 """Shared test set-up: headless Qt and the real MNIST test set when it is present."""
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,3 +59,23 @@ def mnist_root(tmp_path, mnist_t10k) -> Path:
         (root / source.name).symlink_to(source)
         (root / f"train-{kind}-ubyte.gz").symlink_to(source)
     return root
+
+
+@pytest.fixture
+def torchrun():
+    """Run `torchrun ARGS` (as `python -m torch.distributed.run`) on this checkout's code; returns
+    (CompletedProcess with stdout and stderr merged, seconds it took)."""
+
+    def launch(*args, cwd, env: dict | None = None, timeout: float = 120):
+        # the workers run `-m playground` from cwd: PYTHONPATH makes it this checkout, not an installed copy
+        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+        start = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", *map(str, args)],
+            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
+            env={**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "error",
+                 **(env or {})},
+        )
+        return result, time.perf_counter() - start
+
+    return launch

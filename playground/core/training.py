@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from . import data as datasets
+from .distributed import SINGLE, SingleProcess
 from .errors import PlaygroundError, TrainingError
 from .health import HealthEvent, HealthProbe
 from .losses import LOSSES, TargetPlan, build_loss, count_correct, encode_targets, plan_targets
@@ -180,6 +181,7 @@ class Trainer:
         history: dict | None = None,
         report_interval: float = 1 / 30,        # seconds between step reports (each costs a host sync)
         health_interval: float | None = None,   # seconds between HealthEvents (each measures one step); None: off
+        ranks: SingleProcess = SINGLE,          # torchrun: distributed.Ranks shards, wraps and reduces
     ):
         self.project = project
         self.callback = callback or (lambda event: None)
@@ -199,6 +201,9 @@ class Trainer:
         self._running.set()
         self._optimizer_ok = True          # False after a non-finite loss corrupted its state
         self._health: HealthProbe | None = None
+        self.ranks = ranks
+        self.error: BaseException | None = None   # the exception that ended the run, if one did
+        self._net: nn.Module | None = None        # the model as trained: itself, or its DDP wrapper
 
     # --- control, from any thread ----------------------------------------------------------
 
@@ -224,6 +229,7 @@ class Trainer:
             return
         t = self.project.training
         setup = prepare_setup(self.project, self._dataset)
+        self.ranks.prepare(setup, self.project)
         self.model = initial_model(self.project, setup.device, self._states[0])
         self.optimizer = build_optimizer(t.optimizer.type, setup.optimizer_params, self.model.parameters())
         if self._states[1] is not None:
@@ -236,6 +242,7 @@ class Trainer:
             if self._states[2] is not None:
                 self.scheduler.load_state_dict(self._states[2])
         self.warnings = setup.warnings
+        self._net = self.ranks.wrap(self.model)   # after loading weights: DDP starts every rank from rank 0's
         self._setup = setup
 
     # --- the loop ----------------------------------------------------------------------------
@@ -246,8 +253,10 @@ class Trainer:
             self.prepare()
             end = self._train()
         except PlaygroundError as e:
+            self.error = e
             end = EndEvent(FAILED, str(e), self.epoch)
         except Exception as e:  # noqa: BLE001 — a training failure must reach the user, not kill the app
+            self.error = e
             end = EndEvent(FAILED, f"training failed: {type(e).__name__}: {e}", self.epoch)
         finally:
             if self._health is not None:
@@ -259,7 +268,7 @@ class Trainer:
     def _train(self) -> EndEvent:
         s = self._setup
         t = self.project.training
-        model, optimizer = self.model, self.optimizer
+        model, optimizer, net = self.model, self.optimizer, self._net
         scaler = torch.amp.GradScaler("cuda") if t.mixed_precision and s.device.type == "cuda" else None
         autocast = (
             (lambda: torch.autocast("cuda", dtype=torch.float16))
@@ -298,7 +307,7 @@ class Trainer:
                 if measure:
                     health.arm()
                 with autocast():
-                    loss = s.loss_fn(model(xb), yb)
+                    loss = s.loss_fn(net(xb), yb)
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()
@@ -330,8 +339,10 @@ class Trainer:
                     health_at = time.perf_counter()
                     self.callback(health.finish(global_step))
                 now = time.perf_counter()
-                if now - last_report >= self.report_interval or step == steps:
-                    value = window_sum.item() / window_steps  # the one host sync per report
+                if self.ranks.report_due(now - last_report, self.report_interval, step, steps):
+                    value, stop = self.ranks.window_loss(window_sum, window_steps)  # the one host sync per report
+                    if stop:
+                        self.stop()   # every rank learns it at this report and stops before the same step
                     if not math.isfinite(value):
                         return self._non_finite(value, epoch, step, good)
                     rate = window_samples / max(now - last_report - paused_for, 1e-9)
@@ -345,7 +356,8 @@ class Trainer:
                     last_report = now
 
             seconds = time.perf_counter() - epoch_start - epoch_paused
-            train_loss = epoch_sum.item() / seen if seen else float("nan")  # drop_last skips some
+            total, seen = self.ranks.total(epoch_sum, seen)
+            train_loss = total / seen if seen else float("nan")  # drop_last skips some
             val_loss, val_acc = self.evaluate(s.dataset.x_val, s.y_val, s.dataset.y_val)
             if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
                 bad = train_loss if not math.isfinite(train_loss) else val_loss
@@ -384,6 +396,7 @@ class Trainer:
         s = self._setup
         if len(x) == 0:
             return None, None
+        x, y, labels = self.ranks.shard(x), self.ranks.shard(y), self.ranks.shard(labels)  # sums, then totals
         self.model.eval()
         loss_sum = torch.zeros((), device=s.device)
         correct = torch.zeros((), device=s.device, dtype=torch.long)
@@ -395,8 +408,9 @@ class Trainer:
                 if s.plan.accuracy:
                     correct += count_correct(out, labels[start : start + EVAL_BATCH], s.plan)
         self.model.train()
-        accuracy = correct.item() / len(x) if s.plan.accuracy else None
-        return loss_sum.item() / len(x), accuracy
+        total, n_correct, n = self.ranks.totals(loss_sum, correct, len(x))
+        accuracy = n_correct / n if s.plan.accuracy else None
+        return total / n, accuracy
 
     def _test_accuracy(self) -> float | None:
         ds = self._setup.dataset

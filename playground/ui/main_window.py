@@ -21,6 +21,7 @@ from ..core.optim import check_device
 from ..core.recovery import RecoveryStore
 from ..core.spec import Project
 from ..resources_path import resource_path
+from .command_dialog import TrainingCommandDialog
 from .document import ProjectDocument
 from .editor import NetworkEditor
 from .errors import ExceptionHook
@@ -118,6 +119,11 @@ class MainWindow(QMainWindow):
         self._action("&Compare optimizers (SGD, Momentum, RMSprop, Adam)", self.session.compare_optimizers,
                      None, training)
         self.lr_finder_action = self._action("&Find learning rate…", self.open_lr_finder, None, training)
+        training.addSeparator()
+        self.command_action = self._action("&Export training command…", self.export_training_command, None,
+                                           training)
+        self.command_action.setToolTip("Save the project and show the torchrun commands that train it on "
+                                       "more GPUs or machines")
 
         view = bar.addMenu("&View")
         for dock in self.findChildren(QDockWidget):
@@ -193,8 +199,23 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def start_blocker(self) -> str | None:
-        """Why Start is disabled, in the words of the core, or None when the run can start."""
+    def export_training_command(self) -> TrainingCommandDialog | None:
+        """Save the project (asking where if it has no file yet) and show the torchrun lines for it."""
+        reason = self.start_blocker(device=False)   # the commands choose the device
+        if reason:
+            self.statusBar().showMessage(f"Cannot export a training command yet: {reason}", 6000)
+            return None
+        if not self.files.save():
+            return None
+        dialog = TrainingCommandDialog(self.document.project, self.document.path, self)
+        dialog.copied.connect(lambda _: self.statusBar().showMessage("Copied the command line", 3000))
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def start_blocker(self, device: bool = True) -> str | None:
+        """Why Start is disabled, in the words of the core, or None when the run can start (`device`:
+        whether this machine must have the project's device)."""
         doc = self.document
         if not doc.layers:
             return "the network has no layers — drag some from the palette"
@@ -206,7 +227,8 @@ class MainWindow(QMainWindow):
         project = doc.project
         data = doc.data_info
         try:
-            check_device(project.training.device)
+            if device:
+                check_device(project.training.device)
             plan_targets(project.training.loss.type, info.output_shape, data.task, data.n_classes,
                          data.name, doc.layers[-1].type)
         except TrainingError as e:
