@@ -20,6 +20,7 @@ from ..core.losses import plan_targets
 from ..core.optim import check_device
 from ..core.spec import Project
 from ..resources_path import resource_path
+from .code_panel import CodePanel
 from .document import ProjectDocument
 from .editor import NetworkEditor
 from .errors import ExceptionHook
@@ -33,6 +34,10 @@ from .session import TrainingSession
 from .training_panel import TrainingPanel
 from .views.panel import ViewsPanel
 from .worker import wait_for_training_threads
+
+
+# The freedesktop id: packaging/DESKTOP_ID.desktop, the AppStream metainfo and the icon all use it.
+DESKTOP_ID = "io.github.playground.Playground"
 
 
 class MainWindow(QMainWindow):
@@ -53,12 +58,16 @@ class MainWindow(QMainWindow):
         self.plots = TrainingPlots()
         self.runs = RunList(self.plots)
         self.views = ViewsPanel()
+        self.code = CodePanel(self.document)
         self.session = TrainingSession(self)
         self.files = FileActions(self)
 
         self.setCentralWidget(self.editor)
         self._dock("Layers", self.palette, Qt.LeftDockWidgetArea, "paletteDock")
-        self._dock("Training", self.panel, Qt.RightDockWidgetArea, "trainingDock")
+        training_dock = self._dock("Training", self.panel, Qt.RightDockWidgetArea, "trainingDock")
+        self.code_dock = self._dock("Code", self.code, Qt.RightDockWidgetArea, "codeDock")
+        self.tabifyDockWidget(training_dock, self.code_dock)
+        training_dock.raise_()
         bottom = QSplitter(Qt.Horizontal)
         bottom.setObjectName("plotsSplitter")
         bottom.addWidget(self.plots)
@@ -167,7 +176,7 @@ class MainWindow(QMainWindow):
         self.undo_action.setEnabled(not locked and stack.canUndo())
         self.redo_action.setEnabled(not locked and stack.canRedo())
         self.lr_finder_action.setEnabled(not locked)
-        for action in (self.files.export_action, self.files.checkpoint_action):
+        for action in self.files.weight_actions:
             action.setEnabled(not locked)
         if not locked:
             self._on_document_changed()
@@ -260,7 +269,7 @@ def run_gui(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("Playground")
     app.setOrganizationName("Playground")
-    app.setDesktopFileName("playground")  # lets Wayland match the window to the .desktop entry's icon
+    app.setDesktopFileName(DESKTOP_ID)  # lets Wayland match the window to the .desktop entry's icon
     app.setWindowIcon(QIcon(str(resource_path("icons", "playground.svg"))))
     hook = ExceptionHook(lambda: QApplication.activeWindow())
     hook.install()
