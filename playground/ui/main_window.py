@@ -265,12 +265,20 @@ class MainWindow(QMainWindow):
         event.accept()
 
 
+def app_icon() -> QIcon:
+    """The SVG, plus rendered sizes for where no SVG plugin is loaded (a trimmed bundle, some WMs)."""
+    icon = QIcon(str(resource_path("icons", "playground.svg")))
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        icon.addFile(str(resource_path("icons", f"playground-{size}.png")))
+    return icon
+
+
 def run_gui(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("Playground")
     app.setOrganizationName("Playground")
     app.setDesktopFileName(DESKTOP_ID)  # lets Wayland match the window to the .desktop entry's icon
-    app.setWindowIcon(QIcon(str(resource_path("icons", "playground.svg"))))
+    app.setWindowIcon(app_icon())
     hook = ExceptionHook(lambda: QApplication.activeWindow())
     hook.install()
     collector = MainThreadGarbageCollector(app)
