@@ -41,13 +41,14 @@ echo "$(basename "$WHEEL") ($(du -h "$WHEEL" | cut -f1)) in $(( $(date +%s) - st
 
 say "installing it into a fresh virtual environment"
 BASE=$("$PY" -c 'import sys; print(sys._base_executable)')
-"$BASE" -m venv "$WORK/venv"
+"$BASE" -m venv --without-pip "$WORK/venv"  # no stale pip/setuptools shadowing the dependencies
 V="$WORK/venv/bin"
 DEPS=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 "$V/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' | {
     read -r site; echo "$DEPS" >"$site/_playground_dependencies.pth"; }
-"$V/python" -m pip install --quiet --no-deps --no-index "$WHEEL"
-"$V/python" -m pip check
+PIP=("$PY" -m pip --python "$V/python")  # the development pip, acting on the fresh environment
+"${PIP[@]}" install --quiet --no-deps --no-index "$WHEEL"
+"${PIP[@]}" check
 "$V/python" -c 'import playground, sys; p = playground.__file__; print(p); sys.exit(not p.startswith(sys.prefix))'
 
 say "the command line from the installed wheel"
