@@ -331,10 +331,14 @@ class FileActions:
         try:
             export_model(self.document.network, weights.model, path, fmt)
         except PlaygroundError as e:
+            problem = str(e)
+        else:
+            problem = None
+        finally:
             QApplication.restoreOverrideCursor()
-            self._warn("Cannot export the model", str(e))
+        if problem:
+            self._warn("Cannot export the model", problem)
             return False
-        QApplication.restoreOverrideCursor()
         self._remember_folder(path)
         self.window.statusBar().showMessage(f"Exported {Path(path).name}", 6000)
         return True

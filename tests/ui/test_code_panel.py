@@ -161,3 +161,27 @@ def test_export_model_without_weights_explains(window, tmp_path, warnings_shown)
     assert warnings_shown == [("No weights for this network",
                                "Train the network, or load weights or a checkpoint into it, first.")]
     assert not (tmp_path / "m.pt2").exists()
+
+
+def test_the_menu_action_asks_where_and_whether_to_include_weights(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    give_weights(window)
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "net"), ""))
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.No)
+    window.files.script_action.trigger()
+    assert asked == ["Save the current weights beside the script as net.pt, and have the script load them? "
+                     "(No: the script starts from the project's seed.)"]
+    assert (tmp_path / "net.py").exists() and not (tmp_path / "net.pt").exists()
+
+
+def test_onnx_without_the_extra_says_what_to_install(window, tmp_path, warnings_shown, monkeypatch):
+    import playground.core.exporting as exporting
+
+    give_weights(window)
+    monkeypatch.setattr(exporting, "onnx_problem",
+                        lambda: "ONNX export needs the onnxscript package: pip install 'playground[onnx]'")
+    assert not window.files.export_model_to(tmp_path / "m.onnx", "onnx")
+    assert warnings_shown == [("Cannot export the model",
+                               "ONNX export needs the onnxscript package: pip install 'playground[onnx]'")]
