@@ -15,6 +15,7 @@ from torch import nn
 
 from .errors import ShapeError
 from .layers import LAYERS, LayerType
+from .params import check_params
 from .shapes import infer_shapes
 from .spec import LayerSpec, NetworkSpec
 
@@ -98,11 +99,13 @@ def _arguments(layer: LayerSpec, layer_type: LayerType, inferred: dict) -> dict:
     Playground's defaults where torch has none or another one, and fixed arguments."""
     args = dict(inferred)
     declared = {p.name: p for p in layer_type.params}
+    given = {k: v for k, v in layer.params.items() if k in declared}
+    checked = check_params(layer_type.params, given, "")  # 5.0 in a file is the whole number 5
     defaults = torch_defaults(layer_type.name)
     required = _required(layer_type.name)
     for name, param in declared.items():
-        if name in layer.params:
-            value = layer.params[name]
+        if name in given:
+            value = checked[name]
         elif name in required:
             value = param.default
         elif name in defaults and _differs(defaults[name], param.default):

@@ -120,3 +120,8 @@ def test_the_script_runs_without_arguments(tmp_path, examples):
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "output shape: (4, 2)"
+
+
+def test_whole_numbers_written_as_floats_in_a_file_become_ints():
+    source = sequential_source(NetworkSpec([1, 8, 8], [L("Conv2d", {"out_channels": 4.0, "kernel_size": [3.0, 3]})]))
+    assert "nn.Conv2d(1, 4, (3, 3))" in source
