@@ -97,7 +97,7 @@ def test_without_the_onnx_extra_the_message_says_what_to_install(tmp_path, examp
     found = {"onnx": None, "onnxscript": None}  # whether or not they are installed here
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: found[name] if name in found else real(name, *a))
     assert onnx_problem() == "ONNX export needs the onnx and onnxscript packages: pip install 'playground[onnx]'"
-    found["onnx"] = object()
+    found["onnx"] = real("json")  # some spec: "installed"
     network = networks(examples)["mnist_mlp"]
     with pytest.raises(ExportError, match=r"^ONNX export needs the onnxscript package: pip install 'playground\[onnx\]'$"):
         export_model(network, build_network(network).state_dict(), tmp_path / "m.onnx", "onnx")
