@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFontDatabase, QTextCursor, QTextFormat
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -22,6 +22,7 @@ from ..core.codegen import panel_source
 from ..core.errors import PlaygroundError
 from .document import ProjectDocument
 
+MAX_SHOWN_PROBLEMS = 6
 MAX_SOURCE_BYTES = 1_000_000  # a network's source is a few kilobytes; anything this big is the wrong file
 _ERROR_STYLE = "color: #c62828;"
 _ERROR_LINE = QColor(255, 205, 210)
@@ -45,7 +46,7 @@ class CodePanel(QWidget):
                              "(torch.nn layers with literal arguments) and press Apply; nothing is executed.")
         self.status = QLabel(objectName="codeStatus", wordWrap=True)
         self.apply_button = QPushButton("&Apply", objectName="applyCodeButton",
-                                        toolTip="Turn the code into cards (undo with Ctrl+Z)")
+                                        toolTip="Turn the code into cards (Ctrl+Return; undo with Ctrl+Z)")
         self.revert_button = QPushButton("Re&vert", objectName="revertCodeButton",
                                          toolTip="Discard the edits and show the cards' code")
         self.open_button = QPushButton("&Open…", objectName="openCodeButton",
@@ -67,6 +68,7 @@ class CodePanel(QWidget):
         self.apply_button.clicked.connect(self.apply)
         self.revert_button.clicked.connect(self.revert)
         self.open_button.clicked.connect(self.open)
+        self.edit.installEventFilter(self)  # Ctrl+Return applies, wherever the cursor is
         document.network_changed.connect(self._on_document_network_changed)
         document.locked_changed.connect(self._update_buttons)
         self.revert()
@@ -117,7 +119,10 @@ class CodePanel(QWidget):
         try:
             spec = parse_sequential(self.source, self.document.network.input_shape)
         except CodeImportError as e:
-            self._say(str(e), error=True)
+            lines = str(e).splitlines()
+            if len(lines) > MAX_SHOWN_PROBLEMS:  # the rest are tinted; the editor keeps its room
+                lines = lines[:MAX_SHOWN_PROBLEMS] + [f"… and {len(lines) - MAX_SHOWN_PROBLEMS} more (tinted)"]
+            self._say("\n".join(lines), error=True)
             self._mark_lines([line for line, _ in e.problems])
             return False
         self.document.replace_layers(spec.layers, "Apply code")  # still "edited": the text stays for now
@@ -152,6 +157,13 @@ class CodePanel(QWidget):
         return self.apply()
 
     # --- internals -------------------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (watched is self.edit and event.type() == QEvent.KeyPress
+                and event.key() in (Qt.Key_Return, Qt.Key_Enter) and event.modifiers() & Qt.ControlModifier):
+            self.apply()
+            return True
+        return super().eventFilter(watched, event)
 
     def _set_text(self, text: str) -> None:
         if text == self.source:

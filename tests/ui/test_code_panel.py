@@ -185,3 +185,16 @@ def test_onnx_without_the_extra_says_what_to_install(window, tmp_path, warnings_
     assert not window.files.export_model_to(tmp_path / "m.onnx", "onnx")
     assert warnings_shown == [("Cannot export the model",
                                "ONNX export needs the onnxscript package: pip install 'playground[onnx]'")]
+
+
+def test_ctrl_return_applies_and_long_error_lists_are_cut_short(qtbot, window):
+    window.code.edit.setPlainText("nn.Sequential(\n" + "    x,\n" * 9 + ")")
+    window.code.edit.setFocus()
+    qtbot.keyClick(window.code.edit, Qt.Key_Return, Qt.ControlModifier)
+    shown = window.code.status.text().splitlines()
+    assert len(shown) == 7 and shown[-1] == "… and 3 more (tinted)"
+    assert window.code.marked_lines == list(range(2, 11))
+    window.code.edit.setPlainText("nn.Sequential(nn.Flatten(), nn.Linear(784, 10))")
+    with qtbot.waitSignal(window.code.applied):
+        qtbot.keyClick(window.code.edit, Qt.Key_Return, Qt.ControlModifier)
+    assert [layer.type for layer in window.document.layers] == ["Flatten", "Linear"]
