@@ -14,8 +14,7 @@ from tests.conftest import REPO
 
 DESKTOP_ID = "io.github.playground.Playground"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
-_SKIP = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-                               "docs")
+_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +22,10 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     """Built by setuptools from a copy of the working tree, offline, as `python -m build` would."""
     pytest.importorskip("setuptools", reason="building the wheel needs setuptools (in the test extra)")
     work = tmp_path_factory.mktemp("wheel")
-    shutil.copytree(REPO, work / "src", ignore=_SKIP)
+    for name in ("playground", "resources"):  # what the wheel is built from; nothing else in the checkout
+        shutil.copytree(REPO / name, work / "src" / name, ignore=_SKIP)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, work / "src" / name)
     subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta as b; "
                     "b.build_wheel(sys.argv[1])", str(work / "dist")],
                    cwd=work / "src", check=True, capture_output=True, timeout=120)
