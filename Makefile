@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test clean
+.PHONY: run test package package-check install-desktop clean
 
 run: $(STAMP)
 	$(BIN)/playground $(ARGS)
@@ -15,10 +15,33 @@ run: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The standalone one-folder bundle in dist/playground (PyInstaller; why: packaging/README.md).
+package: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,package]'
+	$(BIN)/python -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
+		packaging/playground.spec
+	@du -sh dist/playground
+
+# Slower than `make test`, so not part of it: the wheel in a fresh venv (CLI and window), and the
+# bundle under a virtual display (needs xvfb-run and xwininfo: apt install xvfb x11-utils).
+package-check: package
+	packaging/check_package.sh dist/playground
+
+# The launcher and icons for the current user, for a `playground` installed from the wheel.
+install-desktop:
+	install -Dm644 packaging/io.github.playground.Playground.desktop \
+		~/.local/share/applications/io.github.playground.Playground.desktop
+	install -Dm644 resources/icons/playground.svg \
+		~/.local/share/icons/hicolor/scalable/apps/io.github.playground.Playground.svg
+	for s in 16 24 32 48 64 128 256 512; do \
+		install -Dm644 resources/icons/playground-$$s.png \
+			~/.local/share/icons/hicolor/$${s}x$${s}/apps/io.github.playground.Playground.png; \
+	done
+
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

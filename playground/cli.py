@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 COMMANDS = ("train", "inspect", "export")
+EXPORT_FORMATS = ("state_dict", "safetensors", "python", "pt2", "onnx")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,10 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--batch-size", type=int, default=1, metavar="N",
                          help="samples per batch for multiply-adds and activation memory (default: 1)")
 
-    export = sub.add_parser("export", help="export a checkpoint's weights as a plain state_dict")
-    export.add_argument("checkpoint", metavar="CHECKPOINT")
-    export.add_argument("--format", choices=("state_dict", "safetensors"), default="state_dict")
+    export = sub.add_parser(
+        "export", help="export weights, a standalone Python script, a torch.export program or ONNX",
+        description="state_dict / safetensors: the weights of a checkpoint or weights file. python: a "
+        "script that needs only torch (from a checkpoint it loads the weights, saved beside it as "
+        "OUT's name with .pt; from a project it starts from the project's seed). pt2 / onnx: the "
+        "checkpoint's trained network (ONNX needs pip install 'playground[onnx]').")
+    export.add_argument("checkpoint", metavar="FILE", help="a checkpoint, a weights file, or (python) a project")
+    export.add_argument("--format", choices=EXPORT_FORMATS, default="state_dict")
     export.add_argument("--out", metavar="FILE", required=True)
+    export.add_argument("--no-weights", action="store_true",
+                        help="python: write only the script, even from a checkpoint")
     return parser
 
 
@@ -396,7 +404,31 @@ def _inspect(args) -> int:
 def _export(args) -> int:
     from .core.checkpoint import load_state_dict, save_weights
 
+    if args.format in ("python", "pt2", "onnx"):
+        return _export_network(args)
     state = load_state_dict(args.checkpoint)
     save_weights(state, args.out, format=args.format)
     print(f"wrote {args.out} ({args.format}, {len(state)} tensors)")
+    return 0
+
+
+def _export_network(args) -> int:
+    from .core.checkpoint import load_project_or_checkpoint
+    from .core.errors import ProjectError
+    from .core.exporting import export_model, export_script
+
+    kind, project, ckpt = load_project_or_checkpoint(Path(args.checkpoint))
+    if args.format == "python":
+        state = ckpt.model if ckpt is not None and not args.no_weights else None
+        written = export_script(project.network, args.out, project.name, state_dict=state,
+                                seed=project.training.seed)
+        print("wrote " + " and ".join(str(p) for p in written))
+        return 0
+    if ckpt is None:
+        raise ProjectError(
+            f"{args.checkpoint} is a {kind} without weights; --format {args.format} exports a trained "
+            "network — pass a checkpoint (playground train writes one)"
+        )
+    export_model(project.network, ckpt.model, args.out, args.format)
+    print(f"wrote {args.out} ({args.format}, input (batch, {', '.join(map(str, project.network.input_shape))}))")
     return 0

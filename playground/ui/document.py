@@ -167,6 +167,17 @@ class ProjectDocument(QObject):
 
         self._edit(f"Set {layer.type} {name}", set_, merge_key=("layer", index, name))
 
+    def replace_layers(self, layers: list[LayerSpec], text: str = "Replace layers") -> None:
+        """All layers at once (code applied from the code panel): one undo step."""
+        if list(layers) == self.layers:
+            return
+        new = copy.deepcopy(list(layers))
+
+        def set_(p: Project) -> None:
+            p.network.layers = copy.deepcopy(new)
+
+        self._edit(text, set_)
+
     # --- settings edits ---------------------------------------------------------------------
 
     def set_dataset(self, dataset: str) -> None:

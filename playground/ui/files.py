@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox
 
 from ..core.checkpoint import (
     Checkpoint,
@@ -19,6 +21,7 @@ from ..core.checkpoint import (
     save_weights,
 )
 from ..core.errors import PlaygroundError
+from ..core.exporting import FORMATS, export_model, export_script, format_for
 from ..core.shapes import build_network
 from ..core.spec import Project
 from ..core.validation import defaults_used
@@ -29,6 +32,7 @@ from .session import TrainedWeights
 PROJECT_FILTER = "Playground projects (*.json)"
 WEIGHTS_FILTERS = "PyTorch state_dict (*.pt *.pth);;safetensors (*.safetensors)"
 LOAD_FILTER = "Weights and checkpoints (*.pt *.pth *.ckpt *.safetensors);;All files (*)"
+MODEL_FILTERS = "torch.export program (*.pt2);;ONNX (*.onnx)"
 MAX_RECENT = 8
 COMPARISON_EXAMPLE = "optimizer_comparison.json"
 
@@ -58,6 +62,9 @@ class FileActions:
         self.checkpoint_action = add("Save &checkpoint…", self.save_checkpoint, None, menu)
         add("&Load weights or checkpoint…", self.load_weights, None, menu)
         menu.addSeparator()
+        self.script_action = add("Export as &Python script…", self.export_script, None, menu)
+        self.model_action = add("Export &model (torch.export .pt2, ONNX)…", self.export_model, None, menu)
+        menu.addSeparator()
         add("&Quit", self.window.close, QKeySequence.Quit, menu)
         menu.aboutToShow.connect(self._update_weight_actions)
         self._update_weight_actions()
@@ -76,9 +83,17 @@ class FileActions:
         weights = self.window.session.weights
         ok = weights is not None and weights.fits(self.document.network)
         tip = "" if ok else "Train the network or load weights first"
-        for action in (self.export_action, self.checkpoint_action):
+        for action in self.weight_actions:
             action.setEnabled(ok)
             action.setToolTip(tip)
+        fits = self.document.network_info.ok
+        self.script_action.setEnabled(fits)
+        self.script_action.setToolTip("" if fits else "The network does not fit yet")
+
+    @property
+    def weight_actions(self) -> tuple[QAction, ...]:
+        """Actions that need weights that fit the network (and no run changing them)."""
+        return (self.export_action, self.checkpoint_action, self.model_action)
 
     # --- projects --------------------------------------------------------------------------
 
@@ -260,6 +275,82 @@ class FileActions:
         self.window.statusBar().showMessage(f"Loaded weights from {path}", 4000)
         return True
 
+    # --- code and standard formats -----------------------------------------------------------
+
+    def export_script(self) -> None:
+        suggested = str(Path(self._folder()) / f"{_module_name(self.document.name)}.py")
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export as Python script", suggested,
+                                              "Python scripts (*.py)")
+        if not path:
+            return
+        if not path.lower().endswith(".py"):
+            path += ".py"
+        weights = self.window.session.weights
+        include = False
+        if weights is not None and weights.fits(self.document.network):
+            answer = QMessageBox.question(
+                self.window, "Include the weights?",
+                f"Save the current weights beside the script as {Path(path).with_suffix('.pt').name}, "
+                "and have the script load them? (No: the script starts from the project's seed.)",
+                QMessageBox.Yes | QMessageBox.No | QMessageBox.Cancel, QMessageBox.Yes,
+            )
+            if answer == QMessageBox.Cancel:
+                return
+            include = answer == QMessageBox.Yes
+        self.export_script_to(path, include)
+
+    def export_script_to(self, path: str | Path, include_weights: bool = False) -> bool:
+        """The network as a standalone script; with weights, also NAME.pt beside it, which it loads."""
+        state = None
+        if include_weights:
+            weights = self._current_weights()
+            if weights is None:
+                return False
+            state = weights.model
+        project = self.document.project
+        try:
+            written = export_script(project.network, path, self.document.name, state_dict=state,
+                                    seed=project.training.seed)
+        except PlaygroundError as e:
+            self._warn("Cannot export the script", str(e))
+            return False
+        self._remember_folder(path)
+        self.window.statusBar().showMessage("Exported " + " and ".join(p.name for p in written), 6000)
+        return True
+
+    def export_model(self) -> None:
+        if self._current_weights() is None:
+            return
+        suggested = str(Path(self._folder()) / f"{_module_name(self.document.name)}.pt2")
+        path, chosen = QFileDialog.getSaveFileName(self.window, "Export model", suggested, MODEL_FILTERS)
+        if not path:
+            return
+        fmt = format_for(path) or ("onnx" if "ONNX" in chosen else "pt2")
+        if format_for(path) is None:
+            path += FORMATS[fmt]
+        self.export_model_to(path, fmt)
+
+    def export_model_to(self, path: str | Path, fmt: str) -> bool:
+        """The network with the current weights as a torch.export program or ONNX."""
+        weights = self._current_weights()
+        if weights is None:
+            return False
+        QApplication.setOverrideCursor(Qt.WaitCursor)  # tracing takes a second or two
+        try:
+            export_model(self.document.network, weights.model, path, fmt)
+        except PlaygroundError as e:
+            problem = str(e)
+        else:
+            problem = None
+        finally:
+            QApplication.restoreOverrideCursor()
+        if problem:
+            self._warn("Cannot export the model", problem)
+            return False
+        self._remember_folder(path)
+        self.window.statusBar().showMessage(f"Exported {Path(path).name}", 6000)
+        return True
+
     def _current_weights(self) -> TrainedWeights | None:
         weights = self.window.session.weights
         if weights is None or not weights.fits(self.document.network):
@@ -298,6 +389,12 @@ class FileActions:
 
     def _warn(self, title: str, text: str) -> None:
         QMessageBox.warning(self.window, title, text)
+
+
+def _module_name(name: str) -> str:
+    """A file name Python could import: "MNIST LeNet" -> "mnist_lenet"."""
+    stem = re.sub(r"\W+", "_", name.strip().lower()).strip("_")
+    return stem if stem and not stem[0].isdigit() else f"network_{stem}".rstrip("_")
 
 
 def _weights_from(ckpt: Checkpoint) -> TrainedWeights:

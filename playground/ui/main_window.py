@@ -21,6 +21,7 @@ from ..core.optim import check_device
 from ..core.recovery import RecoveryStore
 from ..core.spec import Project
 from ..resources_path import resource_path
+from .code_panel import CodePanel
 from .command_dialog import TrainingCommandDialog
 from .document import ProjectDocument
 from .editor import NetworkEditor
@@ -36,6 +37,10 @@ from .session import TrainingSession
 from .training_panel import TrainingPanel
 from .views.panel import ViewsPanel
 from .worker import wait_for_training_threads
+
+
+# The freedesktop id: packaging/DESKTOP_ID.desktop, the AppStream metainfo and the icon all use it.
+DESKTOP_ID = "io.github.playground.Playground"
 
 
 class MainWindow(QMainWindow):
@@ -56,12 +61,16 @@ class MainWindow(QMainWindow):
         self.plots = TrainingPlots()
         self.runs = RunList(self.plots)
         self.views = ViewsPanel()
+        self.code = CodePanel(self.document)
         self.session = TrainingSession(self)
         self.files = FileActions(self)
 
         self.setCentralWidget(self.editor)
         self._dock("Layers", self.palette, Qt.LeftDockWidgetArea, "paletteDock")
-        self._dock("Training", self.panel, Qt.RightDockWidgetArea, "trainingDock")
+        training_dock = self._dock("Training", self.panel, Qt.RightDockWidgetArea, "trainingDock")
+        self.code_dock = self._dock("Code", self.code, Qt.RightDockWidgetArea, "codeDock")
+        self.tabifyDockWidget(training_dock, self.code_dock)
+        training_dock.raise_()
         bottom = QSplitter(Qt.Horizontal)
         bottom.setObjectName("plotsSplitter")
         bottom.addWidget(self.plots)
@@ -176,7 +185,7 @@ class MainWindow(QMainWindow):
         self.undo_action.setEnabled(not locked and stack.canUndo())
         self.redo_action.setEnabled(not locked and stack.canRedo())
         self.lr_finder_action.setEnabled(not locked)
-        for action in (self.files.export_action, self.files.checkpoint_action):
+        for action in self.files.weight_actions:
             action.setEnabled(not locked)
         if not locked:
             self._on_document_changed()
@@ -286,12 +295,20 @@ class MainWindow(QMainWindow):
         return offer_recovery(self, self.recovery.store)
 
 
+def app_icon() -> QIcon:
+    """The SVG, plus rendered sizes for where no SVG plugin is loaded (a trimmed bundle, some WMs)."""
+    icon = QIcon(str(resource_path("icons", "playground.svg")))
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        icon.addFile(str(resource_path("icons", f"playground-{size}.png")))
+    return icon
+
+
 def run_gui(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("Playground")
     app.setOrganizationName("Playground")
-    app.setDesktopFileName("playground")  # lets Wayland match the window to the .desktop entry's icon
-    app.setWindowIcon(QIcon(str(resource_path("icons", "playground.svg"))))
+    app.setDesktopFileName(DESKTOP_ID)  # lets Wayland match the window to the .desktop entry's icon
+    app.setWindowIcon(app_icon())
     hook = ExceptionHook(lambda: QApplication.activeWindow())
     hook.install()
     collector = MainThreadGarbageCollector(app)
