@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from playground.ui.cards import LayerCard
 
 from .conftest import project_dict, snapshot, write_json
 
@@ -125,10 +126,18 @@ def test_a_layer_that_does_not_fit_opens_with_its_card_showing_why(window, work,
     assert "layer 0 Linear: receives 2 features but in_features is 5" in window.start_blocker()
 
 
-def test_an_unknown_layer_opens_as_a_broken_card_with_a_suggestion(window, work, examples):
+def test_an_unknown_layer_opens_as_a_broken_card_with_a_suggestion(window, cli, work, examples):
     path = write_json(work / "p.json", _xor(examples, lambda d: d["network"]["layers"][1].update(type="Tanhh")))
     assert window.files.open_path(path)
-    assert window.start_blocker() == "layer 1 Tanhh: unknown layer type — did you mean Tanh?"
+    message = "layer 1 Tanhh: unknown layer type — did you mean Tanh?"
+    assert window.start_blocker() == message
+    footers = [card.footer.text() for card in window.editor.findChildren(LayerCard)]
+    assert message in footers  # the card itself says it, in red
+    before = snapshot(work)
+    for command in ("inspect", "train"):
+        code, _, err = cli(command, path)
+        assert code == 1 and f"playground: error: {message}" in err
+    assert snapshot(work) == before
 
 
 ABSURD_NEEDS = "its 3,000,000,000 parameters would need 11.2 GiB of memory, and about 44.7 GiB to train"
