@@ -66,8 +66,8 @@ class FileActions:
         self.model_action = add("Export &model (torch.export .pt2, ONNX)…", self.export_model, None, menu)
         menu.addSeparator()
         add("&Quit", self.window.close, QKeySequence.Quit, menu)
-        menu.aboutToShow.connect(self._update_weight_actions)
-        self._update_weight_actions()
+        menu.aboutToShow.connect(self.update_weight_actions)
+        self.update_weight_actions()
 
     def build_examples_menu(self, menu: QMenu) -> None:
         for path in sorted(example_path("").glob("*.json")):
@@ -79,10 +79,12 @@ class FileActions:
             action.triggered.connect(lambda _=False, p=path: self.open_example(p))
             menu.addAction(action)
 
-    def _update_weight_actions(self) -> None:
+    def update_weight_actions(self) -> None:
         weights = self.window.session.weights
         ok = weights is not None and weights.fits(self.document.network)
         tip = "" if ok else "Train the network or load weights first"
+        if self.document.locked:  # the run is changing the weights: save them once it ends
+            ok, tip = False, "A run is training — stop it or wait for it to end"
         for action in self.weight_actions:
             action.setEnabled(ok)
             action.setToolTip(tip)

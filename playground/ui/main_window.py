@@ -185,8 +185,7 @@ class MainWindow(QMainWindow):
         self.undo_action.setEnabled(not locked and stack.canUndo())
         self.redo_action.setEnabled(not locked and stack.canRedo())
         self.lr_finder_action.setEnabled(not locked)
-        for action in self.files.weight_actions:
-            action.setEnabled(not locked)
+        self.files.update_weight_actions()
         if not locked:
             self._on_document_changed()
 

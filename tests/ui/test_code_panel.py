@@ -147,7 +147,7 @@ def test_export_script_with_and_without_weights(window, tmp_path):
 def test_export_model_as_pt2_matches_the_weights(window, tmp_path, warnings_shown):
     assert not window.files.model_action.isEnabled() or window.session.weights is not None
     model = give_weights(window)
-    window.files._update_weight_actions()
+    window.files.update_weight_actions()
     assert window.files.model_action.isEnabled()
     assert window.files.export_model_to(tmp_path / "lenet.pt2", "pt2")
     x = torch.randn(3, 1, 28, 28)

@@ -255,3 +255,16 @@ def test_undo_and_opening_are_refused_while_training(qtbot, window, examples, wa
     with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT):
         window.session.stop()
     assert window.undo_action.isEnabled()
+
+
+def test_weight_actions_stay_off_while_training_even_when_the_menu_opens(qtbot, window):
+    start_and_wait(qtbot, window)
+    assert window.files.export_action.isEnabled()  # trained weights that fit
+    window.document.set_training("epochs", 10_000)
+    with qtbot.waitSignal(window.session.run_started, timeout=5000):
+        window.session.start()
+    window.file_menu.aboutToShow.emit()  # what opening File does
+    assert not any(action.isEnabled() for action in window.files.weight_actions)
+    with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT):
+        window.session.stop()
+    assert window.files.export_action.isEnabled()
