@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pathlib
 import random
 
 import pytest
@@ -25,6 +24,7 @@ from playground.core.errors import CheckpointError
 from playground.core.files import FileWriteError
 from playground.core.shapes import build_network
 from playground.core.spec import LayerSpec, NetworkSpec, Project
+from tests.payloads import SystemOnLoad, TouchOnLoad
 
 
 def small_project() -> Project:
@@ -191,22 +191,6 @@ def test_plain_weights_are_not_a_checkpoint(tmp_path):
 
 
 # --- files that must never run code -------------------------------------------------------------
-
-
-class TouchOnLoad:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
-
-
-class SystemOnLoad:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 @pytest.mark.parametrize("payload", [TouchOnLoad, SystemOnLoad])

@@ -50,34 +50,30 @@ def _existing(work, name):
     return path
 
 
+FAULTS = {
+    "an unwritable folder": "no permission to write in that folder",
+    "a full disk": "the disk is full (the previous file, if any, is unchanged)",
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("action", ACTIONS)
-def test_an_unwritable_folder(with_weights, dialogs, work, unwritable, action):
+def test_a_save_that_cannot_be_done(with_weights, dialogs, work, request, action, fault):
     run, title, name = ACTIONS[action]
     path = _existing(work, name)
     before = snapshot(work)
     _edit(with_weights)
-    unwritable(work)
+    if fault == "a full disk":
+        request.getfixturevalue("full_disk")
+    else:
+        request.getfixturevalue("unwritable")(work)
     assert run(with_weights, path) is False
     kind, shown_title, text = dialogs[-1]
     assert (kind, shown_title) == ("warning", title)
-    assert f"cannot save {path}: no permission to write in that folder" in text
+    assert f"cannot save {path}: {FAULTS[fault]}" in text
     work.chmod(0o755)
-    assert snapshot(work) == before
+    assert snapshot(work) == before  # the previous file byte for byte, no temporary file left
     assert not with_weights.document.is_clean and with_weights.document.project.training.batch_size == 7
-
-
-@pytest.mark.parametrize("action", ACTIONS)
-def test_a_full_disk(with_weights, dialogs, work, full_disk, action):
-    run, title, name = ACTIONS[action]
-    path = _existing(work, name)
-    before = snapshot(work)
-    _edit(with_weights)
-    assert run(with_weights, path) is False
-    kind, shown_title, text = dialogs[-1]
-    assert (kind, shown_title) == ("warning", title)
-    assert f"cannot save {path}: the disk is full (the previous file, if any, is unchanged)" in text
-    assert snapshot(work) == before  # no temporary file left either
-    assert not with_weights.document.is_clean
 
 
 def test_headless_training_into_an_unwritable_folder_fails_before_training(cli, work, examples, unwritable,

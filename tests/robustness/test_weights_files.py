@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import pathlib
 import pickle
 import random
 
@@ -15,6 +13,7 @@ from torch import nn
 from playground.core.checkpoint import save_weights
 from playground.core.shapes import build_network
 from playground.ui.session import TrainedWeights
+from tests.payloads import SystemOnLoad, TouchOnLoad
 
 from .conftest import snapshot
 
@@ -78,22 +77,6 @@ def test_unreadable_weights_are_refused(window, dialogs, cli, work, trained, cas
     path = work / "w.pt"
     make(window, path)
     _check_refused_everywhere(window, dialogs, cli, work, path, expected)
-
-
-class TouchOnLoad:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
-
-
-class SystemOnLoad:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 @pytest.mark.parametrize("payload", [TouchOnLoad, SystemOnLoad])

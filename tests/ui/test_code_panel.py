@@ -23,13 +23,6 @@ def window(qtbot, tmp_path, examples, monkeypatch):
     win.session.shutdown()
 
 
-@pytest.fixture
-def warnings_shown(monkeypatch):
-    shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
-    return shown
-
-
 def test_the_dock_shows_the_network_as_code(window):
     dock = window.findChild(QDockWidget, "codeDock")
     assert dock.widget() is window.code and dock.windowTitle() == "Code"

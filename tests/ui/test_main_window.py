@@ -36,13 +36,6 @@ def window(qtbot, settings, examples):
     win.session.shutdown()
 
 
-@pytest.fixture
-def warnings_shown(monkeypatch):
-    shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
-    return shown
-
-
 def start_and_wait(qtbot, win):
     with qtbot.waitSignal(win.session.run_finished, timeout=RUN_TIMEOUT) as blocker:
         qtbot.mouseClick(win.findChild(QPushButton, "startButton"), Qt.LeftButton)
