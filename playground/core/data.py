@@ -292,8 +292,9 @@ _CACHE_SIZE = 4                                   # train + test of both dataset
 
 def default_root() -> Path:
     """Where datasets live unless a project names a folder: $XDG_DATA_HOME/playground/datasets."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "playground" / "datasets"
+    from .files import user_data_dir
+
+    return user_data_dir() / "datasets"
 
 
 def _normalize(images: Tensor, name: str, how: str, device) -> Tensor:

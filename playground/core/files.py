@@ -43,8 +43,9 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        if isinstance(e, OSError):
-            raise FileWriteError(f"cannot save {path}: {_reason(e)}") from None
+        cause = _os_error_in(e)
+        if cause is not None:
+            raise FileWriteError(f"cannot save {path}: {_reason(cause)}") from None
         raise
     _sweep_stale(folder, path.name)
 
@@ -61,6 +62,20 @@ def _sweep_stale(folder: Path, name: str) -> None:
                 stale.unlink()
         except OSError:
             pass  # gone already, or not ours to remove: never fail a save that succeeded
+
+
+def user_data_dir() -> Path:
+    """Where Playground keeps its own files: $XDG_DATA_HOME/playground (~/.local/share/playground),
+    %LOCALAPPDATA%\\playground on Windows, ~/Library/Application Support/playground on macOS."""
+    import sys
+
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        base = Path(os.environ["LOCALAPPDATA"])
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "playground"
 
 
 def _read_umask() -> int:
@@ -83,6 +98,18 @@ def _mode_for(path: Path) -> int:
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     atomic_write(path, lambda f: f.write(data))
+
+
+def _os_error_in(e: BaseException) -> OSError | None:
+    """The OSError behind `e`: itself, or one a writer wrapped (torch.save turns a failed write
+    into "RuntimeError: unexpected pos ..." raised while the OSError is being handled)."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, OSError):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def _reason(e: OSError) -> str:

@@ -1,38 +1,39 @@
 """Recovery files: the open project, autosaved so that a crash loses no work.
 
-Each running window owns one file, `recovery-PID-N.json`, in the recovery folder; a clean exit
-removes it. A file whose process is no longer running was left by a crash: the next start
-offers to restore it. Only the project is kept (weights can be gigabytes and are saved on
-purpose, by the user); writes are atomic, so a crash during an autosave leaves the previous one.
+Each window owns one file, `recovery-TOKEN.json`, in the recovery folder, and holds an exclusive
+lock on `recovery-TOKEN.lock` for as long as it lives; a clean exit removes both. The operating
+system drops the lock when a process dies however it dies, so a file whose lock can be taken was
+left by a crash: the next start offers to restore it. (Process ids are not used: they are reused,
+after a reboot or in a container, and cannot be probed the same way on every platform.) Only the
+project is kept (weights can be gigabytes and are saved on purpose, by the user); writes are
+atomic, so a crash during an autosave leaves the previous one.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
+import math
 import os
+import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import PlaygroundError
-from .files import atomic_write_bytes
+from .files import atomic_write_bytes, user_data_dir
 from .spec import Project
 
 FORMAT = "playground-recovery"
 VERSION = 1
 PREFIX = "recovery-"
 UNREADABLE = ".unreadable"
-_instances = itertools.count(1)
 
 
 def default_folder() -> Path:
-    """$PLAYGROUND_RECOVERY_DIR, else $XDG_DATA_HOME/playground/recovery."""
+    """$PLAYGROUND_RECOVERY_DIR, else the platform's data folder (~/.local/share/playground/recovery)."""
     explicit = os.environ.get("PLAYGROUND_RECOVERY_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "playground" / "recovery"
+    return Path(explicit) if explicit else user_data_dir() / "recovery"
 
 
 @dataclass
@@ -47,20 +48,24 @@ class Recovered:
 
 
 class RecoveryStore:
-    """One window's recovery file, and the files other (crashed) processes left behind."""
+    """One window's recovery file, and the files crashed Playgrounds left behind."""
 
-    def __init__(self, folder: str | Path | None = None, pid: int | None = None):
+    def __init__(self, folder: str | Path | None = None):
         self.folder = Path(folder) if folder is not None else default_folder()
-        self.pid = os.getpid() if pid is None else pid
-        self.path = self.folder / f"{PREFIX}{self.pid}-{next(_instances)}.json"
+        token = uuid.uuid4().hex[:16]
+        self.path = self.folder / f"{PREFIX}{token}.json"
+        self._lock = _Lock(self.path.with_suffix(".lock"))
+        self._claimed: dict[Path, _Lock] = {}  # orphans being offered: no other start offers them too
 
     def save(self, project: Project, source: str | Path | None) -> None:
-        """Write (atomically) the project as it is now; raises FileWriteError when the folder is unwritable."""
+        """Write (atomically) the project as it is now; raises OSError / FileWriteError when it cannot."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        if not self._lock.held and not self._lock.acquire():
+            raise PlaygroundError(f"cannot lock {self._lock.path}")
         record = {
             "format": FORMAT,
             "version": VERSION,
-            "pid": self.pid,
+            "pid": os.getpid(),  # for people reading the file; liveness is the lock's business
             "saved": time.time(),
             "source": str(source) if source else None,
             "project": project.to_dict(),
@@ -68,33 +73,120 @@ class RecoveryStore:
         atomic_write_bytes(self.path, (json.dumps(record, indent=1) + "\n").encode("utf-8"))
 
     def discard(self) -> None:
-        """A clean exit (or a saved project): nothing to recover. Never fails a close."""
+        """The project is saved (or was never changed): nothing to recover. Never fails."""
         _remove(self.path)
 
+    def close(self) -> None:
+        """A clean exit: the file and the lock go."""
+        self.discard()
+        self._lock.release(remove=True)
+        self.release_claims()
+
     def orphans(self) -> list[Recovered]:
-        """Files of processes that are no longer running, newest first."""
+        """Files whose Playground is gone, newest first; they stay claimed by this store until
+        `remove`, `set_aside` or `release_claims`."""
         if not self.folder.is_dir():
             return []
         found = []
         for path in self.folder.glob(f"{PREFIX}*.json"):
-            if path.name.endswith(UNREADABLE + ".json"):
+            if path.name.endswith(UNREADABLE + ".json") or path == self.path:
                 continue
-            pid = _pid_of(path)
-            if pid is not None and (pid == self.pid or _running(pid)):
-                continue  # its window is open: in this process or another
+            lock = self._claimed.get(path) or _Lock(path.with_suffix(".lock"))
+            if not lock.held and not lock.acquire():
+                continue  # its window is open, in this process or another
+            self._claimed[path] = lock
             found.append(_read(path))
+        self._sweep_stale_locks()
         return sorted(found, key=lambda r: r.saved, reverse=True)
 
-    @staticmethod
-    def remove(recovered: Recovered) -> None:
+    def remove(self, recovered: Recovered) -> None:
         _remove(recovered.path)
+        self._unclaim(recovered.path, remove=True)
 
-    @staticmethod
-    def set_aside(recovered: Recovered) -> Path:
+    def set_aside(self, recovered: Recovered) -> Path:
         """Keep an unreadable file for the user, under a name that is not offered again."""
         target = recovered.path.with_name(recovered.path.stem + UNREADABLE + ".json")
         os.replace(recovered.path, target)
+        self._unclaim(recovered.path, remove=True)
         return target
+
+    def release_claims(self) -> None:
+        """Leave the orphans not dealt with for the next start."""
+        for path in list(self._claimed):
+            self._unclaim(path, remove=False)
+
+    def _unclaim(self, path: Path, remove: bool) -> None:
+        lock = self._claimed.pop(path, None)
+        if lock is not None:
+            lock.release(remove=remove)
+
+    def _sweep_stale_locks(self) -> None:
+        """Lock files of windows that closed without an autosave on disk, or crashed before one."""
+        for lock_path in self.folder.glob(f"{PREFIX}*.lock"):
+            if lock_path.with_suffix(".json").exists() or lock_path == self._lock.path:
+                continue
+            lock = _Lock(lock_path)
+            if lock.acquire():
+                lock.release(remove=True)
+
+
+class _Lock:
+    """An exclusive, non-blocking lock on a file, held until released or until the process ends.
+
+    flock (and LockFileEx on Windows) belongs to the open file, so a second window in the same
+    process cannot take a lock the first one holds."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> bool:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return False
+        try:
+            _lock_fd(fd)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self, remove: bool = False) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            _unlock_fd(fd)
+        except OSError:
+            pass
+        os.close(fd)
+        if remove:
+            _remove(self.path)
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _lock_fd(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    def _unlock_fd(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _lock_fd(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock_fd(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _remove(path: Path) -> None:
@@ -104,29 +196,11 @@ def _remove(path: Path) -> None:
         pass  # an unreachable folder holds no file of ours
 
 
-def _pid_of(path: Path) -> int | None:
-    parts = path.stem[len(PREFIX):].split("-")
-    try:
-        return int(parts[0])
-    except (ValueError, IndexError):
-        return None
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists, owned by someone else
-    return True
-
-
 def _read(path: Path) -> Recovered:
     try:
-        saved = path.stat().st_mtime
+        modified = path.stat().st_mtime
     except OSError:
-        saved = 0.0
+        modified = 0.0
     try:
         record = json.loads(path.read_text("utf-8"))
         if not isinstance(record, dict) or record.get("format") != FORMAT:
@@ -135,8 +209,10 @@ def _read(path: Path) -> Recovered:
             raise PlaygroundError(f"it was written by a newer Playground (version {record.get('version')!r})")
         project = Project.from_dict(record.get("project"))
         source = record.get("source")
-        saved = float(record.get("saved", saved))
     except (OSError, UnicodeDecodeError, ValueError, TypeError, PlaygroundError) as e:
         reason = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
-        return Recovered(path, None, None, saved, error=reason)
-    return Recovered(path, project, Path(source) if isinstance(source, str) else None, saved)
+        return Recovered(path, None, None, modified, error=reason)
+    saved = record.get("saved")
+    if not isinstance(saved, (int, float)) or not math.isfinite(saved) or not 0 < saved < 2**33:
+        saved = modified  # a time that cannot be shown: the file's own is as good
+    return Recovered(path, project, Path(source) if isinstance(source, str) else None, float(saved))

@@ -157,6 +157,9 @@ class Project:
         validate_project(self)
 
 
+MAX_SAMPLE_VALUES = 2**28  # 1 GiB of float32 for one sample: far beyond any image or sequence here
+
+
 def check_version(version: Any, current: int, what: str, kind: str, error: type[Exception]) -> None:
     """A file's format version: a whole number this Playground can read, or an error saying what to do."""
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -231,6 +234,12 @@ def _parse_project(raw: Any) -> Project:
     if not shape:
         raise ProjectError("network.input_shape must list at least one size, like [2] or [1, 28, 28]")
     input_shape = [_parse_int(s, f"network.input_shape[{i}]", 1) for i, s in enumerate(shape)]
+    values = math.prod(input_shape)
+    if values > MAX_SAMPLE_VALUES:
+        raise ProjectError(
+            f"network.input_shape {input_shape} is {values:,} values a sample ({values * 4 / 2**30:,.1f} GiB "
+            f"as float32) — no dataset here comes close; the largest allowed is {MAX_SAMPLE_VALUES:,}"
+        )
     layers_raw = _expect(net.get("layers", []), list, "network.layers", "a list")
     layers = []
     for i, layer in enumerate(layers_raw):

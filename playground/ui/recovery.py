@@ -50,7 +50,7 @@ class RecoveryAutosave(QObject):
     def close(self) -> None:
         """The window closes normally: stop, and leave nothing to recover."""
         self.timer.stop()
-        self.store.discard()
+        self.store.close()
 
     def _on_document_changed(self) -> None:
         self._changed = True
@@ -68,31 +68,43 @@ class RecoveryAutosave(QObject):
 def offer_recovery(window, store: RecoveryStore) -> bool:
     """Ask about each project a crashed Playground left, newest first; True when one was restored.
 
-    Restore opens it as modified (Save writes it back to where it came from); Discard removes
-    the file. After one is restored the rest stay for the next start."""
-    for recovered in store.orphans():
-        if recovered.project is None:
-            _explain_unreadable(window, store, recovered)
-            continue
-        answer = QMessageBox.question(
-            window, "Restore unsaved work?", _question(recovered),
-            QMessageBox.Yes | QMessageBox.Discard, QMessageBox.Yes,
-        )
-        if answer != QMessageBox.Yes:
-            store.remove(recovered)
-            continue
-        window.document.open(recovered.project, recovered.source, modified=True)
-        window.session.set_weights(None)
-        store.remove(recovered)
-        window.recovery.save_now()  # now this window's own recovery file holds it
-        window.statusBar().showMessage(f"Restored “{recovered.project.name}” — save it to keep it", 10000)
-        return True
-    return False
+    Restore opens it as modified (Save writes it back to where it came from, if that file still
+    exists); Discard deletes the autosaved copy; closing the question keeps it for next time. After
+    one is restored the rest stay for the next start."""
+    try:
+        for recovered in store.orphans():
+            if recovered.project is None:
+                _explain_unreadable(window, store, recovered)
+                continue
+            answer = QMessageBox.question(
+                window, "Restore unsaved work?", _question(recovered),
+                QMessageBox.Yes | QMessageBox.Discard, QMessageBox.Yes,
+            )
+            if answer == QMessageBox.Discard:
+                store.remove(recovered)
+                continue
+            if answer != QMessageBox.Yes:
+                continue  # not answered (the session ends, the box was torn down): keep it
+            source = recovered.source if recovered.source and recovered.source.is_file() else None
+            window.document.open(recovered.project, source, modified=True)
+            window.session.set_weights(None)
+            if window.recovery.save_now():  # this window's own file holds it now...
+                store.remove(recovered)     # ...so the crashed one may go
+            window.statusBar().showMessage(f"Restored “{recovered.project.name}” — save it to keep it", 10000)
+            return True
+        return False
+    finally:
+        store.release_claims()
 
 
 def _question(recovered: Recovered) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(recovered.saved))
-    where = f"from {recovered.source}" if recovered.source else "never saved"
+    if recovered.source is None:
+        where = "never saved"
+    elif recovered.source.is_file():
+        where = f"from {recovered.source}"
+    else:
+        where = f"from {recovered.source}, which no longer exists"
     return (
         f"Playground did not close properly. The project “{recovered.project.name}” ({where}) "
         f"was autosaved at {when}.\n\nRestore it? Discard deletes the autosaved copy."

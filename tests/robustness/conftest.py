@@ -116,8 +116,40 @@ def unwritable(monkeypatch):
 
 @pytest.fixture
 def full_disk(monkeypatch):
-    """The disk fills up while a file is written: the flush to disk fails with ENOSPC."""
-    def no_space(fd):
+    """Call `full_disk("write")` or `full_disk("fsync")`: from then on the disk fills up while a
+    file is written, and ENOSPC comes from a write once 100 bytes are in, or from the flush to disk."""
+    from playground.core import files
+
+    def no_space(*args):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(os, "fsync", no_space)
+    def fill(at: str) -> None:
+        if at == "fsync":
+            monkeypatch.setattr(os, "fsync", no_space)
+        else:
+            monkeypatch.setattr(files.os, "fdopen", lambda *a, **k: FullFile(real_fdopen(*a, **k)))
+
+    real_fdopen = os.fdopen
+
+    class FullFile:
+        """The temporary file, refusing bytes once 100 have gone in."""
+
+        def __init__(self, raw):
+            self.raw, self.written = raw, 0
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 100:
+                no_space()
+            return self.raw.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.raw, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.raw.close()
+
+    return fill

@@ -60,6 +60,9 @@ REFUSED = {
     "a training value out of range": (_set(["training", "batch_size"], 0), "training.batch_size must be at least 1, not 0"),
     "an optimizer value of the wrong type": (_set(["training", "optimizer", "params"], {"lr": "fast"}),
                                              "training.optimizer.params.lr must be a number, not 'fast'"),
+    "an absurd input shape": (_set(["network", "input_shape"], [100000, 100000, 2]),
+                              "network.input_shape [100000, 100000, 2] is 20,000,000,000 values a sample "
+                              "(74.5 GiB as float32)"),
     "a missing network": ('{"format": "playground-project", "version": 1}', "the project: the key 'network' is missing"),
 }
 

@@ -150,16 +150,85 @@ def test_every_interval_while_changed_and_not_while_clean(qtbot, new_window, exa
     assert not store.path.exists()
 
 
-def test_a_window_that_is_still_open_is_not_offered(new_window, examples, monkeypatch):
-    asked = answer(monkeypatch, QMessageBox.Yes)
+LIVE_APP = textwrap.dedent("""
+    import sys, time
+    from playground.core.recovery import RecoveryStore
+    from playground.core.spec import Project
+
+    RecoveryStore(sys.argv[1]).save(Project.load(sys.argv[2]), None)
+    print("saved", flush=True)
+    time.sleep(120)
+""")
+
+
+def test_a_playground_that_is_still_running_is_not_offered_until_it_dies(new_window, examples, recovery_folder,
+                                                                        monkeypatch):
+    asked = answer(monkeypatch, QMessageBox.Discard)
     first = new_window(project=Project.load(examples / "xor.json"))
     first.document.set_training("batch_size", 16)
     assert first.recovery.save_now()
-    second = new_window()  # the same process, or another Playground still running
+    second = new_window()  # another window of the same process
     assert not second.offer_recovery() and not asked
-    other = RecoveryStore(pid=1)  # pid 1 is always running
-    other.save(Project.load(examples / "xor.json"), None)
-    assert not second.offer_recovery() and not asked
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    with subprocess.Popen([sys.executable, "-c", LIVE_APP, str(recovery_folder), str(examples / "spiral.json")],
+                          env=env, stdout=subprocess.PIPE, text=True) as other:
+        try:
+            assert other.stdout.readline().strip() == "saved"
+            assert not second.offer_recovery() and not asked  # alive: its lock is held
+        finally:
+            other.kill()
+    assert not second.offer_recovery()  # dead now: offered (and discarded by the answer)
+    assert len(asked) == 1 and "Spiral" in asked[0][1]
+    assert first.recovery.store.path.is_file()  # the open window's own file was never touched
+
+
+def _orphan(folder: Path, project: Project, saved, source=None) -> Path:
+    """A recovery file as a crashed Playground leaves it: no lock held on it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"recovery-{project.name.lower()}.json"
+    path.write_text(json.dumps({"format": "playground-recovery", "version": 1, "pid": 123456, "saved": saved,
+                                "source": str(source) if source else None, "project": project.to_dict()}))
+    return path
+
+
+def test_several_orphans_newest_first_and_the_rest_kept(new_window, examples, recovery_folder, monkeypatch):
+    older = _orphan(recovery_folder, Project.load(examples / "xor.json"), 1_700_000_000)
+    newer = _orphan(recovery_folder, Project.load(examples / "spiral.json"), 1_700_000_600)
+    asked = answer(monkeypatch, QMessageBox.Yes)
+    win = new_window()
+    assert win.offer_recovery()
+    assert len(asked) == 1 and "Spiral" in asked[0][1]
+    assert win.document.project.name == "Spiral" and win.document.path is None
+    assert not newer.exists() and older.exists()  # the other waits for the next start
+    third = new_window()
+    assert third.offer_recovery() and "XOR" in asked[1][1] and not older.exists()
+
+
+def test_closing_the_question_unanswered_keeps_the_file(new_window, examples, recovery_folder, monkeypatch):
+    path = _orphan(recovery_folder, Project.load(examples / "xor.json"), 1_700_000_000)
+    answer(monkeypatch, QMessageBox.NoButton)  # what a torn-down box returns
+    assert not new_window().offer_recovery()
+    assert path.exists()
+
+
+def test_a_source_file_that_is_gone_restores_as_unsaved(new_window, examples, recovery_folder, tmp_path,
+                                                        monkeypatch):
+    gone = tmp_path / "deleted-since.json"
+    _orphan(recovery_folder, Project.load(examples / "xor.json"), float("nan"), source=gone)
+    asked = answer(monkeypatch, QMessageBox.Yes)
+    win = new_window()
+    assert win.offer_recovery()
+    assert f"from {gone}, which no longer exists" in asked[0][1]
+    assert win.document.path is None and not win.document.is_clean  # Save asks where
+
+
+@pytest.mark.parametrize("saved", [1e300, "yesterday", None])
+def test_a_saved_time_that_cannot_be_shown_falls_back_to_the_files(new_window, examples, recovery_folder,
+                                                                  monkeypatch, saved):
+    _orphan(recovery_folder, Project.load(examples / "xor.json"), saved)
+    asked = answer(monkeypatch, QMessageBox.Discard)
+    assert not new_window().offer_recovery()
+    assert "was autosaved at 20" in asked[0][1]
 
 
 def test_an_unreadable_recovery_file_is_explained_and_kept_aside(new_window, recovery_folder, dialogs):

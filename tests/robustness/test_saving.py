@@ -50,9 +50,11 @@ def _existing(work, name):
     return path
 
 
+FULL = "the disk is full (the previous file, if any, is unchanged)"
 FAULTS = {
     "an unwritable folder": "no permission to write in that folder",
-    "a full disk": "the disk is full (the previous file, if any, is unchanged)",
+    "a disk full at a write": FULL,
+    "a disk full at the flush": FULL,
 }
 
 
@@ -63,10 +65,10 @@ def test_a_save_that_cannot_be_done(with_weights, dialogs, work, request, action
     path = _existing(work, name)
     before = snapshot(work)
     _edit(with_weights)
-    if fault == "a full disk":
-        request.getfixturevalue("full_disk")
-    else:
+    if fault == "an unwritable folder":
         request.getfixturevalue("unwritable")(work)
+    else:
+        request.getfixturevalue("full_disk")("write" if "write" in fault else "fsync")
     assert run(with_weights, path) is False
     kind, shown_title, text = dialogs[-1]
     assert (kind, shown_title) == ("warning", title)
@@ -93,11 +95,14 @@ def test_headless_training_into_an_unwritable_folder_fails_before_training(cli, 
     assert snapshot(out) == {}
 
 
-def test_headless_training_on_a_full_disk_keeps_the_previous_checkpoint(cli, work, examples, full_disk, tmp_path):
+@pytest.mark.parametrize("at", ["write", "fsync"])
+def test_headless_training_on_a_full_disk_keeps_the_previous_checkpoint(cli, work, examples, full_disk, tmp_path,
+                                                                         at):
     project = tmp_path / "xor.json"
     project.write_bytes((examples / "xor.json").read_bytes())
     previous = _existing(work, "c.pt")
     before = snapshot(work)
+    full_disk(at)
     code, _, err = cli("train", project, "--epochs", "1", "--out", previous, "--metrics", work / "m.json")
     assert code == 1 and "the disk is full (the previous file, if any, is unchanged)" in err
     assert snapshot(work) == before

@@ -31,7 +31,7 @@ class DataCache:
         key = json.dumps(spec.to_dict(), sort_keys=True)
         failure = self._failures.get(key)
         if failure is not None and time.monotonic() - failure[0] < self._retry_after_s:
-            raise failure[1]
+            raise failure[1].with_traceback(None)  # not one more frame per redraw
         if key not in self._items:
             try:
                 dataset = datasets.load(spec, "cpu")
