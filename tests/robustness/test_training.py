@@ -8,6 +8,7 @@ import threading
 
 import pytest
 import torch
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 from playground.core.checkpoint import load_checkpoint
@@ -112,11 +113,13 @@ def test_a_hundred_start_stop_cycles_leak_no_threads_and_bounded_memory(qtbot, w
     baseline_threads = threading.active_count()
     started = time.monotonic()
     rss_after_warm_up = None
+    start = window.findChild(QPushButton, "startButton")
+    stop = window.findChild(QPushButton, "stopButton")
     for cycle in range(CYCLES):
         with qtbot.waitSignal(window.session.run_started, timeout=5000):
-            window.session.start()
+            qtbot.mouseClick(start, Qt.LeftButton)
         with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT) as blocker:
-            window.session.stop()
+            qtbot.mouseClick(stop, Qt.LeftButton)
         assert blocker.args[1].status == "stopped"
         qtbot.waitUntil(lambda: threading.active_count() <= baseline_threads, timeout=5000)
         if cycle + 1 == WARM_UP:

@@ -139,3 +139,21 @@ def test_good_weights_still_load_after_all_that(window, dialogs, work, trained):
     path = _good_weights(window, work / "good.pt")
     assert window.files.load_weights_from(path)
     assert not dialogs
+
+
+def test_resuming_from_another_networks_checkpoint_is_explained_per_layer(cli, work, examples):
+    """`train --resume` with a checkpoint of a wider network: refused before training, nothing written."""
+    from playground.core.checkpoint import Checkpoint, save_checkpoint
+    from playground.core.spec import Project
+
+    wide = Project.load(examples / "xor.json")
+    wide.network.layers[0].params["out_features"] = 16
+    save_checkpoint(Checkpoint(project=wide, model=build_network(wide.network).state_dict()), work / "wide.pt")
+    project = work / "xor.json"
+    project.write_bytes((examples / "xor.json").read_bytes())
+    before = snapshot(work)
+    code, out, err = cli("train", project, "--resume", work / "wide.pt", "--out", work / "c.pt",
+                         "--metrics", work / "m.json")
+    assert code == 1 and "Traceback" not in out + err
+    assert "layer 0 Linear: weight is (16, 2) in the file but (8, 2) in this network" in err
+    assert snapshot(work) == before
