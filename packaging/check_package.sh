@@ -10,7 +10,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-$ROOT/.venv/bin/python}
-BUNDLE=${1:-}
+BUNDLE=${1:+$(cd "$1" && pwd)}  # absolute: the checks run from a temporary folder
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"  # never the checkout: nothing may be imported from the source tree by accident
