@@ -276,8 +276,9 @@ class Trainer:
             paused_for = epoch_paused = 0.0
             epoch_sum = torch.zeros((), device=s.device)
             seen = 0
-            window_sum = torch.zeros((), device=s.device)
-            window_steps = window_samples = 0
+            # the window's detached losses, summed at the report: no tensor op per step beyond the step
+            window: list[torch.Tensor] = []
+            window_sizes: list[int] = []
             last_report = epoch_start
             for step, (xb, yb) in enumerate(s.batches, start=1):
                 if not self._running.is_set():
@@ -285,7 +286,7 @@ class Trainer:
                     paused_for += waited
                     epoch_paused += waited
                 if self._stop.is_set():
-                    return self._stopped(epoch, step - 1, good, window_sum, window_steps)
+                    return self._stopped(epoch, step - 1, good, window)
                 measure = health is not None and time.perf_counter() - health_at >= self.health_interval
                 if measure:
                     health.arm()
@@ -311,28 +312,27 @@ class Trainer:
                     optimizer.step()
                 if step_scheduler is not None:
                     step_scheduler.step()
-                detached = loss.detach()
-                epoch_sum += detached * len(xb)
-                seen += len(xb)
-                window_sum += detached
-                window_steps += 1
-                window_samples += len(xb)
+                window.append(loss.detach())
+                window_sizes.append(len(xb))
                 global_step += 1
                 if measure:
                     health_at = time.perf_counter()
                     self.callback(health.finish(global_step))
                 now = time.perf_counter()
                 if now - last_report >= self.report_interval or step == steps:
-                    value = window_sum.item() / window_steps  # the one host sync per report
+                    losses = torch.stack(window)
+                    value = losses.mean().item()  # the one host sync per report
                     if not math.isfinite(value):
                         return self._non_finite(value, epoch, step, good)
+                    window_samples = sum(window_sizes)
+                    epoch_sum += losses @ torch.tensor(window_sizes, dtype=losses.dtype, device=losses.device)
+                    seen += window_samples
                     rate = window_samples / max(now - last_report - paused_for, 1e-9)
                     self.history["steps"].append([global_step, value])
                     self.callback(StepEvent(epoch, step, steps, global_step, value, self._lr(), rate))
                     if now - good.taken >= SNAPSHOT_INTERVAL:
                         good.take(epoch, step)
-                    window_sum.zero_()
-                    window_steps = window_samples = 0
+                    window, window_sizes = [], []
                     paused_for = 0.0
                     last_report = now
 
@@ -418,8 +418,8 @@ class Trainer:
         elif every is not None and every != STEP:
             self.scheduler.step()
 
-    def _stopped(self, epoch: int, step: int, good: "_Snapshot", window_sum, window_steps) -> EndEvent:
-        if window_steps and not math.isfinite(window_sum.item()):
+    def _stopped(self, epoch: int, step: int, good: "_Snapshot", window: list) -> EndEvent:
+        if window and not math.isfinite(torch.stack(window).sum().item()):
             return self._non_finite(float("nan"), epoch, step, good)
         return EndEvent(STOPPED, f"stopped by the user at epoch {epoch}, step {step}", self.epoch)
 
