@@ -39,6 +39,8 @@ def main() -> None:
     from playground.ui.main_window import MainWindow
 
     torch.set_num_threads(2)
+    if os.environ.get("BENCH_SWITCH_INTERVAL"):   # an experiment knob: Python's GIL switch interval, seconds
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
     batches = 600
     root, real, tmp = data_root_or_random(args.data_root, batches * 64)
     app = QApplication.instance() or QApplication(["bench"])
@@ -48,6 +50,7 @@ def main() -> None:
     window = MainWindow(settings=QSettings(str(folder / "settings.ini"), QSettings.IniFormat))
     window.show()
     app.processEvents()
+    collector.settle()   # as run_gui does once the window is built
 
     # enough epochs of `batches` steps to train for about --seconds at full speed
     project = mlp_project(root, batches * 64, epochs=100)

@@ -53,6 +53,7 @@ def child(mode: str, root: Path) -> None:
         folder = Path(tempfile.mkdtemp(prefix="bench-mem-"))
         window = MainWindow(settings=QSettings(str(folder / "settings.ini"), QSettings.IniFormat))
         window.show()
+        collector.settle()   # as run_gui does once the window is built
         p.save(folder / "project.json")
         assert window.files.open_path(folder / "project.json")
         loop = QEventLoop()

@@ -61,6 +61,7 @@ class GuiRunner:
         self.window = MainWindow(settings=settings)
         self.window.show()
         self.app.processEvents()
+        self.collector.settle()   # as run_gui does once the window is built
 
     def run(self, project) -> float:
         from PySide6.QtCore import QEventLoop

@@ -340,9 +340,9 @@ class TorchLoader(QObject):
 class _Launcher(QObject):
     """Builds the window in the GUI thread once the loader has imported torch, then opens the file."""
 
-    def __init__(self, window: MainWindow, path: str | None):
+    def __init__(self, window: MainWindow, path: str | None, collector: MainThreadGarbageCollector):
         super().__init__(window)
-        self.window, self.path = window, path
+        self.window, self.path, self.collector = window, path, collector
         self.loader = TorchLoader(self)
         self.probe = _StartupProbe(window, self.loader) if os.environ.get(STARTUP_PROBE) else None
         self.loader.loaded.connect(self._on_loader_loaded)   # emitted in the loader's thread: queued here
@@ -355,6 +355,7 @@ class _Launcher(QObject):
         self.window.build()   # an import error raises here again, and the exception hook shows it
         if self.path:
             self.window.files.open_path(self.path)
+        self.collector.settle()
         if self.probe is not None:
             self.probe.report_when_built()
 
@@ -396,7 +397,7 @@ def run_gui(argv: list[str]) -> int:
     collector.start()
     window = MainWindow(build=False)   # the frame paints now; the panels follow once torch is in
     args = [a for a in app.arguments()[1:] if not a.startswith("-")]
-    launcher = _Launcher(window, args[0] if args else None)
+    launcher = _Launcher(window, args[0] if args else None, collector)
     window.show()
     launcher.start()
     try:
