@@ -39,8 +39,6 @@ def main() -> None:
     from playground.ui.main_window import MainWindow
 
     torch.set_num_threads(2)
-    if os.environ.get("BENCH_SWITCH_INTERVAL"):   # an experiment knob: Python's GIL switch interval, seconds
-        sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
     batches = 600
     root, real, tmp = data_root_or_random(args.data_root, batches * 64)
     app = QApplication.instance() or QApplication(["bench"])

@@ -18,7 +18,7 @@ WEIGHTS_INTERVAL = 0.25    # seconds between weight copies for the live views: a
 # torch's intra-op threads for a run in the window: one core fewer than the machine has, so the GUI
 # thread keeps one. With a thread per core, every repaint descheduled one of torch's threads and
 # the others spun at its barrier: a 2-core machine trained 3x slower with the plots showing.
-TRAINING_THREADS = max(1, (os.cpu_count() or 1) - 1)
+TRAINING_THREADS = int(os.environ.get("PLAYGROUND_TRAINING_THREADS") or 0) or max(1, (os.cpu_count() or 1) - 1)
 
 
 class _Weights(dict):
