@@ -117,8 +117,10 @@ def markdown(results: dict, rows, seconds: float, note: str) -> str:
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     lines += ["", "(a) Playground's Trainer headless, (b) the same inside the running window with live plots, "
               "(c) a minimal hand-written loop over tensors in memory with torch's defaults, "
-              "(d) the seed tutorial's torchvision transforms + DataLoader loop. Ratios are of medians "
-              "measured side by side, interleaved, in one process."]
+              "(d) the seed tutorial's torchvision transforms + DataLoader loop, measured side by side in one "
+              "process, taking turns; samples/s and ratios are each variant's best of the interleaved repeats "
+              "(medians in results.json). (b) trains with one intra-op thread fewer than the machine's cores, "
+              "so the GUI keeps one (ui/worker.py)."]
     return "\n".join(lines) + "\n"
 
 
