@@ -144,6 +144,18 @@ def main() -> None:
     print(text)
     Path(args.out).write_text(text)
     Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    if not args.only:
+        quote_in_readme(text)
+
+
+def quote_in_readme(table: str) -> None:
+    """The README carries the latest full table between its two markers."""
+    readme = REPO / "README.md"
+    start, end = "<!-- benchmarks/results.md -->\n", "<!-- end of benchmarks/results.md -->"
+    text = readme.read_text()
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        readme.write_text(head + start + table + rest[rest.index(end):])
 
 
 if __name__ == "__main__":
