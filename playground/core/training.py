@@ -217,9 +217,14 @@ class Trainer:
         t = self.project.training
         setup = prepare_setup(self.project, self._dataset)
         self.model = initial_model(self.project, setup.device, self._states[0])
+        if setup.device.type == "cpu" and any(isinstance(m, nn.Conv2d) for m in self.model.modules()):
+            # oneDNN's convolutions run ~1.4x faster on CPU with channels-last weights (LeNet, 2 cores);
+            # same values, other strides: state_dicts load into any model, exports copy contiguously
+            self.model.to(memory_format=torch.channels_last)
         self.optimizer = build_optimizer(t.optimizer.type, setup.optimizer_params, self.model.parameters())
         if self._states[1] is not None:
             self.optimizer.load_state_dict(self._states[1])
+            _match_layouts(self.optimizer)
         if t.scheduler is not None:
             sched_params = check_component(t.scheduler, SCHEDULERS, "scheduler", "training.scheduler")
             self.scheduler = build_scheduler(
@@ -482,6 +487,17 @@ class _Snapshot:
 
     def restore(self, model: nn.Module) -> None:
         model.load_state_dict(self.state)
+
+
+def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give loaded optimizer state its parameter's strides: a checkpoint's moments may be laid out
+    otherwise (channels-last or not), and the fused kernels pair elements by memory position."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
 def _copy_state(model: nn.Module) -> dict:

@@ -596,3 +596,66 @@ def test_evaluation_is_in_eval_mode():
         out = model(ds.x_val)
     assert first[0] == pytest.approx(nn.CrossEntropyLoss()(out, ds.y_val).item(), rel=1e-6)
     assert first[1] == accuracy(out.argmax(1), ds.y_val)
+
+
+# --- convolutions on the CPU run channels-last ------------------------------------------------------
+
+
+def conv_project(root, epochs: int = 2) -> Project:
+    network = NetworkSpec([1, 28, 28], [
+        LayerSpec("Conv2d", {"out_channels": 6, "kernel_size": 5}), LayerSpec("MaxPool2d", {"kernel_size": 2}),
+        LayerSpec("ReLU"), LayerSpec("Conv2d", {"out_channels": 8, "kernel_size": 3}), LayerSpec("ReLU"),
+        LayerSpec("Flatten"), LayerSpec("Linear", {"out_features": 10}),
+    ])
+    data = DataSpec("mnist", {"root": str(root), "download": False, "train_samples": 384, "val_fraction": 0.25})
+    return Project(network, data, TrainingSpec(optimizer=ComponentSpec("Adam", {"lr": 0.01}), batch_size=64,
+                                               epochs=epochs))
+
+
+def test_conv_nets_train_channels_last_like_the_plain_loop(mnist_root):
+    project = conv_project(mnist_root)
+    ds = load(project.data)
+    trainer, events, end = train(project, dataset=ds, report_interval=0)
+    weight = trainer.model[3].weight   # the second convolution: with one input channel both layouts coincide
+    assert end.status == FINISHED
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    losses = [e.loss for e in steps_of(events)]
+
+    from playground.core.shapes import build_network
+
+    torch.manual_seed(project.training.seed)   # the loop a user writes: default layout, unfused Adam
+    model = build_network(project.network)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    batches = Batches(ds.x_train, ds.y_train, 64, seed=project.training.seed)
+    plain = []
+    for _ in range(2):
+        for xb, yb in batches:
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            plain.append(loss.item())
+    assert losses == pytest.approx(plain, rel=1e-4, abs=1e-5)
+    again = [e.loss for e in steps_of(train(project, dataset=ds, report_interval=0)[1])]
+    assert again == losses   # the same seed, the same run, to the bit
+
+
+def test_optimizer_state_of_another_layout_resumes_the_same(mnist_root):
+    ds = load(conv_project(mnist_root).data)
+    first, _, _ = train(conv_project(mnist_root, epochs=1), dataset=ds)
+
+    def resumed(layout) -> dict:
+        model = {k: layout(v) for k, v in first.model.state_dict().items()}
+        optimizer = first.optimizer.state_dict()
+        optimizer = {**optimizer, "state": {i: {k: layout(v) if v.dim() == 4 else v.clone() for k, v in s.items()}
+                                            for i, s in optimizer["state"].items()}}
+        trainer, _, end = train(conv_project(mnist_root, epochs=1), dataset=ds, model_state=model,
+                                optimizer_state=optimizer, start_epoch=1)
+        assert end.status == FINISHED
+        return weights(trainer.model)
+
+    as_saved = resumed(lambda v: v.clone())   # channels-last moments, as this trainer left them
+    # contiguous moments (a checkpoint from a GPU or an older version): the fused kernel pairs
+    # elements by memory position, so they are laid out like their parameters before the first step
+    contiguous = resumed(lambda v: v.contiguous())
+    assert same(as_saved, contiguous)
