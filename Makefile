@@ -7,13 +7,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test package package-check install-desktop clean
+.PHONY: run test bench package package-check install-desktop clean
 
 run: $(STAMP)
 	$(BIN)/playground $(ARGS)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The six performance measurements, side by side against plain PyTorch; writes benchmarks/results.md (BENCH_ARGS: --data-root DIR, --only ...)
+bench: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 # The standalone one-folder bundle in dist/playground (PyInstaller; why: packaging/README.md).
 package: $(STAMP)

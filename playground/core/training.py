@@ -231,9 +231,14 @@ class Trainer:
         setup = prepare_setup(self.project, self._dataset)
         self.ranks.prepare(setup, self.project)
         self.model = initial_model(self.project, setup.device, self._states[0])
+        if setup.device.type == "cpu" and any(isinstance(m, nn.Conv2d) for m in self.model.modules()):
+            # oneDNN's convolutions run ~1.4x faster on CPU with channels-last weights (LeNet, 2 cores);
+            # same values, other strides: state_dicts load into any model, exports copy contiguously
+            self.model.to(memory_format=torch.channels_last)
         self.optimizer = build_optimizer(t.optimizer.type, setup.optimizer_params, self.model.parameters())
         if self._states[1] is not None:
             self.optimizer.load_state_dict(self._states[1])
+            _match_layouts(self.optimizer)
         if t.scheduler is not None:
             sched_params = check_component(t.scheduler, SCHEDULERS, "scheduler", "training.scheduler")
             self.scheduler = build_scheduler(
@@ -293,8 +298,9 @@ class Trainer:
             paused_for = epoch_paused = 0.0
             epoch_sum = torch.zeros((), device=s.device)
             seen = 0
-            window_sum = torch.zeros((), device=s.device)
-            window_steps = window_samples = 0
+            # the window's detached losses, summed at the report: no tensor op per step beyond the step
+            window: list[torch.Tensor] = []
+            window_sizes: list[int] = []
             last_report = epoch_start
             for step, (xb, yb) in enumerate(s.batches, start=1):
                 if not self._running.is_set():
@@ -302,7 +308,7 @@ class Trainer:
                     paused_for += waited
                     epoch_paused += waited
                 if self._stop.is_set():
-                    return self._stopped(epoch, step - 1, good, window_sum, window_steps)
+                    return self._stopped(epoch, step - 1, good, window)
                 measure = health is not None and time.perf_counter() - health_at >= self.health_interval
                 if measure:
                     health.arm()
@@ -328,30 +334,29 @@ class Trainer:
                     optimizer.step()
                 if step_scheduler is not None:
                     step_scheduler.step()
-                detached = loss.detach()
-                epoch_sum += detached * len(xb)
-                seen += len(xb)
-                window_sum += detached
-                window_steps += 1
-                window_samples += len(xb)
+                window.append(loss.detach())
+                window_sizes.append(len(xb))
                 global_step += 1
                 if measure:
                     health_at = time.perf_counter()
                     self.callback(health.finish(global_step))
                 now = time.perf_counter()
                 if self.ranks.report_due(now - last_report, self.report_interval, step, steps):
-                    value, stop = self.ranks.window_loss(window_sum, window_steps)  # the one host sync per report
+                    losses = torch.stack(window)
+                    value, stop = self.ranks.window_loss(losses.sum(), len(window))  # the one host sync per report
                     if stop:
                         self.stop()   # every rank learns it at this report and stops before the same step
                     if not math.isfinite(value):
                         return self._non_finite(value, epoch, step, good)
+                    window_samples = sum(window_sizes)
+                    epoch_sum += losses @ torch.tensor(window_sizes, dtype=losses.dtype, device=losses.device)
+                    seen += window_samples
                     rate = window_samples / max(now - last_report - paused_for, 1e-9)
                     self.history["steps"].append([global_step, value])
                     self.callback(StepEvent(epoch, step, steps, global_step, value, self._lr(), rate))
                     if now - good.taken >= SNAPSHOT_INTERVAL:
                         good.take(epoch, step)
-                    window_sum.zero_()
-                    window_steps = window_samples = 0
+                    window, window_sizes = [], []
                     paused_for = 0.0
                     last_report = now
 
@@ -440,8 +445,8 @@ class Trainer:
         elif every is not None and every != STEP:
             self.scheduler.step()
 
-    def _stopped(self, epoch: int, step: int, good: "_Snapshot", window_sum, window_steps) -> EndEvent:
-        if window_steps and not math.isfinite(window_sum.item()):
+    def _stopped(self, epoch: int, step: int, good: "_Snapshot", window: list) -> EndEvent:
+        if window and not math.isfinite(torch.stack(window).sum().item()):
             return self._non_finite(float("nan"), epoch, step, good)
         return EndEvent(STOPPED, f"stopped by the user at epoch {epoch}, step {step}", self.epoch)
 
@@ -504,6 +509,17 @@ class _Snapshot:
 
     def restore(self, model: nn.Module) -> None:
         model.load_state_dict(self.state)
+
+
+def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give loaded optimizer state its parameter's strides: a checkpoint's moments may be laid out
+    otherwise (channels-last or not), and the fused kernels pair elements by memory position."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
 def _copy_state(model: nn.Module) -> dict:

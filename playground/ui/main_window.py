@@ -1,42 +1,45 @@
-"""The main window: composes palette, editor, training panel and plots, and wires their signals."""
+"""The main window: composes palette, editor, training panel and plots, and wires their signals.
+
+This module imports neither torch nor anything that does, so that the app can paint the window
+while torch loads (about 1.3 s of a cold start): MainWindow(build=False) is a bare frame, and
+build() composes the panels, importing them, once `TorchLoader` has imported torch off the GUI thread.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
+    QLabel,
     QMainWindow,
     QMessageBox,
     QSplitter,
 )
 
-from ..core.errors import TrainingError
-from ..core.losses import plan_targets
-from ..core.optim import check_device
-from ..core.recovery import RecoveryStore
-from ..core.spec import Project
 from ..resources_path import resource_path
-from .code_panel import CodePanel
-from .command_dialog import TrainingCommandDialog
-from .document import ProjectDocument
-from .editor import NetworkEditor
 from .errors import ExceptionHook
-from .files import FileActions
 from .gc_guard import MainThreadGarbageCollector
-from .lr_finder_dialog import LRFinderDialog
-from .palette import LayerPalette
-from .recovery import RecoveryAutosave, offer_recovery
-from .plots import TrainingPlots
-from .runs import RunList
-from .session import TrainingSession
-from .training_panel import TrainingPanel
-from .views.panel import ViewsPanel
-from .worker import wait_for_training_threads
+
+if TYPE_CHECKING:
+    from ..core.recovery import RecoveryStore
+    from ..core.spec import Project
+    from .command_dialog import TrainingCommandDialog
+    from .lr_finder_dialog import LRFinderDialog
+
+STARTUP_PROBE = "PLAYGROUND_STARTUP_PROBE"  # set: print the start-up times as JSON and quit (benchmarks/startup.py)
+# What the panels need from the core: torch and the modules on top of it, all free of Qt, so
+# importing them in another thread cannot touch a widget.
+TORCH_MODULES = ("torch", "playground.core.training", "playground.core.shapes", "playground.core.evaluation",
+                 "playground.core.checkpoint", "playground.core.lr_finder")
 
 
 # The freedesktop id: packaging/DESKTOP_ID.desktop, the AppStream metainfo and the icon all use it.
@@ -44,13 +47,46 @@ DESKTOP_ID = "io.github.playground.Playground"
 
 
 class MainWindow(QMainWindow):
-    """Palette | network editor | training panel, plots below. Constructible with no arguments."""
+    """Palette | network editor | training panel, plots below. Constructible with no arguments;
+    with build=False only the frame, until build() is called."""
 
     def __init__(self, project: Project | None = None, path: str | Path | None = None,
-                 settings: QSettings | None = None, recovery: RecoveryStore | None = None):
+                 settings: QSettings | None = None, recovery: RecoveryStore | None = None, *,
+                 build: bool = True):
         super().__init__()
         self.setObjectName("mainWindow")
         self.settings = settings or QSettings()
+        self._recovery_store = recovery
+        self.built = False
+        self._restored = True   # the docks' first sizes wait for build()
+        self.setWindowTitle("Playground")
+        self.resize(1400, 900)
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)   # the frame already sits where the window was left
+        if build:
+            self.build(project, path)
+        else:
+            loading = QLabel("Loading PyTorch…")
+            loading.setAlignment(Qt.AlignCenter)
+            loading.setEnabled(False)
+            self.setCentralWidget(loading)
+
+    def build(self, project: Project | None = None, path: str | Path | None = None) -> None:
+        """Compose the panels (importing them, and so torch) and wire them."""
+        from ..core.recovery import RecoveryStore
+        from .code_panel import CodePanel
+        from .document import ProjectDocument
+        from .editor import NetworkEditor
+        from .files import FileActions
+        from .palette import LayerPalette
+        from .plots import TrainingPlots
+        from .recovery import RecoveryAutosave
+        from .runs import RunList
+        from .session import TrainingSession
+        from .training_panel import TrainingPanel
+        from .views.panel import ViewsPanel
+
         self.document = ProjectDocument(project)
         if path:
             self.document.path = Path(path)
@@ -82,11 +118,13 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(plots_dock, self.views_dock, Qt.Horizontal)
         self._build_menus()
         self._wire()
-        self.recovery = RecoveryAutosave(self, recovery or RecoveryStore())
-        self.resize(1400, 900)
+        self.recovery = RecoveryAutosave(self, self._recovery_store or RecoveryStore())
         self._restored = self._restore_settings()
+        self.built = True
         self._on_document_changed()
         self._update_title()
+        if self.isVisible():
+            self._first_layout()
 
     # --- construction ------------------------------------------------------------------------
 
@@ -200,6 +238,8 @@ class MainWindow(QMainWindow):
         if reason:
             self.statusBar().showMessage(f"Cannot search yet: {reason}", 6000)
             return None
+        from .lr_finder_dialog import LRFinderDialog
+
         # the range test belongs before training: it starts from the seed's fresh weights
         dialog = LRFinderDialog(self.document.project, None, self)
         dialog.lr_applied.connect(lambda lr: self.document.set_component_param("optimizer", "lr", lr))
@@ -215,6 +255,8 @@ class MainWindow(QMainWindow):
             return None
         if not self.files.save():
             return None
+        from .command_dialog import TrainingCommandDialog
+
         dialog = TrainingCommandDialog(self.document.project, self.document.path, self)
         dialog.copied.connect(lambda _: self.statusBar().showMessage("Copied the command line", 3000))
         dialog.setAttribute(Qt.WA_DeleteOnClose)
@@ -224,6 +266,10 @@ class MainWindow(QMainWindow):
     def start_blocker(self, device: bool = True) -> str | None:
         """Why Start is disabled, in the words of the core, or None when the run can start (`device`:
         whether this machine must have the project's device)."""
+        from ..core.errors import TrainingError
+        from ..core.losses import plan_targets
+        from ..core.optim import check_device
+
         doc = self.document
         if not doc.layers:
             return "the network has no layers — drag some from the palette"
@@ -269,6 +315,9 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self._first_layout()
+
+    def _first_layout(self) -> None:
         if not self._restored:  # first launch: give the editor most of the height
             self._restored = True
             self.resizeDocks([self.findChild(QDockWidget, "plotsDock")], [int(self.height() * 0.38)], Qt.Vertical)
@@ -281,6 +330,9 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.built:   # closed while torch loads: nothing to save yet
+            event.accept()
+            return
         if not self.files.maybe_save():
             event.ignore()
             return
@@ -291,6 +343,8 @@ class MainWindow(QMainWindow):
 
     def offer_recovery(self) -> bool:
         """After a crash: offer the projects it left autosaved (see ui/recovery.py)."""
+        from .recovery import offer_recovery
+
         return offer_recovery(self, self.recovery.store)
 
 
@@ -300,6 +354,90 @@ def app_icon() -> QIcon:
     for size in (16, 24, 32, 48, 64, 128, 256, 512):
         icon.addFile(str(resource_path("icons", f"playground-{size}.png")))
     return icon
+
+
+class TorchLoader(QObject):
+    """Imports torch and the core in a thread while the GUI thread paints the frame and stays live.
+    The GUI thread must not import those modules meanwhile (it would wait on the import lock)."""
+
+    loaded = Signal(object)   # None, or the exception the import raised
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.done = False
+
+    def start(self) -> None:
+        # not a daemon: quitting during the import waits for it rather than tearing it apart
+        threading.Thread(target=self._load, name="TorchLoader").start()
+
+    def _load(self) -> None:
+        import importlib
+
+        try:
+            for name in TORCH_MODULES:
+                importlib.import_module(name)
+            from ..core.shapes import infer_shapes
+            from ..core.spec import LayerSpec, NetworkSpec
+
+            # the first shape check on meta tensors loads torch's decompositions and torch._dynamo
+            # (a second or more): here, not in the GUI thread's first look at the network
+            infer_shapes(NetworkSpec([2], [LayerSpec("Linear", {"out_features": 2}), LayerSpec("ReLU")]))
+        except BaseException as e:  # noqa: BLE001 — build() in the GUI thread shows it (by import again)
+            self.done = True
+            self.loaded.emit(e)
+        else:
+            self.done = True
+            self.loaded.emit(None)
+
+
+class _Launcher(QObject):
+    """Builds the window in the GUI thread once the loader has imported torch, then opens the file."""
+
+    def __init__(self, window: MainWindow, path: str | None, collector: MainThreadGarbageCollector):
+        super().__init__(window)
+        self.window, self.path, self.collector = window, path, collector
+        self.loader = TorchLoader(self)
+        self.probe = _StartupProbe(window, self.loader) if os.environ.get(STARTUP_PROBE) else None
+        self.loader.loaded.connect(self._on_loader_loaded)   # emitted in the loader's thread: queued here
+
+    def start(self) -> None:
+        self.loader.start()
+
+    @Slot(object)
+    def _on_loader_loaded(self, error) -> None:
+        self.window.build()   # an import error raises here again, and the exception hook shows it
+        if self.path:
+            self.window.files.open_path(self.path)
+        self.collector.settle()
+        if self.probe is None:  # after a crash: offer what it left autosaved, once the window is up
+            QTimer.singleShot(0, self.window.offer_recovery)
+        if self.probe is not None:
+            self.probe.report_when_built()
+
+
+class _StartupProbe(QObject):
+    """Records the window's first paint and when it is built, prints both (epoch seconds) and quits."""
+
+    def __init__(self, window: MainWindow, loader: TorchLoader):
+        super().__init__(window)
+        self.window, self.loader = window, loader
+        self.painted: float | None = None
+        self.torch_at_paint = False
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Paint and self.painted is None:
+            self.painted = time.time()
+            self.torch_at_paint = self.loader.done
+        return False
+
+    def report_when_built(self) -> None:
+        self.window.repaint()   # the built window's own first paint belongs to "ready"
+        import json
+
+        print(json.dumps({"painted": self.painted, "ready": time.time(), "torch_at_paint": self.torch_at_paint}),
+              flush=True)
+        QTimer.singleShot(0, QApplication.quit)
 
 
 def run_gui(argv: list[str]) -> int:
@@ -312,15 +450,16 @@ def run_gui(argv: list[str]) -> int:
     hook.install()
     collector = MainThreadGarbageCollector(app)
     collector.start()
-    window = MainWindow()
+    window = MainWindow(build=False)   # the frame paints now; the panels follow once torch is in
     args = [a for a in app.arguments()[1:] if not a.startswith("-")]
-    if args:
-        window.files.open_path(args[0])
+    launcher = _Launcher(window, args[0] if args else None, collector)
     window.show()
-    QTimer.singleShot(0, window.offer_recovery)
+    launcher.start()
     try:
         return app.exec()
     finally:
-        wait_for_training_threads()  # a run stopped mid-setup ends here, not under a dead QApplication
+        worker = sys.modules.get(f"{__package__}.worker")
+        if worker is not None:   # a run stopped mid-setup ends here, not under a dead QApplication
+            worker.wait_for_training_threads()
         collector.stop()
         hook.uninstall()

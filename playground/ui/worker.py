@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import threading
 import time
 
@@ -14,6 +15,10 @@ from ..core.training import FAILED, EndEvent, EpochEvent, Event, StepEvent, Trai
 
 DELIVERY_INTERVAL_MS = 33  # ~30 deliveries a second: what the eye can use, whatever the trainer's pace
 WEIGHTS_INTERVAL = 0.25    # seconds between weight copies for the live views: a few pictures a second
+# torch's intra-op threads for a run in the window: one core fewer than the machine has, so the GUI
+# thread keeps one. With a thread per core, every repaint descheduled one of torch's threads and
+# the others spun at its barrier: a 2-core machine trained 3x slower with the plots showing.
+TRAINING_THREADS = int(os.environ.get("PLAYGROUND_TRAINING_THREADS") or 0) or max(1, (os.cpu_count() or 1) - 1)
 
 
 class _Weights(dict):
@@ -70,11 +75,16 @@ class TrainerWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        import torch
+
+        threads = torch.get_num_threads()   # process-wide in torch: lowered while the run trains, then put back
         try:
+            torch.set_num_threads(min(TRAINING_THREADS, threads))
             self.end = self.trainer.run()
         except BaseException as e:  # noqa: BLE001 — an escaping exception would kill the app from a thread
             self.end = EndEvent(FAILED, f"training failed: {type(e).__name__}: {e}", self.trainer.epoch)
         finally:
+            torch.set_num_threads(threads)
             # run() is called from started, before the thread's event loop; quit() makes that loop
             # return at once, so the thread ends as soon as the Trainer does
             self.thread().quit()

@@ -420,3 +420,17 @@ def test_real_mnist_t10k(mnist_root):
     assert set(ds.y_test.tolist()) == set(range(10))
     assert ds.y_test[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]   # the well-known first digits
     assert 0.12 < ds.x_test.mean().item() < 0.14                        # MNIST's mean, 0.1307
+
+
+def test_batches_reuse_one_buffer_and_overlapping_epochs_stay_apart():
+    x, y = torch.arange(40).float().unsqueeze(1), torch.arange(40)
+    batches = Batches(x, y, 8, seed=3)
+    first = [(xb.clone(), yb.clone()) for xb, yb in batches]
+    again = Batches(x, y, 8, seed=3)
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(first, again))   # the same orders as before
+    a, b = iter(batches), iter(batches)   # two epochs at once (zip, a nested loop): each its own order
+    pairs = [(xa.clone(), ya.clone(), xb, yb) for (xa, ya), (xb, yb) in zip(a, b)]
+    ya, yb = torch.cat([p[1] for p in pairs]), torch.cat([p[3] for p in pairs])
+    assert sorted(ya.tolist()) == sorted(yb.tolist()) == list(range(40)) and not torch.equal(ya, yb)
+    assert all(torch.equal(p[0].squeeze(1), p[1].float()) and torch.equal(p[2].squeeze(1), p[3].float())
+               for p in pairs)

@@ -21,6 +21,7 @@ from playground.core.losses import (
     plan_targets,
 )
 from playground.core.optim import (
+    FUSED,
     OPTIMIZERS,
     SCHEDULERS,
     available_devices,
@@ -209,6 +210,43 @@ def test_one_cycle_works_with_every_optimizer(name):
     assert lrs[0] == pytest.approx(0.1 / 25)
     assert max(lrs) == pytest.approx(0.1)
     assert lrs[-1] == pytest.approx(0.1 / 25 / 1e4)
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_fused_kernels_where_torch_has_them(name):
+    params = defaults(OPTIMIZERS[name])
+    fused = build_optimizer(name, params, nn.Linear(2, 2).parameters()).defaults.get("fused")
+    assert fused is (True if name in FUSED else None)
+    assert not build_optimizer(name, params, nn.Linear(2, 2).parameters(), fused=False).defaults.get("fused")
+    # integer parameters (or none at all) cannot take the fused kernel: torch's default then
+    assert not build_optimizer(name, params, [torch.zeros(2, dtype=torch.long)]).defaults.get("fused")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name, params", [
+    ("Adam", {"lr": 0.01}), ("Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1}),
+    ("AdamW", {"lr": 0.01}), ("SGD", {"lr": 0.05}), ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+])
+def test_fused_steps_match_the_default_loop(name, params, dtype):
+    params = check_params(OPTIMIZERS[name].params, params, "")
+    x, y = torch.randn(64, 5, generator=torch.Generator().manual_seed(0)).to(dtype), None
+    y = x @ torch.arange(5.0, dtype=dtype).unsqueeze(1)
+
+    def trained(fused: bool):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 1)).to(dtype)
+        optimizer = build_optimizer(name, params, model.parameters(), fused=None if fused else False)
+        assert bool(optimizer.defaults.get("fused")) is fused
+        for _ in range(50):
+            loss = nn.functional.mse_loss(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return [p.detach() for p in model.parameters()]
+
+    tolerance = {"rtol": 1e-4, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    for fused, plain in zip(trained(True), trained(False)):
+        torch.testing.assert_close(fused, plain, **tolerance)
 
 
 def test_sgd_nesterov_needs_momentum_and_no_dampening():

@@ -16,7 +16,7 @@ from torch import nn
 from playground.core import distributed, training
 from playground.core.data import Batches, load
 from playground.core.errors import TrainingError
-from playground.core.optim import OPTIMIZERS, SCHEDULERS
+from playground.core.optim import FUSED, OPTIMIZERS, SCHEDULERS
 from playground.core.params import check_params
 from playground.core.spec import ComponentSpec, DataSpec, LayerSpec, NetworkSpec, Project, TrainingSpec
 from playground.core.training import FAILED, FINISHED, STOPPED, EndEvent, EpochEvent, StepEvent, Trainer
@@ -148,13 +148,17 @@ def test_other_losses_on_xor(loss, outputs, last, predict):
 # --- the same loop as plain PyTorch --------------------------------------------------------------
 
 
-def hand_written_losses(project: Project, ds, optimizer_cls, params: dict, grad_clip=None) -> list[float]:
-    """The loop a PyTorch user writes: same seed, same batches, same order of calls."""
+def hand_written_losses(project: Project, ds, optimizer_cls, params: dict, grad_clip=None,
+                        fused: bool = False) -> list[float]:
+    """The loop a PyTorch user writes: same seed, same batches, same order of calls; torch's
+    default (unfused) optimizer unless `fused`."""
     t = project.training
     torch.manual_seed(t.seed)
     model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
-    optimizer = optimizer_cls(model.parameters(), **{k: tuple(v) if isinstance(v, list) else v
-                                                     for k, v in params.items()})
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    if fused:
+        kwargs["fused"] = True
+    optimizer = optimizer_cls(model.parameters(), **kwargs)
     batches = Batches(ds.x_train, ds.y_train, t.batch_size, shuffle=True, seed=t.seed)
     loss_fn = nn.CrossEntropyLoss()
     losses = []
@@ -179,7 +183,13 @@ def test_every_optimizer_trains_like_plain_pytorch(name):
     losses = [e.loss for e in steps_of(events)]
     assert end.status == FINISHED and all(math.isfinite(v) for v in losses)
     assert type(trainer.optimizer) is getattr(torch.optim, name)
-    assert losses == hand_written_losses(project, ds, getattr(torch.optim, name), params)
+    cls = getattr(torch.optim, name)
+    # the fused kernels round differently from torch's default loop, within float tolerance ...
+    assert losses == pytest.approx(hand_written_losses(project, ds, cls, params), rel=1e-5, abs=1e-6)
+    # ... and the Trainer is exactly the plain loop with the fused kernel where torch has one
+    fused = name in FUSED
+    assert trainer.optimizer.defaults.get("fused") is (True if fused else None)
+    assert losses == hand_written_losses(project, ds, cls, params, fused=fused)
 
 
 def test_gradient_clipping_clips_and_still_learns():
@@ -191,8 +201,10 @@ def test_gradient_clipping_clips_and_still_learns():
     assert history[-1].train_loss < 0.5 * history[0].train_loss and history[-1].val_accuracy >= 0.85
     losses = [e.loss for e in steps_of(events)]
     params = check_params(OPTIMIZERS["SGD"].params, {"lr": 0.5, "momentum": 0.9}, "")
-    assert losses == hand_written_losses(project, ds, torch.optim.SGD, params, grad_clip=0.1)
-    assert losses != hand_written_losses(project, ds, torch.optim.SGD, params)   # clipping changed the run
+    assert losses == hand_written_losses(project, ds, torch.optim.SGD, params, grad_clip=0.1, fused=True)
+    plain = hand_written_losses(project, ds, torch.optim.SGD, params, grad_clip=0.1)
+    assert losses == pytest.approx(plain, rel=1e-4, abs=1e-6)   # 150 fused steps stay within float tolerance
+    assert losses != pytest.approx(hand_written_losses(project, ds, torch.optim.SGD, params), rel=1e-3)
 
 
 def test_sgd_nesterov_without_momentum_is_refused():
@@ -204,9 +216,11 @@ def test_sgd_nesterov_without_momentum_is_refused():
 # --- reproducibility -----------------------------------------------------------------------------
 
 
-def test_one_seed_repeats_exactly_and_another_differs():
+@pytest.mark.parametrize("optimizer", [("Adam", {"lr": 0.03}), ("SGD", {"lr": 0.1, "momentum": 0.9})])
+def test_one_seed_repeats_exactly_and_another_differs(optimizer):
     def losses(seed):
-        project = make(mlp(2, 16, 3, act="ReLU"), "spiral", {"noise": 0.2}, epochs=3, seed=seed)
+        project = make(mlp(2, 16, 3, act="ReLU"), "spiral", {"noise": 0.2}, epochs=3, seed=seed,
+                       optimizer=optimizer)
         project.network.layers.insert(2, LayerSpec("Dropout", {"p": 0.2}))   # random masks too
         trainer, events, _ = train(project, report_interval=0)
         steps = [e.loss for e in steps_of(events)]
@@ -582,3 +596,66 @@ def test_evaluation_is_in_eval_mode():
         out = model(ds.x_val)
     assert first[0] == pytest.approx(nn.CrossEntropyLoss()(out, ds.y_val).item(), rel=1e-6)
     assert first[1] == accuracy(out.argmax(1), ds.y_val)
+
+
+# --- convolutions on the CPU run channels-last ------------------------------------------------------
+
+
+def conv_project(root, epochs: int = 2) -> Project:
+    network = NetworkSpec([1, 28, 28], [
+        LayerSpec("Conv2d", {"out_channels": 6, "kernel_size": 5}), LayerSpec("MaxPool2d", {"kernel_size": 2}),
+        LayerSpec("ReLU"), LayerSpec("Conv2d", {"out_channels": 8, "kernel_size": 3}), LayerSpec("ReLU"),
+        LayerSpec("Flatten"), LayerSpec("Linear", {"out_features": 10}),
+    ])
+    data = DataSpec("mnist", {"root": str(root), "download": False, "train_samples": 384, "val_fraction": 0.25})
+    return Project(network, data, TrainingSpec(optimizer=ComponentSpec("Adam", {"lr": 0.01}), batch_size=64,
+                                               epochs=epochs))
+
+
+def test_conv_nets_train_channels_last_like_the_plain_loop(mnist_root):
+    project = conv_project(mnist_root)
+    ds = load(project.data)
+    trainer, events, end = train(project, dataset=ds, report_interval=0)
+    weight = trainer.model[3].weight   # the second convolution: with one input channel both layouts coincide
+    assert end.status == FINISHED
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    losses = [e.loss for e in steps_of(events)]
+
+    from playground.core.shapes import build_network
+
+    torch.manual_seed(project.training.seed)   # the loop a user writes: default layout, unfused Adam
+    model = build_network(project.network)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    batches = Batches(ds.x_train, ds.y_train, 64, seed=project.training.seed)
+    plain = []
+    for _ in range(2):
+        for xb, yb in batches:
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            plain.append(loss.item())
+    assert losses == pytest.approx(plain, rel=1e-4, abs=1e-5)
+    again = [e.loss for e in steps_of(train(project, dataset=ds, report_interval=0)[1])]
+    assert again == losses   # the same seed, the same run, to the bit
+
+
+def test_optimizer_state_of_another_layout_resumes_the_same(mnist_root):
+    ds = load(conv_project(mnist_root).data)
+    first, _, _ = train(conv_project(mnist_root, epochs=1), dataset=ds)
+
+    def resumed(layout) -> dict:
+        model = {k: layout(v) for k, v in first.model.state_dict().items()}
+        optimizer = first.optimizer.state_dict()
+        optimizer = {**optimizer, "state": {i: {k: layout(v) if v.dim() == 4 else v.clone() for k, v in s.items()}
+                                            for i, s in optimizer["state"].items()}}
+        trainer, _, end = train(conv_project(mnist_root, epochs=1), dataset=ds, model_state=model,
+                                optimizer_state=optimizer, start_epoch=1)
+        assert end.status == FINISHED
+        return weights(trainer.model)
+
+    as_saved = resumed(lambda v: v.clone())   # channels-last moments, as this trainer left them
+    # contiguous moments (a checkpoint from a GPU or an older version): the fused kernel pairs
+    # elements by memory position, so they are laid out like their parameters before the first step
+    contiguous = resumed(lambda v: v.contiguous())
+    assert same(as_saved, contiguous)

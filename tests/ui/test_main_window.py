@@ -261,3 +261,47 @@ def test_weight_actions_stay_off_while_training_even_when_the_menu_opens(qtbot, 
     with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT):
         window.session.stop()
     assert window.files.export_action.isEnabled()
+
+
+# --- start-up: the frame paints before torch is imported -------------------------------------------
+
+
+def test_the_window_module_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, playground.ui.main_window; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_a_frame_built_later_is_the_whole_window(qtbot, settings, examples):
+    win = MainWindow(settings=settings, build=False)
+    qtbot.addWidget(win)
+    win.show()
+    assert not win.built and win.windowTitle() == "Playground"
+    win.build(Project.load(examples / "xor.json"))
+    assert win.built and win.findChild(QPushButton, "startButton") is not None
+    assert win.document.project.data.dataset == "xor" and win.start_blocker() is None
+    win.document.undo_stack.setClean()
+
+
+def test_closing_the_frame_before_it_is_built_closes(qtbot, settings):
+    win = MainWindow(settings=settings, build=False)
+    qtbot.addWidget(win)
+    win.show()
+    assert win.close()
+
+
+def test_the_app_paints_before_torch_is_loaded_then_builds(tmp_path, examples):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PLAYGROUND_STARTUP_PROBE="1", QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "playground", str(examples / "xor.json")], env=env,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    probe = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("{")))
+    assert probe["painted"] <= probe["ready"] and probe["torch_at_paint"] is False

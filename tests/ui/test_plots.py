@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog
 
 from playground.core.spec import Project
 from playground.core.training import EndEvent, EpochEvent, StepEvent
@@ -128,6 +128,10 @@ def test_hover_shows_the_nearest_point(qtbot, plots):
     plots.refresh()
     vb = plots.loss_plot.getPlotItem().getViewBox()
     qtbot.waitUntil(lambda: vb.viewRange()[0][1] >= 30)  # auto-range has taken in the data
+    # the accuracy plot appeared with the first epoch: the loss plot takes its final size in the next layout
+    height = vb.height()
+    QApplication.processEvents()
+    qtbot.waitUntil(lambda: vb.height() < height)
     scene = plots.loss_plot.scene()
     scene.sigMouseMoved.emit(vb.mapViewToScene(QPointF(20, 0.5)))
     qtbot.waitUntil(lambda: plots.hover_text() is not None)
@@ -147,7 +151,10 @@ def test_a_million_points_are_clipped_and_downsampled(qtbot, plots):
         plots.add_steps(1, steps(first, 100_000))
     plots.refresh()
     raw = plots.run_curves(1).raw
-    assert len(raw.getOriginalDataset()[0]) == 1_000_000
+    # the curves get each block's peaks (a few thousand points), and they span the whole run
+    x, _ = raw.getOriginalDataset()
+    assert 1_000 < len(x) < 20_000 and (x[0], x[-1]) == (1, 1_000_000)
+    assert len(plots.run_curves(1).smooth.getOriginalDataset()[0]) == len(x)
     for curve in (raw, plots.run_curves(1).smooth, plots.run_curves(1).lr):
         assert curve.opts["clipToView"] and curve.opts["autoDownsample"]
         assert curve.opts["downsampleMethod"] == "peak"
@@ -283,3 +290,29 @@ def test_settings_summary(examples):
     project.training.optimizer.params.pop("lr")
     project.training.batch_size, project.training.epochs = 64, 1
     assert settings_summary(project) == "Adam lr=0.001 · batch 64 · 1 epoch"
+
+
+def test_long_runs_draw_the_peak_envelope_of_every_block():
+    import numpy as np
+
+    from playground.ui.plots import LOSS, STEP, _Columns, _Envelope
+
+    rng = np.random.default_rng(0)
+    steps, envelope = _Columns(4), _Envelope(4, limit=64)
+    for size in (10, 50, 4, 300, 7, 1000):   # deliveries of uneven sizes, through two doublings
+        start = len(steps)
+        x = np.arange(start, start + size, dtype=float) + 1
+        steps.extend(x, rng.normal(size=size), rng.normal(size=size), np.full(size, 0.1))
+        drawn = envelope.view(steps)
+        n = len(steps)
+        if n <= 64:   # a short run is drawn as it is
+            assert all(np.array_equal(d, steps[c]) for c, d in enumerate(drawn))
+            continue
+        b = envelope.block
+        full = n // b * b
+        loss = steps[LOSS][:full].reshape(-1, b)
+        expected = np.column_stack((loss.max(axis=1), loss.min(axis=1))).ravel()
+        assert np.array_equal(drawn[LOSS][: 2 * (full // b)], expected)
+        assert np.array_equal(drawn[LOSS][2 * (full // b):], steps[LOSS][full:])   # the open tail as it is
+        assert np.array_equal(drawn[STEP][: 2 * (full // b)], np.repeat(steps[STEP][:full:b], 2))
+        assert len(drawn[STEP]) <= 64 + b and len(drawn[STEP]) == len(drawn[LOSS])

@@ -3,6 +3,7 @@ table, and a range test that runs in its own thread, draws its result and applie
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -324,3 +325,19 @@ def test_lr_text_reads_like_a_person_writes_it():
     assert _lr_text(10.0) == "10"
     assert math.isclose(float(_lr_text(3.16e-4)), 3.2e-4)
 
+
+
+def test_new_weights_and_a_changed_network_reach_the_kept_module(layer_view, tiny_conv):
+    layer_view.set_project(tiny_conv)
+    x_val = shared_cache.get(tiny_conv.data).x_val
+    for seed in (1, 2):   # the module is built once; each arrival's weights are copied into it
+        state = seeded_state(tiny_conv.network, seed)
+        layer_view.set_weights(state)
+        expected = layer_outputs(tiny_conv.network, state, x_val[:1])[-1][0]
+        torch.testing.assert_close(layer_view.shown_values(), expected)
+    changed = copy.deepcopy(tiny_conv)
+    changed.network.layers[1].params["out_channels"] = 3   # another network: built anew
+    layer_view.set_project(changed)
+    state = seeded_state(changed.network, 3)
+    layer_view.set_weights(state)
+    torch.testing.assert_close(layer_view.shown_values(), layer_outputs(changed.network, state, x_val[:1])[-1][0])

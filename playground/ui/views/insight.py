@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
 
 from ...core import insight
 from ...core.errors import CheckpointError, PlaygroundError
-from ...core.shapes import format_shape
+from ...core.checkpoint import apply_state_dict
+from ...core.shapes import build_network, format_shape
 from ...core.spec import Project
 from ..colors import rgba, with_alpha
 from . import View
@@ -49,6 +50,9 @@ class LayerOutputView(View):
         self._project: Project | None = None
         self._state: dict | None = None
         self._initial: tuple[str, dict] | None = None   # (network+seed key, initial weights)
+        # (network key, module): built once per network, weights copied in at each arrival —
+        # building it again four times a second during a run was half of every refresh
+        self._model: tuple[str, torch.nn.Sequential] | None = None
         self._layer = -1
         self._shown_layer = -1
         self._stale = True
@@ -223,6 +227,14 @@ class LayerOutputView(View):
     def _on_sample_spin_value_changed(self, value: int) -> None:
         self._changed()
 
+    def _model_with(self, network, state: dict) -> torch.nn.Sequential:
+        """The network with `state` copied in: what insight.layer_outputs builds, kept between refreshes."""
+        key = json.dumps(network.to_dict(), sort_keys=True)
+        if self._model is None or self._model[0] != key:
+            self._model = (key, build_network(network))
+        apply_state_dict(self._model[1], state, network)
+        return self._model[1]
+
     def _refresh(self) -> None:
         self._shown_layer = -1
         project = self._project
@@ -253,7 +265,7 @@ class LayerOutputView(View):
             )
         try:
             state = self._state if self._state is not None else self._initial_state(project)
-            output = insight.layer_outputs(project.network, state, x)[index][0]
+            output = insight.run_layers(self._model_with(project.network, state), x)[index][0]
         except CheckpointError as e:
             return self._show_message(f"{e}\n\nTrain again, or load weights made for this network.")
         except PlaygroundError as e:
