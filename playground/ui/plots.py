@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QGraphicsItem,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -171,12 +172,12 @@ class TrainingPlots(QWidget):
         )
 
         best_pen = pg.mkPen(with_alpha(self._fg, 150), width=1, style=Qt.DashLine)
-        self.best_line = pg.InfiniteLine(
-            angle=90, pen=best_pen, label="", labelOpts={
-                "position": 0.96, "anchors": [(1, 0), (1, 0)], "color": self._fg,
-                "fill": pg.mkBrush(with_alpha(self._bg, 210)),
-            },
-        )
+        self.best_line = pg.InfiniteLine(angle=90, pen=best_pen)
+        # said in the header, not on the plot: in a short plot any label collides with the legend
+        self.best_label = QLabel()
+        self.best_label.setObjectName("bestEpochLabel")
+        self.best_label.setToolTip("The epoch with the lowest validation loss (the star and the dashed line)")
+        self.best_label.hide()
         self.best_line.setZValue(-5)
         self.best_line.hide()
         self.loss_plot.addItem(self.best_line, ignoreBounds=True)
@@ -186,13 +187,17 @@ class TrainingPlots(QWidget):
         self.log_scale_check.setObjectName("logScaleCheck")
         self.log_scale_check.setToolTip("Show the loss on a logarithmic axis")
         self.log_scale_check.toggled.connect(self._on_log_scale_check_toggled)
-        title = QLabel("<b>Training loss</b> — thin: each report, bold: smoothed, dots: validation per epoch")
+        title = QLabel("<b>Training loss</b> — thin: reports, bold: smoothed, dots: validation")
+        title.setToolTip("Thin: the loss at each report; bold: smoothed; dots: the validation loss of each epoch")
         title.setTextFormat(Qt.RichText)
+        # a narrow dock clips the legend's words instead of growing to fit them
+        title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
 
         top = QHBoxLayout()
         top.setContentsMargins(4, 0, 4, 0)
-        top.addWidget(title)
-        top.addStretch(1)
+        top.addWidget(title, 1)
+        top.addWidget(self.best_label)
+        top.addSpacing(12)
         top.addWidget(self.log_scale_check)
         # stacked, so the linked x axes line up: x-linking aligns views by their position on screen
         splitter = QSplitter(Qt.Vertical)
@@ -401,11 +406,13 @@ class TrainingPlots(QWidget):
         best = run.best_epoch() if run is not None and run.visible else None
         if best is None:
             self.best_line.hide()
+            self.best_label.hide()
             return
         x, e = best
         self.best_line.setValue(x)
-        self.best_line.label.setFormat(f"best: epoch {e.epoch}, val loss {e.val_loss:.4g}")
         self.best_line.show()
+        self.best_label.setText(f"★ best: epoch {e.epoch}, val loss {e.val_loss:.4g}")
+        self.best_label.show()
 
     def _make_plot(self, name: str, label: str, units: str | None = None) -> pg.PlotWidget:
         plot = pg.PlotWidget(background=self._bg)
