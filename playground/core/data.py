@@ -290,6 +290,9 @@ _CACHE: dict[tuple, tuple[Tensor, Tensor]] = {}   # decoded files: a second run 
 _CACHE_SIZE = 4                                   # train + test of both datasets
 
 
+TICK_DOWNLOAD = ", or connect to the internet and tick download."  # the end of a missing-files message
+
+
 def default_root() -> Path:
     """Where datasets live unless a project names a folder: $XDG_DATA_HOME/playground/datasets."""
     from .files import user_data_dir
@@ -384,7 +387,7 @@ class _IdxFolder:
                 f"Put them (as distributed, .gz is fine) {put}")
         if failure:
             return f"{text}. Downloading them failed: {failure}"
-        return f"{text}, or connect to the internet and tick download."
+        return text + TICK_DOWNLOAD
 
     def download(self) -> None:
         if self._check_exists():

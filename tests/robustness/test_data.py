@@ -98,7 +98,9 @@ def test_missing_mnist_is_said_in_the_views_without_downloading_or_retrying(wind
     window.document.open(mnist_project(examples, root, download=True), None)
     assert loads == [False]
     messages = [label.text() for label in window.views.findChildren(QLabel, "viewMessage")]
-    assert sum("The data cannot be shown: MNIST needs 4 files" in m for m in messages) >= 3, messages
+    shown = [m for m in messages if "The data cannot be shown: MNIST needs 4 files" in m]
+    assert len(shown) >= 3, messages
+    assert all(m.endswith("or start training: download is ticked, so the run fetches them.") for m in shown)
 
 
 @pytest.mark.parametrize("damage, expected", [

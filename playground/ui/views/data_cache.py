@@ -26,9 +26,11 @@ class DataCache:
         Views never download (that is a training run's job, in its own thread): they show
         what is on disk, and a failure is remembered for a while instead of retried per redraw."""
         spec = copy.deepcopy(spec)
+        fetches = False
         if spec.dataset in ("mnist", "fashion_mnist"):
+            fetches = spec.params.get("download", True)
             spec.params["download"] = False
-        key = json.dumps(spec.to_dict(), sort_keys=True)
+        key = json.dumps([spec.to_dict(), fetches], sort_keys=True)  # the message differs when a run would fetch
         failure = self._failures.get(key)
         if failure is not None and time.monotonic() - failure[0] < self._retry_after_s:
             raise failure[1].with_traceback(None)  # not one more frame per redraw
@@ -36,8 +38,11 @@ class DataCache:
             try:
                 dataset = datasets.load(spec, "cpu")
             except PlaygroundError as e:
+                if fetches and str(e).endswith(datasets.TICK_DOWNLOAD):  # it is ticked: say what will fetch them
+                    e = type(e)(str(e).removesuffix(datasets.TICK_DOWNLOAD) + ", or start training: download is "
+                                "ticked, so the run fetches them.")
                 self._failures[key] = (time.monotonic(), e)
-                raise
+                raise e from None
             self._failures.pop(key, None)
             self._items[key] = dataset
             while len(self._items) > self._size:
