@@ -307,9 +307,8 @@ class MainWindow(QMainWindow):
     # --- settings and closing ----------------------------------------------------------------
 
     def _restore_settings(self) -> bool:
-        geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
+        """The docks' layout; the geometry was restored with the frame (a window moved while torch
+        loaded stays where it was moved)."""
         state = self.settings.value("window/state")
         return isinstance(state, QByteArray) and self.restoreState(state)
 
@@ -365,10 +364,17 @@ class TorchLoader(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.done = False
+        self.thread: threading.Thread | None = None
 
     def start(self) -> None:
-        # not a daemon: quitting during the import waits for it rather than tearing it apart
-        threading.Thread(target=self._load, name="TorchLoader").start()
+        self.thread = threading.Thread(target=self._load, name="TorchLoader")
+        self.thread.start()
+
+    def wait(self) -> None:
+        """Closing while torch loads: the import ends before the interpreter starts shutting down
+        (Python joins other threads only after it has begun, and a half-done import then fails)."""
+        if self.thread is not None:
+            self.thread.join()
 
     def _load(self) -> None:
         import importlib
@@ -383,11 +389,16 @@ class TorchLoader(QObject):
             # (a second or more): here, not in the GUI thread's first look at the network
             infer_shapes(NetworkSpec([2], [LayerSpec("Linear", {"out_features": 2}), LayerSpec("ReLU")]))
         except BaseException as e:  # noqa: BLE001 — build() in the GUI thread shows it (by import again)
-            self.done = True
-            self.loaded.emit(e)
+            self._finish(e)
         else:
-            self.done = True
-            self.loaded.emit(None)
+            self._finish(None)
+
+    def _finish(self, error) -> None:
+        self.done = True
+        try:
+            self.loaded.emit(error)
+        except RuntimeError:
+            pass  # the window was closed while torch loaded: nobody waits for it any more
 
 
 class _Launcher(QObject):
@@ -458,6 +469,7 @@ def run_gui(argv: list[str]) -> int:
     try:
         return app.exec()
     finally:
+        launcher.loader.wait()
         worker = sys.modules.get(f"{__package__}.worker")
         if worker is not None:   # a run stopped mid-setup ends here, not under a dead QApplication
             worker.wait_for_training_threads()

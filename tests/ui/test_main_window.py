@@ -305,3 +305,25 @@ def test_the_app_paints_before_torch_is_loaded_then_builds(tmp_path, examples):
     assert result.returncode == 0, result.stderr
     probe = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("{")))
     assert probe["painted"] <= probe["ready"] and probe["torch_at_paint"] is False
+
+
+def test_closing_while_torch_loads_quits_cleanly(tmp_path):
+    """The loader thread's import ends before the interpreter shuts down: no traceback at exit."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([sys.argv[0]])\n"
+        "from playground.ui import main_window\n"
+        "QTimer.singleShot(100, lambda: [w.close() for w in QApplication.topLevelWidgets()\n"
+        "                                if w.objectName() == 'mainWindow'])\n"
+        "sys.exit(main_window.run_gui([]))\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "Error" not in result.stderr, result.stderr
