@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="export weights, a standalone Python script, a torch.export program or ONNX",
         description="state_dict / safetensors: the weights of a checkpoint or weights file. python: a "
         "script that needs only torch (from a checkpoint it loads the weights, saved beside it as "
-        "OUT's name with .pt; from a project it starts from the project's seed). pt2 / onnx: the "
+        "OUT's name with .weights.pt; from a project it starts from the project's seed). pt2 / onnx: the "
         "checkpoint's trained network (ONNX needs pip install 'playground[onnx]').")
     export.add_argument("checkpoint", metavar="FILE", help="a checkpoint, a weights file, or (python) a project")
     export.add_argument("--format", choices=EXPORT_FORMATS, default="state_dict")
@@ -421,7 +421,7 @@ def _export_network(args) -> int:
     if args.format == "python":
         state = ckpt.model if ckpt is not None and not args.no_weights else None
         written = export_script(project.network, args.out, project.name, state_dict=state,
-                                seed=project.training.seed)
+                                seed=project.training.seed, source=args.checkpoint)
         print("wrote " + " and ".join(str(p) for p in written))
         return 0
     if ckpt is None:

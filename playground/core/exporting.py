@@ -75,10 +75,17 @@ def format_for(path: str | Path) -> str | None:
     return next((fmt for fmt, s in FORMATS.items() if s == suffix), None)
 
 
+def weights_path(script: str | Path) -> Path:
+    """Where a script's weights go: NAME.weights.pt beside NAME.py (never a checkpoint's NAME.pt)."""
+    script = Path(script)
+    return script.with_name(script.stem + ".weights.pt")
+
+
 def export_script(network: NetworkSpec, path: str | Path, name: str, state_dict: dict | None = None,
-                  seed: int | None = None) -> list[Path]:
+                  seed: int | None = None, source: str | Path | None = None) -> list[Path]:
     """A standalone Python script; with `state_dict`, also the weights it loads, saved beside it as
-    NAME.pt. Without weights the script seeds torch with `seed`, so it starts where Playground does."""
+    NAME.weights.pt (`source`, the file they came from, is never written over). Without weights the
+    script seeds torch with `seed`, so it starts where Playground does."""
     from .. import __version__
     from .checkpoint import save_weights
     from .codegen import python_script
@@ -87,9 +94,12 @@ def export_script(network: NetworkSpec, path: str | Path, name: str, state_dict:
     written = []
     weights_file = None
     if state_dict is not None:
-        weights = path.with_suffix(".pt")
+        weights = weights_path(path)
         if weights == path:
-            raise ExportError(f"{path}: a script needs a name that does not end in .pt (the weights take that)")
+            raise ExportError(f"{path}: a script needs a name that does not end in .weights.pt (the weights take that)")
+        if source is not None and weights.resolve() == Path(source).resolve():
+            raise ExportError(f"the weights would be written over {source}, which they are read from — "
+                              "name the script differently")
         apply_state_dict(build_network(network), state_dict, network)  # weights that do not fit fail here
         save_weights(state_dict, weights)
         written.append(weights)

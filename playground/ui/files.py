@@ -21,7 +21,7 @@ from ..core.checkpoint import (
     save_weights,
 )
 from ..core.errors import PlaygroundError
-from ..core.exporting import FORMATS, export_model, export_script, format_for
+from ..core.exporting import FORMATS, export_model, export_script, format_for, weights_path
 from ..core.shapes import build_network
 from ..core.spec import Project
 from ..core.validation import defaults_used
@@ -292,7 +292,7 @@ class FileActions:
         if weights is not None and weights.fits(self.document.network):
             answer = QMessageBox.question(
                 self.window, "Include the weights?",
-                f"Save the current weights beside the script as {Path(path).with_suffix('.pt').name}, "
+                f"Save the current weights beside the script as {weights_path(path).name}, "
                 "and have the script load them? (No: the script starts from the project's seed.)",
                 QMessageBox.Yes | QMessageBox.No | QMessageBox.Cancel, QMessageBox.Yes,
             )
@@ -302,7 +302,7 @@ class FileActions:
         self.export_script_to(path, include)
 
     def export_script_to(self, path: str | Path, include_weights: bool = False) -> bool:
-        """The network as a standalone script; with weights, also NAME.pt beside it, which it loads."""
+        """The network as a standalone script; with weights, also NAME.weights.pt beside it, which it loads."""
         state = None
         if include_weights:
             weights = self._current_weights()

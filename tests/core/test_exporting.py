@@ -108,7 +108,7 @@ def test_python_script_from_a_checkpoint_loads_its_weights(tmp_path, lenet_check
     path, model = lenet_checkpoint
     script = tmp_path / "lenet.py"
     assert main(["export", str(path), "--format", "python", "--out", str(script)]) == 0
-    assert capsys.readouterr().out == f"wrote {script} and {tmp_path / 'lenet.pt'}\n"
+    assert capsys.readouterr().out == f"wrote {script} and {tmp_path / 'lenet.weights.pt'}\n"
     x = batch((1, 28, 28))
     torch.save(x, tmp_path / "x.pt")
     subprocess.run([sys.executable, "-I", "-c", "import torch, runpy, sys; torch.set_num_threads(1); "
@@ -134,3 +134,21 @@ def test_a_trained_format_from_a_project_is_refused(tmp_path, examples, capsys, 
     assert capsys.readouterr().err == (
         f"playground: error: {examples / 'xor.json'} is a project without weights; --format {fmt} exports "
         "a trained network — pass a checkpoint (playground train writes one)\n")
+
+
+def test_a_script_never_writes_its_weights_over_the_checkpoint_they_come_from(tmp_path, capsys, examples):
+    """`export lenet.pt --format python --out lenet.py` once replaced lenet.pt with bare weights."""
+    from playground.core.checkpoint import load_checkpoint
+
+    project = Project.load(examples / "xor.json")
+    ckpt = tmp_path / "xor.pt"
+    save_checkpoint(Checkpoint(project=project, model=build_network(project.network).state_dict()), ckpt)
+    before = ckpt.read_bytes()
+    assert main(["export", str(ckpt), "--format", "python", "--out", str(tmp_path / "xor.py")]) == 0
+    assert ckpt.read_bytes() == before and (tmp_path / "xor.weights.pt").is_file()
+    assert load_checkpoint(ckpt).project == project
+    twin = tmp_path / "net.weights.pt"
+    save_checkpoint(Checkpoint(project=project, model=build_network(project.network).state_dict()), twin)
+    assert main(["export", str(twin), "--format", "python", "--out", str(tmp_path / "net.py")]) == 1
+    assert "would be written over" in capsys.readouterr().err
+    assert load_checkpoint(twin).project == project

@@ -128,12 +128,12 @@ def give_weights(window) -> torch.nn.Module:
 def test_export_script_with_and_without_weights(window, tmp_path):
     model = give_weights(window)
     assert window.files.export_script_to(tmp_path / "lenet.py", include_weights=True)
-    saved = torch.load(tmp_path / "lenet.pt", weights_only=True)
+    saved = torch.load(tmp_path / "lenet.weights.pt", weights_only=True)
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
-    assert "Path(__file__).with_name('lenet.pt')" in (tmp_path / "lenet.py").read_text()
-    assert window.statusBar().currentMessage() == "Exported lenet.py and lenet.pt"
+    assert "Path(__file__).with_name('lenet.weights.pt')" in (tmp_path / "lenet.py").read_text()
+    assert window.statusBar().currentMessage() == "Exported lenet.py and lenet.weights.pt"
     assert window.files.export_script_to(tmp_path / "bare.py")
-    assert not (tmp_path / "bare.pt").exists()
+    assert not (tmp_path / "bare.weights.pt").exists()
     assert "torch.manual_seed(" in (tmp_path / "bare.py").read_text()
 
 
@@ -164,7 +164,7 @@ def test_the_menu_action_asks_where_and_whether_to_include_weights(window, tmp_p
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "net"), ""))
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.No)
     window.files.script_action.trigger()
-    assert asked == ["Save the current weights beside the script as net.pt, and have the script load them? "
+    assert asked == ["Save the current weights beside the script as net.weights.pt, and have the script load them? "
                      "(No: the script starts from the project's seed.)"]
     assert (tmp_path / "net.py").exists() and not (tmp_path / "net.pt").exists()
 
