@@ -201,14 +201,8 @@ class FileActions:
         weights = self._current_weights()
         if weights is None:
             return False
-        try:
-            save_weights(weights.model, path, format=fmt)
-        except PlaygroundError as e:
-            self._warn("Cannot export weights", str(e))
-            return False
-        self._remember_folder(path)
-        self.window.statusBar().showMessage(f"Exported weights to {path}", 4000)
-        return True
+        return self._write(path, "Cannot export weights", lambda: save_weights(weights.model, path, format=fmt),
+                           lambda _: f"Exported weights to {path}")
 
     def save_checkpoint(self) -> None:
         if self._current_weights() is None:
@@ -224,19 +218,14 @@ class FileActions:
             return False
         project = self.document.project
         same_optimizer = w.optimizer_spec == project.training.optimizer
-        try:
-            save_checkpoint(Checkpoint(
-                project=project, model=w.model,
-                optimizer=w.optimizer if same_optimizer else None,
-                scheduler=w.scheduler if same_optimizer else None,
-                epoch=w.epoch, history=w.history,
-            ), path)
-        except PlaygroundError as e:
-            self._warn("Cannot save checkpoint", str(e))
-            return False
-        self._remember_folder(path)
-        self.window.statusBar().showMessage(f"Saved checkpoint {path}", 4000)
-        return True
+        checkpoint = Checkpoint(
+            project=project, model=w.model,
+            optimizer=w.optimizer if same_optimizer else None,
+            scheduler=w.scheduler if same_optimizer else None,
+            epoch=w.epoch, history=w.history,
+        )
+        return self._write(path, "Cannot save checkpoint", lambda: save_checkpoint(checkpoint, path),
+                           lambda _: f"Saved checkpoint {path}")
 
     def load_weights(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Load weights or checkpoint", self._folder(), LOAD_FILTER)
@@ -310,15 +299,12 @@ class FileActions:
                 return False
             state = weights.model
         project = self.document.project
-        try:
-            written = export_script(project.network, path, self.document.name, state_dict=state,
-                                    seed=project.training.seed)
-        except PlaygroundError as e:
-            self._warn("Cannot export the script", str(e))
-            return False
-        self._remember_folder(path)
-        self.window.statusBar().showMessage("Exported " + " and ".join(p.name for p in written), 6000)
-        return True
+        return self._write(
+            path, "Cannot export the script",
+            lambda: export_script(project.network, path, self.document.name, state_dict=state,
+                                  seed=project.training.seed),
+            lambda written: "Exported " + " and ".join(p.name for p in written), 6000,
+        )
 
     def export_model(self) -> None:
         if self._current_weights() is None:
@@ -337,20 +323,25 @@ class FileActions:
         weights = self._current_weights()
         if weights is None:
             return False
-        QApplication.setOverrideCursor(Qt.WaitCursor)  # tracing takes a second or two
+
+        def traced():
+            QApplication.setOverrideCursor(Qt.WaitCursor)  # tracing takes a second or two
+            try:
+                export_model(self.document.network, weights.model, path, fmt)
+            finally:
+                QApplication.restoreOverrideCursor()
+
+        return self._write(path, "Cannot export the model", traced, lambda _: f"Exported {Path(path).name}", 6000)
+
+    def _write(self, path, title: str, write, done, ms: int = 4000) -> bool:
+        """Run `write()`; on failure warn under `title`, else remember the folder and say `done(result)`."""
         try:
-            export_model(self.document.network, weights.model, path, fmt)
+            result = write()
         except PlaygroundError as e:
-            problem = str(e)
-        else:
-            problem = None
-        finally:
-            QApplication.restoreOverrideCursor()
-        if problem:
-            self._warn("Cannot export the model", problem)
+            self._warn(title, str(e))
             return False
         self._remember_folder(path)
-        self.window.statusBar().showMessage(f"Exported {Path(path).name}", 6000)
+        self.window.statusBar().showMessage(done(result), ms)
         return True
 
     def _current_weights(self) -> TrainedWeights | None:

@@ -182,6 +182,8 @@ class PredictionView(View):
         """Draw what needs no model (the data points); self.dataset may be None."""
 
     def draw_predictions(self, predictor: Predictor, full: bool) -> None:
+        """Every live view implements this (the abstract hook, not unfinished work): draw what
+        `predictor` makes of the data; `full` on all of it, else a sample while weights stream in."""
         raise NotImplementedError
 
     def clear_predictions(self) -> None:
