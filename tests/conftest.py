@@ -25,6 +25,23 @@ def recovery_folder(tmp_path, monkeypatch) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def restore_global_state():
+    """No test leaves process-wide state behind for the next one, whatever order they run in:
+    torch's thread count, default dtype and grad mode, and the views' shared dataset cache."""
+    import torch
+
+    threads, dtype, grad = torch.get_num_threads(), torch.get_default_dtype(), torch.is_grad_enabled()
+    yield
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    torch.set_default_dtype(dtype)
+    torch.set_grad_enabled(grad)
+    cache = sys.modules.get("playground.ui.views.data_cache")
+    if cache is not None:
+        cache.shared_cache.clear()
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Tiny networks on a shared 2-core machine: intra-op threads only add spin-waits."""

@@ -199,6 +199,7 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()  # cleared while paused
         self._running.set()
+        self._held = threading.Event()     # set while the loop waits in a pause
         self._optimizer_ok = True          # False after a non-finite loss corrupted its state
         self._health: HealthProbe | None = None
         self.ranks = ranks
@@ -219,7 +220,13 @@ class Trainer:
 
     @property
     def paused(self) -> bool:
+        """A pause was asked for (the loop may still be finishing its step)."""
         return not self._running.is_set()
+
+    @property
+    def holding(self) -> bool:
+        """The loop has reached the pause and waits: no step runs until resume() or stop()."""
+        return self._held.is_set()
 
     # --- setup -------------------------------------------------------------------------------
 
@@ -428,7 +435,11 @@ class Trainer:
 
     def _wait_while_paused(self) -> float:
         start = time.perf_counter()
-        self._running.wait()
+        self._held.set()
+        try:
+            self._running.wait()
+        finally:
+            self._held.clear()
         return time.perf_counter() - start
 
     def _lr(self) -> float:

@@ -135,13 +135,16 @@ def test_every_interval_while_changed_and_not_while_clean(qtbot, new_window, exa
     autosave = win.recovery
     autosave.timer.setInterval(50)  # a minute in the app
     store = autosave.store
-    qtbot.wait(200)
-    assert not store.path.exists()  # nothing changed: nothing written
+    ticks = []
+    autosave.timer.timeout.connect(lambda: ticks.append(store.path.exists()))
+    qtbot.waitUntil(lambda: len(ticks) >= 3, timeout=5000)
+    assert not any(ticks) and not store.path.exists()  # nothing changed: nothing written
     win.document.set_training("batch_size", 16)
     qtbot.waitUntil(store.path.exists, timeout=2000)
     assert json.loads(store.path.read_text())["project"]["training"]["batch_size"] == 16
     written = store.path.stat().st_mtime_ns
-    qtbot.wait(200)
+    seen = len(ticks)
+    qtbot.waitUntil(lambda: len(ticks) >= seen + 3, timeout=5000)
     assert store.path.stat().st_mtime_ns == written  # no change since: not rewritten
     win.document.set_training("batch_size", 8)
     qtbot.waitUntil(lambda: json.loads(store.path.read_text())["project"]["training"]["batch_size"] == 8,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 
@@ -83,67 +82,43 @@ def test_a_device_that_is_not_there(window, cli, work, examples):
     assert code == 0, err  # the way out the message suggests works
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
-CYCLES = 100
-WARM_UP = 10
-# After the warm-up the other 90 runs may add at most 40 MiB in all. What each run leaves on
-# purpose is its row in the run list and its plot curves, about 0.25 MiB (measured with 1,000
-# and 200,000 samples alike). A run kept after it ends, with its model and 200,000 samples,
-# breaks the bound at once (measured: 400 MiB).
-RSS_GROWTH_BOUND = 40 * 2**20
-SOAK_TIME_BOUND_S = 120          # about 10 s on the 2-core machines; generous for a loaded CI
+CYCLES = 30
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="RSS is read from /proc")
-def test_a_hundred_start_stop_cycles_leak_no_threads_and_bounded_memory(qtbot, window, examples):
-    import time
+def test_start_stop_cycles_leak_no_threads_and_let_every_run_go(qtbot, window, examples):
+    """A user who clicks Start and Stop again and again: every run ends, its thread ends, and once
+    it is over nothing holds on to its trainer (model, optimizer, 200,000 samples). Checked by
+    weak references rather than by the process's size, which depends on the allocator."""
+    import gc
+    import weakref
 
     project = Project.load(examples / "spiral.json")
     project.training.epochs = 10_000
-    project.data.params["samples"] = 200_000  # a run that is not let go shows up as memory
+    project.data.params["samples"] = 200_000
     window.document.open(project, None)
     baseline_threads = threading.active_count()
-    started = time.monotonic()
-    rss_after_warm_up = None
+    trainers: list[weakref.ref] = []
     start = window.findChild(QPushButton, "startButton")
     stop = window.findChild(QPushButton, "stopButton")
-    for cycle in range(CYCLES):
+    for _ in range(CYCLES):
         with qtbot.waitSignal(window.session.run_started, timeout=5000):
             qtbot.mouseClick(start, Qt.LeftButton)
+        trainers.append(weakref.ref(window.session.run.trainer))
         with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT) as blocker:
             qtbot.mouseClick(stop, Qt.LeftButton)
         assert blocker.args[1].status == "stopped"
         qtbot.waitUntil(lambda: threading.active_count() <= baseline_threads, timeout=5000)
-        if cycle + 1 == WARM_UP:
-            settle(qtbot)
-            rss_after_warm_up = _rss_bytes()
-    settle(qtbot)
-    elapsed = time.monotonic() - started
-    growth = _rss_bytes() - rss_after_warm_up
+
+    def all_let_go() -> bool:
+        gc.collect()
+        return all(ref() is None for ref in trainers)
+
+    qtbot.waitUntil(all_let_go, timeout=10_000)   # deleteLater runs in the event loop
     assert threading.active_count() <= baseline_threads
     assert not running_qthreads()
-    assert growth < RSS_GROWTH_BOUND, f"RSS grew {growth / 2**20:.1f} MiB over {CYCLES - WARM_UP} runs"
-    assert elapsed < SOAK_TIME_BOUND_S
     assert window.session.run_id == CYCLES and not window.document.locked
-    print(f"\n{CYCLES} start/stop cycles in {elapsed:.1f} s; RSS growth after warm-up {growth / 2**20:.1f} MiB")
-
-
-def settle(qtbot):
-    """Let the event loop delete the finished runs and the app hand their memory back."""
-    import gc
-
-    from playground.ui.session import RELEASE_DELAY_MS
-
-    gc.collect()
-    qtbot.wait(RELEASE_DELAY_MS + 200)
+    assert window.session.weights is not None   # the last run's weights are kept, as plain tensors
 
 
 def running_qthreads():

@@ -48,7 +48,9 @@ def types(doc) -> list[str]:
 
 def gap_between(editor, above: int, below: int) -> QPointF:
     """A point in viewport coordinates halfway between two cards."""
-    QTest.qWait(10)  # a structural edit re-lays the cards out when events run, as between real drags
+    # a structural edit re-lays the cards out when the layout's posted request runs, as between real drags
+    QApplication.sendPostedEvents()
+    editor.column.layout().activate()
     a, b = editor.cards[above].geometry(), editor.cards[below].geometry()
     point = editor.column.mapTo(editor.viewport(), QPoint(a.center().x(), (a.bottom() + b.top()) // 2))
     return QPointF(point)

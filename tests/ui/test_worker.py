@@ -127,35 +127,39 @@ def test_trains_a_copy_of_the_project(xor, make_run):
     assert run.project.training.epochs == 3
 
 
+ENDLESS = 1_000_000   # epochs no machine finishes within a test: the run ends only when told to
+
+
 def test_stop_midway_ends_promptly(qtbot, xor, make_run):
-    run = make_run(xor(epochs=1000))
+    run = make_run(xor(epochs=ENDLESS))
     with qtbot.waitSignal(run.step_reported, timeout=TIMEOUT_MS):
         run.start()
     with qtbot.waitSignal(run.finished, timeout=PROMPT_MS) as blocker:
-        t0 = time.perf_counter()
-        run.stop()
-        assert time.perf_counter() - t0 < 0.5  # returns at once; the loop notices at its next step
+        run.stop()   # only sets a flag: the loop notices at its next step
     end = blocker.args[0]
     assert end.status == STOPPED
     assert "stopped by the user" in end.reason
-    assert run.trainer.epoch < 1000
+    assert run.trainer.epoch < ENDLESS
     assert not run.thread_running
 
 
 def test_pause_holds_progress_and_resume_continues(qtbot, xor, make_run):
-    run = make_run(xor(epochs=1000))
+    run = make_run(xor(epochs=ENDLESS))
     rec = Recorder(run)
     with qtbot.waitSignal(run.step_reported, timeout=TIMEOUT_MS):
         run.start()
     run.pause()
     assert run.is_paused()
-    qtbot.wait(300)  # the loop pauses at its next step; let what it reported before arrive
+    qtbot.waitUntil(lambda: run.trainer.holding, timeout=PROMPT_MS)  # the loop reached the pause and waits
     epoch, reported = run.trainer.epoch, len(run.trainer.history["steps"])
-    delivered = len(rec.all_steps())
-    with qtbot.assertNotEmitted(run.step_reported, wait=400):
+    # what it reported before the pause arrives with the next delivery; nothing after it
+    qtbot.waitUntil(lambda: len(rec.all_steps()) == reported, timeout=PROMPT_MS)
+    with qtbot.assertNotEmitted(run.step_reported, wait=200):
         pass
+    assert run.trainer.holding
     assert (run.trainer.epoch, len(run.trainer.history["steps"])) == (epoch, reported)
-    assert len(rec.all_steps()) == delivered
+    delivered = len(rec.all_steps())
+    assert delivered == reported
     assert run.thread_running and run.is_running()
 
     with qtbot.waitSignal(run.step_reported, timeout=PROMPT_MS):
@@ -168,11 +172,11 @@ def test_pause_holds_progress_and_resume_continues(qtbot, xor, make_run):
 
 
 def test_stop_while_paused_ends_the_run(qtbot, xor, make_run):
-    run = make_run(xor(epochs=1000))
+    run = make_run(xor(epochs=ENDLESS))
     with qtbot.waitSignal(run.step_reported, timeout=TIMEOUT_MS):
         run.start()
     run.pause()
-    qtbot.wait(100)
+    qtbot.waitUntil(lambda: run.trainer.holding, timeout=PROMPT_MS)
     with qtbot.waitSignal(run.finished, timeout=PROMPT_MS) as blocker:
         run.stop()
     assert blocker.args[0].status == STOPPED
@@ -226,13 +230,11 @@ def test_warnings_are_signalled(qtbot, xor, make_run):
 
 
 def test_shutdown_while_running_leaves_no_thread(qtbot, xor, make_run):
-    run = make_run(xor(epochs=1000))
+    run = make_run(xor(epochs=ENDLESS))
     with qtbot.waitSignal(run.step_reported, timeout=TIMEOUT_MS):
         run.start()
     assert run.thread_running
-    t0 = time.perf_counter()
-    assert run.shutdown(PROMPT_MS)
-    assert time.perf_counter() - t0 < PROMPT_MS / 1000
+    assert run.shutdown(PROMPT_MS)   # True: the thread ended within the time given
     assert not run.thread_running
     with qtbot.waitSignal(run.finished, timeout=PROMPT_MS) as blocker:
         pass
@@ -240,7 +242,7 @@ def test_shutdown_while_running_leaves_no_thread(qtbot, xor, make_run):
 
 
 def test_deleting_a_running_run_stops_it_without_destroying_its_thread(qtbot, xor):
-    run = TrainingRun(xor(epochs=1000))
+    run = TrainingRun(xor(epochs=ENDLESS))
     with qtbot.waitSignal(run.step_reported, timeout=TIMEOUT_MS):
         run.start()
     trainer = run.trainer
@@ -308,15 +310,17 @@ def test_live_weights_are_reported_when_wanted(qtbot, examples):
     from playground.ui.worker import TrainingRun
 
     project = Project.load(examples / "xor.json")
-    project.training.epochs = 400
+    project.training.epochs = ENDLESS   # it must still be training when the pictures have come
     run = TrainingRun(project)
-    got = []
+    got, ended = [], []
     run.weights_reported.connect(got.append)
+    run.finished.connect(ended.append)
     run.set_weights_wanted(True)
     run.start()
-    qtbot.waitUntil(lambda: len(got) >= 2, timeout=20_000)
-    with qtbot.waitSignal(run.finished, timeout=20_000):
-        run.stop()
+    qtbot.waitUntil(lambda: len(got) >= 2, timeout=TIMEOUT_MS)
+    run.stop()
+    qtbot.waitUntil(lambda: bool(ended), timeout=TIMEOUT_MS)
+    assert ended[0].status == STOPPED
     assert set(got[0]) == {"0.weight", "0.bias", "2.weight", "2.bias"}
     assert got[0]["0.weight"].device.type == "cpu"
     assert not torch.equal(got[0]["0.weight"], got[-1]["0.weight"])  # the model moved between pictures

@@ -20,6 +20,11 @@ class DataCache:
         self._items: dict[str, datasets.Dataset] = {}
         self._failures: dict[str, tuple[float, PlaygroundError]] = {}
 
+    def clear(self) -> None:
+        """Forget every loaded dataset and remembered failure (their memory goes with the last user)."""
+        self._items.clear()
+        self._failures.clear()
+
     def get(self, spec: DataSpec) -> datasets.Dataset:
         """The dataset on the CPU; raises the core's DataError / ProjectError when it cannot load.
 
