@@ -256,35 +256,26 @@ def _check_writable(*targets: Path) -> None:
 def _resume_state(args, project) -> dict:
     """The Trainer's keyword arguments to continue from --resume's checkpoint ({} without one)."""
     from .core.checkpoint import load_checkpoint
+    from .core.resume import carry_over, resume_arguments
 
     if not args.resume:
         return {}
-    ckpt = load_checkpoint(args.resume)
-    return dict(
-        model_state=ckpt.model,
-        optimizer_state=ckpt.optimizer if ckpt.project.training.optimizer == project.training.optimizer else None,
-        start_epoch=ckpt.epoch,
-        history=ckpt.history,
-    )
+    state, notes = carry_over(load_checkpoint(args.resume), project)
+    for note in notes:
+        print(f"playground: note: {note}", file=sys.stderr)
+    return resume_arguments(state)
 
 
 def _write_results(trainer, project, end, out: Path, metrics: Path) -> int:
     """Write the checkpoint and the metrics, say how the run ended; the exit status."""
-    from .core.checkpoint import Checkpoint, save_checkpoint
+    from .core.checkpoint import save_checkpoint
     from .core.files import atomic_write_bytes
+    from .core.resume import run_state
     from .core.training import FINISHED
 
-    save_checkpoint(
-        Checkpoint(
-            project=project,
-            model={k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
-            optimizer=trainer.optimizer.state_dict() if trainer.optimizer_state_valid else None,
-            scheduler=trainer.scheduler.state_dict() if trainer.scheduler else None,
-            epoch=trainer.epoch,
-            history=trainer.history,
-        ),
-        out,
-    )
+    state = run_state(trainer)
+    state.project = project   # the project as given, before the run's own overrides for this process
+    save_checkpoint(state, out)
     atomic_write_bytes(metrics, (json.dumps(_metrics(trainer.history), indent=2) + "\n").encode())
     print(f"{end.status}: {end.reason}", file=sys.stderr if end.status != FINISHED else sys.stdout)
     if end.test_accuracy is not None:

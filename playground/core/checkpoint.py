@@ -37,6 +37,7 @@ class Checkpoint:
     scheduler: dict | None = None                # scheduler.state_dict()
     epoch: int = 0                               # epochs completed
     history: dict = field(default_factory=dict)  # plain JSON-able: status, reason, epochs, test_accuracy, steps
+    progress: dict | None = None                 # where data order and random numbers stood (resume.py)
 
 
 # --- saving -----------------------------------------------------------------------------------
@@ -53,6 +54,7 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | Path) -> None:
         "scheduler": _plain(checkpoint.scheduler, path, "the scheduler state"),
         "epoch": int(checkpoint.epoch),
         "history": _plain(checkpoint.history, path, "the history"),
+        "progress": _plain(checkpoint.progress, path, "the data position"),
     }
     atomic_write(path, lambda f: torch.save(payload, f))
 
@@ -123,7 +125,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         project = Project.from_dict(obj.get("project"))
     except ProjectError as e:
         raise CheckpointError(f"{path}: the project inside the checkpoint cannot be used: {e}") from None
-    for key in ("optimizer", "scheduler"):
+    for key in ("optimizer", "scheduler", "progress"):
         if obj.get(key) is not None and not isinstance(obj[key], dict):
             raise CheckpointError(f"{path}: the {key} state is {_kind(obj[key])}, not a dict")
     epoch = obj.get("epoch", 0)
@@ -139,6 +141,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         scheduler=obj.get("scheduler"),
         epoch=epoch,
         history=history,
+        progress=obj.get("progress"),
     )
 
 

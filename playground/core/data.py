@@ -480,6 +480,11 @@ class Batches:
         self._buffers: tuple[Tensor, Tensor] | None = None
         self._iterating = 0   # epochs under way; an epoch that overlaps another gathers into its own copy
 
+    @property
+    def generator(self) -> torch.Generator:
+        """The one source of every epoch's order: its state is where the data order stands."""
+        return self._gen
+
     def __len__(self) -> int:
         n, b = len(self.x), self.batch_size
         return n // b if self.drop_last else -(-n // b)

@@ -317,6 +317,11 @@ class ShardedBatches:
         self.samples = per_rank_samples                # per rank and epoch
         self._gen = torch.Generator(device=x.device).manual_seed(seed)   # as Batches: same seed, same orders
 
+    @property
+    def generator(self) -> torch.Generator:
+        """The one source of every epoch's order: its state is where the data order stands."""
+        return self._gen
+
     def __len__(self) -> int:
         n, b = self.samples, self.batch_size
         return n // b if self.drop_last else -(-n // b)

@@ -141,6 +141,15 @@ def build_scheduler(name: str, params: dict, optimizer, epochs: int, steps_per_e
     return getattr(torch.optim.lr_scheduler, name)(optimizer, **kwargs)
 
 
+def schedule_ended(scheduler) -> bool:
+    """True when a schedule with an end has reached it: a cosine at T_max, a one-cycle at its last step."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR):
+        return scheduler.last_epoch >= scheduler.total_steps
+    if isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
+        return scheduler.last_epoch >= scheduler.T_max
+    return False
+
+
 def available_devices() -> list[str]:
     """Devices torch can use on this machine, CPU first."""
     devices = ["cpu"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import threading
 import time
@@ -17,7 +18,16 @@ from .distributed import SINGLE, SingleProcess
 from .errors import PlaygroundError, TrainingError
 from .health import HealthEvent, HealthProbe
 from .losses import LOSSES, TargetPlan, build_loss, count_correct, encode_targets, plan_targets
-from .optim import OPTIMIZERS, PLATEAU, SCHEDULERS, STEP, build_optimizer, build_scheduler, check_device
+from .optim import (
+    OPTIMIZERS,
+    PLATEAU,
+    SCHEDULERS,
+    STEP,
+    build_optimizer,
+    build_scheduler,
+    check_device,
+    schedule_ended,
+)
 from .shapes import build_network, format_bytes, format_shape, infer_shapes, physical_memory
 from .spec import Project
 from .validation import check_component
@@ -179,6 +189,7 @@ class Trainer:
         scheduler_state: dict | None = None,
         start_epoch: int = 0,                   # epochs already done; this run adds training.epochs
         history: dict | None = None,
+        progress: dict | None = None,           # where the data order and random numbers stood (resume.py)
         report_interval: float = 1 / 30,        # seconds between step reports (each costs a host sync)
         health_interval: float | None = None,   # seconds between HealthEvents (each measures one step); None: off
         ranks: SingleProcess = SINGLE,          # torchrun: distributed.Ranks shards, wraps and reduces
@@ -195,6 +206,10 @@ class Trainer:
         self.warnings: list[str] = []
         self._dataset = dataset
         self._states = (model_state, optimizer_state, scheduler_state)
+        self._progress_in = progress
+        self._start: tuple[int, torch.Tensor | None, int] = (0, None, 0)
+        self._scaler_state: dict | None = None
+        self.progress: dict | None = None         # after the run: where to continue it from (see resume.py)
         self._setup: Setup | None = None
         self._stop = threading.Event()
         self._running = threading.Event()  # cleared while paused
@@ -253,9 +268,66 @@ class Trainer:
             )
             if self._states[2] is not None:
                 self.scheduler.load_state_dict(self._states[2])
+                # building a scheduler sets its first rate (a one-cycle also its momentum): the saved
+                # run was further along, and its optimizer state says where
+                if self._states[1] is not None:
+                    for group, saved in zip(self.optimizer.param_groups, self._states[1]["param_groups"]):
+                        group.update({k: v for k, v in saved.items() if k != "params"})
+                if schedule_ended(self.scheduler):
+                    # a schedule as long as its run (cosine to T_max, one cycle) that has run out:
+                    # continuing it would train at its final rate (0 for a cosine); start a new one
+                    # over the added epochs instead, from the project's rate, as a warm restart
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = setup.optimizer_params["lr"]
+                        group.pop("initial_lr", None)
+                    self.scheduler = build_scheduler(
+                        t.scheduler.type, sched_params, self.optimizer, t.epochs, len(setup.batches)
+                    )
+                    setup.warnings.append(
+                        f"the saved {t.scheduler.type} schedule had ended; a new one runs over these "
+                        f"{t.epochs} epoch{'s' if t.epochs != 1 else ''}, from lr "
+                        f"{self.optimizer.param_groups[0]['lr']:g}"
+                    )
+        self._start = self._restore_progress(setup)
         self.warnings = setup.warnings
         self._net = self.ranks.wrap(self.model)   # after loading weights: DDP starts every rank from rank 0's
         self._setup = setup
+
+    def _restore_progress(self, setup: Setup) -> tuple[int, torch.Tensor | None, int]:
+        """Put the data order and the random numbers where the continued run left them; the batches
+        of the first epoch already done, its summed loss and its samples (0, None, 0 for a new epoch)."""
+        progress = self._progress_in
+        if not progress:
+            return 0, None, 0
+        try:
+            step = int(progress["step"])
+            if not 0 <= step < len(setup.batches):
+                raise ValueError(f"step {step} of {len(setup.batches)}")
+            setup.batches.generator.set_state(progress["data_order"])
+            torch.set_rng_state(progress["rng"])
+            if setup.device.type == "cuda" and progress.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(progress["cuda_rng"], setup.device)
+            loss_sum = torch.as_tensor(progress["loss_sum"], dtype=torch.float32).to(setup.device)
+            seen = int(progress["seen"])
+            self._scaler_state = progress.get("scaler")
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            setup.warnings.append(f"the saved data order does not fit this run ({e}); it starts a new epoch "
+                                  "with a fresh order")
+            return 0, None, 0
+        return step, loss_sum, seen
+
+    def _leave(self, step: int, order: torch.Tensor, loss_sum: torch.Tensor, seen: int, scaler) -> None:
+        """Note where the run stands, so another run can continue it exactly (resume.py)."""
+        device = self._setup.device
+        self.progress = {
+            "step": step,                                   # batches done in the epoch under way
+            "data_order": order,                            # the data generator as that epoch began
+            "rng": torch.get_rng_state(),                   # dropout's random numbers, from here on
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            "loss_sum": loss_sum.detach().to("cpu", copy=True),
+            "seen": seen,
+            "scaler": scaler.state_dict() if scaler is not None else None,
+        }
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -282,6 +354,8 @@ class Trainer:
         t = self.project.training
         model, optimizer, net = self.model, self.optimizer, self._net
         scaler = torch.amp.GradScaler("cuda") if t.mixed_precision and s.device.type == "cuda" else None
+        if scaler is not None and self._scaler_state:
+            scaler.load_state_dict(self._scaler_state)
         autocast = (
             (lambda: torch.autocast("cuda", dtype=torch.float16))
             if scaler is not None
@@ -294,7 +368,8 @@ class Trainer:
         good = _Snapshot(model)
         best: tuple[float, int, dict] | None = None  # (val loss, epoch, weights) for early stopping
         since_best = 0
-        global_step = self.epoch * steps
+        skip, resumed_sum, resumed_seen = self._start   # a continued run may start inside an epoch
+        global_step = self.epoch * steps + skip
         health = self._health = HealthProbe(model) if self.health_interval is not None else None
         health_at = -math.inf
 
@@ -303,18 +378,26 @@ class Trainer:
             model.train()
             epoch_start = time.perf_counter()
             paused_for = epoch_paused = 0.0
+            order = s.batches.generator.get_state()   # where this epoch's shuffle starts: kept for a resume
             epoch_sum = torch.zeros((), device=s.device)
             seen = 0
+            batches = enumerate(s.batches, start=1)
+            if skip or resumed_sum is not None:
+                epoch_sum += resumed_sum
+                seen = resumed_seen
+                batches = itertools.islice(batches, skip, None)   # the same order, minus what was done
+                skip, resumed_sum = 0, None
             # the window's detached losses, summed at the report: no tensor op per step beyond the step
             window: list[torch.Tensor] = []
             window_sizes: list[int] = []
             last_report = epoch_start
-            for step, (xb, yb) in enumerate(s.batches, start=1):
+            for step, (xb, yb) in batches:
                 if not self._running.is_set():
                     waited = self._wait_while_paused()
                     paused_for += waited
                     epoch_paused += waited
                 if self._stop.is_set():
+                    self._leave(step - 1, order, epoch_sum, seen, scaler)
                     return self._stopped(epoch, step - 1, good, window)
                 measure = health is not None and time.perf_counter() - health_at >= self.health_interval
                 if measure:
@@ -339,10 +422,13 @@ class Trainer:
                     if t.grad_clip:
                         nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
                     optimizer.step()
-                if step_scheduler is not None:
-                    step_scheduler.step()
+                if step_scheduler is not None and not schedule_ended(step_scheduler):
+                    step_scheduler.step()   # a continued cycle shorter than the run holds its final rate
                 window.append(loss.detach())
                 window_sizes.append(len(xb))
+                # summed every step, in step order: the epoch's loss does not depend on when reports fell
+                epoch_sum.add_(window[-1].float(), alpha=len(xb))
+                seen += len(xb)
                 global_step += 1
                 if measure:
                     health_at = time.perf_counter()
@@ -356,8 +442,6 @@ class Trainer:
                     if not math.isfinite(value):
                         return self._non_finite(value, epoch, step, good)
                     window_samples = sum(window_sizes)
-                    epoch_sum += losses @ torch.tensor(window_sizes, dtype=losses.dtype, device=losses.device)
-                    seen += window_samples
                     rate = window_samples / max(now - last_report - paused_for, 1e-9)
                     self.history["steps"].append([global_step, value])
                     self.callback(StepEvent(epoch, step, steps, global_step, value, self._lr(), rate))
@@ -380,6 +464,7 @@ class Trainer:
                 good.take(epoch, steps)
             self.epoch = epoch
             self._step_epoch_scheduler(val_loss if val_loss is not None else train_loss)
+            self._leave(0, s.batches.generator.get_state(), torch.zeros(()), 0, scaler)
             record = EpochEvent(
                 epoch, last_epoch, train_loss, val_loss, val_acc,
                 n_train / max(seconds, 1e-9), seconds, self._lr(),
@@ -394,6 +479,7 @@ class Trainer:
                     since_best += 1
                 if since_best >= t.early_stopping:
                     model.load_state_dict(best[2])
+                    self.progress = None   # the best epoch's weights with a later data order: not one run
                     reason = (
                         f"early stopping: the validation loss has not improved for {since_best} epochs; "
                         f"kept the best weights, from epoch {best[1]} (validation loss {best[0]:.4g})"
@@ -464,6 +550,7 @@ class Trainer:
     def _non_finite(self, value: float, epoch: int, step: int, good: "_Snapshot") -> EndEvent:
         good.restore(self.model)
         self._optimizer_ok = False
+        self.progress = None
         lr = self.project.training.optimizer.params.get("lr")
         hint = (
             f"the learning rate ({lr:g}) is probably too high — try {lr / 10:g}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
 
@@ -11,7 +10,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox
 
 from ..core.checkpoint import (
-    Checkpoint,
     apply_state_dict,
     describe_file,
     load_checkpoint,
@@ -22,6 +20,7 @@ from ..core.checkpoint import (
 )
 from ..core.errors import PlaygroundError
 from ..core.exporting import FORMATS, export_model, export_script, format_for, weights_path
+from ..core.resume import carry_over
 from ..core.shapes import build_network
 from ..core.spec import Project
 from ..core.validation import defaults_used
@@ -131,7 +130,7 @@ class FileActions:
         if not self.maybe_save():
             return False
         self.document.open(project, path if kind == "project" else None)
-        self.window.session.set_weights(_weights_from(ckpt) if ckpt else None)
+        self.window.session.set_weights(TrainedWeights(ckpt) if ckpt else None)
         self._remember(path)
         notes = defaults_used(project)
         if notes:
@@ -216,14 +215,7 @@ class FileActions:
         w = self._current_weights()
         if w is None:
             return False
-        project = self.document.project
-        same_optimizer = w.optimizer_spec == project.training.optimizer
-        checkpoint = Checkpoint(
-            project=project, model=w.model,
-            optimizer=w.optimizer if same_optimizer else None,
-            scheduler=w.scheduler if same_optimizer else None,
-            epoch=w.epoch, history=w.history,
-        )
+        checkpoint, _ = carry_over(w.state, self.document.project)   # what the open project can continue
         return self._write(path, "Cannot save checkpoint", lambda: save_checkpoint(checkpoint, path),
                            lambda _: f"Saved checkpoint {path}")
 
@@ -259,8 +251,7 @@ class FileActions:
         except PlaygroundError as e:
             self._warn("These weights do not fit", str(e))
             return False
-        weights = _weights_from(ckpt) if ckpt else TrainedWeights(
-            network=copy.deepcopy(self.document.network), model=model.state_dict())
+        weights = TrainedWeights(ckpt) if ckpt else TrainedWeights.bare(self.document.project, model.state_dict())
         self.window.session.set_weights(weights)
         self._remember_folder(path)
         self.window.statusBar().showMessage(f"Loaded weights from {path}", 4000)
@@ -388,11 +379,3 @@ def _module_name(name: str) -> str:
     """A file name Python could import: "MNIST LeNet" -> "mnist_lenet"."""
     stem = re.sub(r"\W+", "_", name.strip().lower()).strip("_")
     return stem if stem and not stem[0].isdigit() else f"network_{stem}".rstrip("_")
-
-
-def _weights_from(ckpt: Checkpoint) -> TrainedWeights:
-    return TrainedWeights(
-        network=copy.deepcopy(ckpt.project.network), model=ckpt.model,
-        optimizer_spec=copy.deepcopy(ckpt.project.training.optimizer),
-        optimizer=ckpt.optimizer, scheduler=ckpt.scheduler, epoch=ckpt.epoch, history=ckpt.history,
-    )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
+from ..core.checkpoint import Checkpoint
 from ..core.memory import release_freed_memory
+from ..core.resume import carry_over, resume_arguments, run_state
 from ..core.spec import ComponentSpec, NetworkSpec, Project
 from .runs import settings_summary
 from .worker import TrainingRun
@@ -27,15 +29,30 @@ OPTIMIZER_COMPARISON = (
 
 @dataclass
 class TrainedWeights:
-    """Weights the app holds between runs, and the network they belong to."""
+    """Weights the app holds between runs: everything the run that left them leaves (core.resume),
+    or bare weights loaded into the open project's network."""
 
-    network: NetworkSpec
-    model: dict                                   # state_dict on the CPU
-    optimizer_spec: ComponentSpec | None = None   # the optimizer whose state this is
-    optimizer: dict | None = None
-    scheduler: dict | None = None
-    epoch: int = 0
-    history: dict = field(default_factory=dict)
+    state: Checkpoint   # its project: the settings of the run that left it
+
+    @classmethod
+    def bare(cls, project: Project, model: dict) -> "TrainedWeights":
+        return cls(Checkpoint(project=copy.deepcopy(project), model=model))
+
+    @property
+    def network(self) -> NetworkSpec:
+        return self.state.project.network
+
+    @property
+    def model(self) -> dict:
+        return self.state.model
+
+    @property
+    def epoch(self) -> int:
+        return self.state.epoch
+
+    @property
+    def history(self) -> dict:
+        return self.state.history
 
     def fits(self, network: NetworkSpec) -> bool:
         return self.network == network
@@ -68,15 +85,10 @@ class TrainingSession(QObject):
         panel = self.window.panel
         project = self.window.document.project
         if panel.continue_requested and self.weights and self.weights.fits(project.network):
-            w = self.weights
-            same_optimizer = w.optimizer_spec == project.training.optimizer
-            resume = dict(
-                model_state=w.model,
-                optimizer_state=w.optimizer if same_optimizer else None,
-                scheduler_state=w.scheduler if same_optimizer else None,
-                start_epoch=w.epoch,
-                history=w.history,
-            )
+            state, notes = carry_over(self.weights.state, project)
+            resume = resume_arguments(state)
+            for note in notes:
+                self.window.statusBar().showMessage(f"Continuing: {note}", 8000)
         self._launch(project, None, resume)
 
     def compare_optimizers(self) -> None:
@@ -183,16 +195,7 @@ class TrainingSession(QObject):
     def _adopt_weights(self, trainer) -> None:
         # a run that failed in setup has no optimizer: keep the weights we had
         if trainer is not None and trainer.model is not None and trainer.optimizer is not None:
-            self.set_weights(TrainedWeights(
-                network=copy.deepcopy(trainer.project.network),
-                model={k: v.detach().cpu().clone() for k, v in trainer.model.state_dict().items()},
-                optimizer_spec=copy.deepcopy(trainer.project.training.optimizer),
-                # deep copies: a continued run would otherwise write into these from its thread
-                optimizer=_cpu_copy(trainer.optimizer.state_dict()) if trainer.optimizer_state_valid else None,
-                scheduler=copy.deepcopy(trainer.scheduler.state_dict()) if trainer.scheduler else None,
-                epoch=trainer.epoch,
-                history=copy.deepcopy(trainer.history),
-            ))
+            self.set_weights(TrainedWeights(run_state(trainer)))   # copies: a continued run trains its own
 
     def _finish(self, run_id: int, end, trainer) -> None:
         w = self.window
@@ -211,16 +214,6 @@ class TrainingSession(QObject):
             self._next_in_queue()
         else:
             self._queue.clear()
-
-
-def _cpu_copy(state):
-    if hasattr(state, "detach"):
-        return state.detach().to("cpu", copy=True)
-    if isinstance(state, dict):
-        return {k: _cpu_copy(v) for k, v in state.items()}
-    if isinstance(state, (list, tuple)):
-        return type(state)(_cpu_copy(v) for v in state)
-    return copy.deepcopy(state)
 
 
 def _final_metrics(trainer, end) -> dict:

@@ -24,8 +24,7 @@ REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 def with_weights(window):
     torch.manual_seed(0)
     state = build_network(window.document.network).state_dict()
-    window.session.set_weights(TrainedWeights(network=window.document.network, model=state,
-                                              optimizer_spec=window.document.project.training.optimizer))
+    window.session.set_weights(TrainedWeights.bare(window.document.project, state))
     return window
 
 

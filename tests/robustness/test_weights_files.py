@@ -23,7 +23,7 @@ def trained(window):
     """The window holds weights for its network, as after a run; a failed load must keep them."""
     torch.manual_seed(3)
     state = build_network(window.document.network).state_dict()
-    window.session.set_weights(TrainedWeights(network=window.document.network, model=state))
+    window.session.set_weights(TrainedWeights.bare(window.document.project, state))
     return state
 
 

@@ -120,8 +120,7 @@ def test_apply_is_refused_while_training(window):
 def give_weights(window) -> torch.nn.Module:
     torch.manual_seed(4)
     model = build_network(window.document.network).eval()
-    window.session.set_weights(TrainedWeights(network=copy.deepcopy(window.document.network),
-                                              model=model.state_dict()))
+    window.session.set_weights(TrainedWeights.bare(window.document.project, model.state_dict()))
     return model
 
 

@@ -327,3 +327,37 @@ def test_closing_while_torch_loads_quits_cleanly(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "Error" not in result.stderr, result.stderr
+
+
+def test_stop_then_continue_in_the_window_is_the_straight_run(qtbot, window, tmp_path, monkeypatch):
+    """Train 6 epochs; then train again, Stop after epoch 3, save the checkpoint, open it, tick
+    Continue and train the 3 epochs left: the same losses and weights, bit for bit."""
+    from playground.core import training
+    from playground.ui import worker
+
+    window.document.set_training("epochs", 6)
+    window.document.set_component("scheduler", "StepLR")
+    window.document.set_component_param("scheduler", "step_size", 2)
+    start_and_wait(qtbot, window)
+    straight = window.session.weights
+
+    original = worker.TrainerWorker.on_event
+
+    def stop_after_epoch_3(self, event):   # in the training thread: Stop pressed as epoch 3 ends
+        original(self, event)
+        if isinstance(event, training.EpochEvent) and event.epoch == 3:
+            self.trainer.stop()
+
+    monkeypatch.setattr(worker.TrainerWorker, "on_event", stop_after_epoch_3)
+    assert start_and_wait(qtbot, window).status == "stopped"
+    monkeypatch.setattr(worker.TrainerWorker, "on_event", original)
+    assert window.session.weights.epoch == 3
+    assert window.files.save_checkpoint_to(tmp_path / "c.pt")
+    assert window.files.open_path(tmp_path / "c.pt")
+    window.panel.findChild(object, "continueCheck").setChecked(True)
+    window.document.set_training("epochs", 3)
+    assert start_and_wait(qtbot, window).status == "finished"
+    resumed = window.session.weights
+    assert [e["train_loss"] for e in resumed.history["epochs"]] == [e["train_loss"] for e in straight.history["epochs"]]
+    assert [e["lr"] for e in resumed.history["epochs"]] == [e["lr"] for e in straight.history["epochs"]]
+    assert all(torch.equal(resumed.model[k], straight.model[k]) for k in straight.model)
