@@ -155,6 +155,19 @@ def dataset_info(spec) -> DataInfo:
     return _info(*_checked(spec))
 
 
+# training images in the official files (train_samples may keep fewer)
+_IMAGE_TRAIN_SIZE = 60_000
+
+
+def train_size(spec) -> int:
+    """How many training samples `spec` gives after the validation split, without generating or reading any."""
+    kind, params = _checked(spec)
+    n = params["samples"] if not kind.image else (params["train_samples"] or _IMAGE_TRAIN_SIZE)
+    if kind.image:
+        n = min(n, _IMAGE_TRAIN_SIZE)
+    return n - math.floor(n * params["val_fraction"] + 1e-9)   # as _split counts
+
+
 def load(spec, device: str | torch.device = "cpu") -> Dataset:
     """Generate or read the data of `spec` (a DataSpec), split off validation, and move it to `device` once."""
     kind, params = _checked(spec)

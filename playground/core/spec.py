@@ -150,12 +150,6 @@ class Project:
         """Write atomically: a crash or a full disk never leaves half a file where a good one was."""
         atomic_write_bytes(path, self.to_json().encode("utf-8"))
 
-    def validate(self) -> None:
-        """Check every name and parameter against the catalogues; raise ProjectError naming the first problem."""
-        from .validation import validate_project
-
-        validate_project(self)
-
 
 MAX_SAMPLE_VALUES = 2**28  # 1 GiB of float32 for one sample: far beyond any image or sequence here
 

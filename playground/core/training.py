@@ -15,7 +15,7 @@ from torch import nn
 
 from . import data as datasets
 from .distributed import SINGLE, SingleProcess
-from .errors import PlaygroundError, TrainingError
+from .errors import PlaygroundError, ShapeError, TrainingError
 from .health import HealthEvent, HealthProbe
 from .losses import LOSSES, TargetPlan, build_loss, count_correct, encode_targets, plan_targets
 from .optim import (
@@ -30,7 +30,7 @@ from .optim import (
 )
 from .shapes import build_network, format_bytes, format_shape, infer_shapes, physical_memory
 from .spec import Project
-from .validation import check_component
+from .validation import check_component, validate_project
 
 FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
 SNAPSHOT_INTERVAL = 0.5  # seconds between copies of the last good weights (kept for a non-finite loss)
@@ -89,16 +89,24 @@ class Setup:
     warnings: list[str] = field(default_factory=list)
 
 
-def prepare_setup(project: Project, dataset: datasets.Dataset | None = None) -> Setup:
-    """Check the settings and build data, targets, batches and loss; a PlaygroundError says what to change."""
+def check_trainable(project: Project, info: datasets.DataInfo | None = None, n_train: int | None = None,
+                    *, device: bool = True) -> tuple[TargetPlan, list[str]]:
+    """Every check a run makes before its first step that needs no data in memory; raise a
+    PlaygroundError that says what to change. The window asks this (with the data's description)
+    to enable Start, and a run asks it again with the data it loaded: one decision, said once.
+
+    `device`: whether this machine must have the project's device. Returns the target plan and
+    its warnings."""
     p = project
     t = p.training
-    p.validate()
-    device = check_device(t.device)
-    loss_params = check_component(t.loss, LOSSES, "loss", "training.loss")
-    opt_params = check_component(t.optimizer, OPTIMIZERS, "optimizer", "training.optimizer")
-    dataset = dataset or datasets.load(p.data, device)
-    info = dataset.info
+    validate_project(p)
+    if device:
+        check_device(t.device)
+    check_component(t.loss, LOSSES, "loss", "training.loss")
+    check_component(t.optimizer, OPTIMIZERS, "optimizer", "training.optimizer")
+    if t.scheduler is not None:
+        check_component(t.scheduler, SCHEDULERS, "scheduler", "training.scheduler")
+    info = info or datasets.dataset_info(p.data)
     if tuple(p.network.input_shape) != tuple(info.input_shape):
         raise TrainingError(
             f"the network's input shape is {format_shape(tuple(p.network.input_shape))} but "
@@ -106,10 +114,25 @@ def prepare_setup(project: Project, dataset: datasets.Dataset | None = None) -> 
             f"shape to {list(info.input_shape)}"
         )
     net = infer_shapes(p.network)
+    if not net.ok:
+        raise ShapeError(net.error)
     last = p.network.layers[-1].type if p.network.layers else None
     plan = plan_targets(t.loss.type, net.output_shape, info.task, info.n_classes, info.name, last)
-    warnings = list(plan.warnings)
-    _check_batches(p, len(dataset.x_train), net)
+    _check_batches(p, datasets.train_size(p.data) if n_train is None else n_train, net)
+    return plan, list(plan.warnings)
+
+
+def prepare_setup(project: Project, dataset: datasets.Dataset | None = None) -> Setup:
+    """Check the settings and build data, targets, batches and loss; a PlaygroundError says what to change."""
+    p = project
+    t = p.training
+    device = check_device(t.device)
+    check_trainable(p)   # before loading: a wrong setting is said without reading 60,000 images
+    loss_params = check_component(t.loss, LOSSES, "loss", "training.loss")
+    opt_params = check_component(t.optimizer, OPTIMIZERS, "optimizer", "training.optimizer")
+    dataset = dataset or datasets.load(p.data, device)
+    info = dataset.info
+    plan, warnings = check_trainable(p, info, len(dataset.x_train))
     if t.mixed_precision and device.type != "cuda":
         warnings.append(f"mixed precision needs CUDA; training in float32 on {device}")
     y_train = encode_targets(dataset.y_train, plan, info.n_classes)

@@ -266,9 +266,8 @@ class MainWindow(QMainWindow):
     def start_blocker(self, device: bool = True) -> str | None:
         """Why Start is disabled, in the words of the core, or None when the run can start (`device`:
         whether this machine must have the project's device)."""
-        from ..core.errors import TrainingError
-        from ..core.losses import plan_targets
-        from ..core.optim import check_device
+        from ..core.errors import PlaygroundError
+        from ..core.training import check_trainable
 
         doc = self.document
         if not doc.layers:
@@ -278,14 +277,9 @@ class MainWindow(QMainWindow):
             return info.error
         if doc.data_error:
             return doc.data_error
-        project = doc.project
-        data = doc.data_info
         try:
-            if device:
-                check_device(project.training.device)
-            plan_targets(project.training.loss.type, info.output_shape, data.task, data.n_classes,
-                         data.name, doc.layers[-1].type)
-        except TrainingError as e:
+            check_trainable(doc.project, doc.data_info, device=device)   # the run's own checks
+        except PlaygroundError as e:
             return str(e)
         return None
 

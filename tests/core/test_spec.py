@@ -8,6 +8,7 @@ import pytest
 from playground.core.errors import ProjectError
 from playground.core.files import FileWriteError, atomic_write
 from playground.core.spec import FORMAT, VERSION, ComponentSpec, DataSpec, LayerSpec, NetworkSpec, Project
+from playground.core.validation import validate_project
 
 SKELETON = {
     "format": "playground-project",
@@ -34,7 +35,7 @@ SKELETON = {
 
 def test_issue_skeleton_parses_and_keeps_its_keys():
     project = Project.from_dict(SKELETON)
-    project.validate()
+    validate_project(project)
     assert project.network.layers[0] == LayerSpec("Conv2d", {"out_channels": 10, "kernel_size": 5})
     assert project.training.optimizer == ComponentSpec("SGD", {"lr": 0.01, "momentum": 0.9})
     out = project.to_dict()
@@ -63,7 +64,7 @@ def test_examples_are_valid(examples):
     files = sorted(examples.glob("*.json"))
     assert len(files) >= 5
     for path in files:
-        Project.load(path).validate()
+        validate_project(Project.load(path))
 
 
 def test_save_is_atomic_when_the_write_fails(tmp_path, monkeypatch):
@@ -138,7 +139,7 @@ def test_bad_structure_is_named(raw, message):
 def test_bad_names_and_values_are_named(raw, message):
     project = Project.from_dict(raw)
     with pytest.raises(ProjectError) as e:
-        project.validate()
+        validate_project(project)
     assert message in str(e.value)
 
 
@@ -146,7 +147,7 @@ def test_scheduler_is_validated():
     project = Project.from_dict(SKELETON)
     project.training.scheduler = ComponentSpec("StepLR", {"gamma": 3})
     with pytest.raises(ProjectError, match="training.scheduler.params.gamma must be at most 1"):
-        project.validate()
+        validate_project(project)
 
 
 @pytest.mark.parametrize("content, message", [
@@ -172,5 +173,5 @@ def test_missing_file_and_folder(tmp_path):
 
 def test_defaults_make_a_trainable_project():
     project = Project(NetworkSpec([2], [LayerSpec("Linear", {"out_features": 2})]), DataSpec("xor"))
-    project.validate()
+    validate_project(project)
     assert project.to_dict()["version"] == VERSION

@@ -6,6 +6,7 @@ import gzip
 import struct
 
 import pytest
+from PySide6.QtWidgets import QPushButton
 import torch
 
 from playground.core import data
@@ -62,10 +63,19 @@ def train_headless(cli, work, project):
 def check_failure_everywhere(qtbot, window, cli, work, project, expected):
     """The run fails with `expected` in the window (the app stays usable) and on the command line,
     and neither writes anything but the project file itself."""
-    end = start_in_window(qtbot, window, project)
-    assert end.status == "failed" and expected in end.reason, end.reason
-    assert window.session.failure_box.text() == end.reason
-    window.session.failure_box.close()
+    window.document.open(project, None)
+    blocker = window.start_blocker()
+    if blocker is not None:   # known before any data is read: Start is off and says why
+        assert expected in blocker, blocker
+        start = window.findChild(QPushButton, "startButton")
+        assert not start.isEnabled() and blocker in start.toolTip()
+        window.session.start()
+        assert window.session.run is None
+    else:                     # known only once the data is read: the run fails with it
+        end = start_in_window(qtbot, window, project)
+        assert end.status == "failed" and expected in end.reason, end.reason
+        assert window.session.failure_box.text() == end.reason
+        window.session.failure_box.close()
     assert not window.document.locked
     before = snapshot(work)
     code, out, err = train_headless(cli, work, project)

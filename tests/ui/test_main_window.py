@@ -361,3 +361,22 @@ def test_stop_then_continue_in_the_window_is_the_straight_run(qtbot, window, tmp
     assert [e["train_loss"] for e in resumed.history["epochs"]] == [e["train_loss"] for e in straight.history["epochs"]]
     assert [e["lr"] for e in resumed.history["epochs"]] == [e["lr"] for e in straight.history["epochs"]]
     assert all(torch.equal(resumed.model[k], straight.model[k]) for k in straight.model)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda p: (setattr(p.training, "drop_last", True), setattr(p.training, "batch_size", 10_000)),
+     "drop_last is on, so an epoch has no batches"),
+    (lambda p: setattr(p.network, "input_shape", [3]), "set the input shape to [2]"),
+])
+def test_start_is_decided_by_the_runs_own_check(qtbot, window, change, words):
+    """What the run would refuse, Start refuses first, in the same words (core.training.check_trainable)."""
+    from playground.core.training import Trainer
+
+    project = window.document.project
+    change(project)
+    window.document.open(project, None)
+    reason = window.start_blocker()
+    assert reason is not None and words in reason
+    assert not window.findChild(QPushButton, "startButton").isEnabled()
+    end = Trainer(project).run()
+    assert end.status == "failed" and end.reason == reason
