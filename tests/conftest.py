@@ -1,4 +1,4 @@
-"""Shared test set-up: headless Qt and the real MNIST test set when it is present."""
+"""Shared test set-up: headless Qt, restored global state, and real MNIST digits."""
 
 import os
 import subprocess
@@ -13,7 +13,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "resources" / "examples"
-# The real MNIST test set (t10k only) sits in shared/ beside the checkout; tests skip without it.
+# 1,000 real MNIST test digits ship with the tests; the whole test set (t10k only) may sit in shared/
+# beside the checkout, for the slower real-accuracy tests, which skip without it.
+MNIST_SMALL = REPO / "tests" / "data" / "mnist-1k"
 MNIST_T10K = Path(os.environ.get("PLAYGROUND_MNIST_DIR", REPO.parent / "shared" / "data" / "mnist-t10k"))
 
 
@@ -60,22 +62,33 @@ def examples() -> Path:
 
 @pytest.fixture
 def mnist_t10k() -> Path:
-    """The folder holding the real t10k-*.gz files, or a skip that says where they were looked for."""
+    """The folder holding the whole real t10k-*.gz files, or a skip that says where they were looked for."""
     if not (MNIST_T10K / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"the real MNIST test set is not in {MNIST_T10K} (set PLAYGROUND_MNIST_DIR)")
+        pytest.skip(f"the full MNIST test set is not in {MNIST_T10K} (set PLAYGROUND_MNIST_DIR)")
     return MNIST_T10K
 
 
-@pytest.fixture
-def mnist_root(tmp_path, mnist_t10k) -> Path:
-    """A data folder with the real digits; the t10k files also stand in for the training files."""
+def _mnist_folder(tmp_path: Path, source: Path) -> Path:
+    """A data folder with real digits; the t10k files also stand in for the training files."""
     root = tmp_path / "mnist"
     root.mkdir()
     for kind in ("images-idx3", "labels-idx1"):
-        source = mnist_t10k / f"t10k-{kind}-ubyte.gz"
-        (root / source.name).symlink_to(source)
-        (root / f"train-{kind}-ubyte.gz").symlink_to(source)
+        digits = source / f"t10k-{kind}-ubyte.gz"
+        (root / digits.name).symlink_to(digits)
+        (root / f"train-{kind}-ubyte.gz").symlink_to(digits)
     return root
+
+
+@pytest.fixture
+def mnist_root(tmp_path) -> Path:
+    """1,000 real MNIST digits, committed with the tests (tests/data/mnist-1k): always there."""
+    return _mnist_folder(tmp_path, MNIST_SMALL)
+
+
+@pytest.fixture
+def mnist_full_root(tmp_path, mnist_t10k) -> Path:
+    """All 10,000 real test digits, for the checks of real accuracy; skips without them."""
+    return _mnist_folder(tmp_path, mnist_t10k)
 
 
 @pytest.fixture

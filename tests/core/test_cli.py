@@ -152,13 +152,13 @@ def test_a_failed_run_exits_1_and_keeps_good_weights(tmp_path, examples, capsys,
     assert ckpt.optimizer is None  # its moments may hold NaN: not worth continuing from
 
 
-def test_train_lenet_on_real_digits(tmp_path, examples, mnist_root, monkeypatch, capsys):
+def test_train_lenet_on_real_digits(tmp_path, examples, mnist_full_root, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     project = Project.load(examples / "mnist_lenet.json")
     project.data.params.update(train_samples=4000, download=False)
     project.training.optimizer = ComponentSpec("Adam", {"lr": 0.002})
     project.save("lenet.json")
-    assert main(["train", "lenet.json", "--epochs", "2", "--data-root", str(mnist_root), "--quiet"]) == 0
+    assert main(["train", "lenet.json", "--epochs", "2", "--data-root", str(mnist_full_root), "--quiet"]) == 0
     metrics = json.loads(Path("lenet.metrics.json").read_text())
     assert metrics["epochs"][-1]["val_accuracy"] > 0.8
     assert metrics["test_accuracy"] > 0.8

@@ -413,8 +413,17 @@ def test_unpacked_truncated_and_mismatched(tmp_path):
 # --- the real MNIST test set -------------------------------------------------------------------
 
 
-def test_real_mnist_t10k(mnist_root):
+def test_real_digits_committed_with_the_tests(mnist_root):
     ds = mnist(mnist_root, val_fraction=0.2, normalize="none")
+    assert ds.x_test.shape == (1_000, 1, 28, 28) and ds.y_test.shape == (1_000,)
+    assert len(ds.x_train) == 800 and len(ds.x_val) == 200
+    assert set(ds.y_test.tolist()) == set(range(10))
+    assert ds.y_test[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]   # the well-known first digits
+    assert 0.11 < ds.x_test.mean().item() < 0.15                        # near MNIST's mean, 0.1307
+
+
+def test_real_mnist_t10k(mnist_full_root):
+    ds = mnist(mnist_full_root, val_fraction=0.2, normalize="none")
     assert ds.x_test.shape == (10_000, 1, 28, 28) and ds.y_test.shape == (10_000,)
     assert len(ds.x_train) == 8_000 and len(ds.x_val) == 2_000
     assert set(ds.y_test.tolist()) == set(range(10))
