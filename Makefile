@@ -7,13 +7,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench package package-check install-desktop clean
+.PHONY: run test test-random bench package package-check install-desktop clean
 
 run: $(STAMP)
 	$(BIN)/playground $(ARGS)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The same suite in a shuffled order: proves that no test depends on what another left behind
+test-random: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest --random-order $(PYTEST_ARGS)
 
 # The six performance measurements, side by side against plain PyTorch; writes benchmarks/results.md (BENCH_ARGS: --data-root DIR, --only ...)
 bench: $(STAMP)
