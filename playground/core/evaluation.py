@@ -56,7 +56,7 @@ class Predictor:
         last = network.layers[-1].type if network.layers else None
         task = REGRESSION if n_classes is None else "classification"
         self.plan = plan_targets(loss_type, output_shape, task, n_classes, "the dataset", last)
-        self.model = build_network(network)
+        self.model = build_network(network, initialise=False)   # the weights come next
         self.model.eval()
         self.load_state(state)
         self._loss_fn = build_loss(loss_type, {**(loss_params or {}), "reduction": "none"})

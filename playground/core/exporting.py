@@ -40,7 +40,7 @@ def export_model(network: NetworkSpec, state_dict: dict, path: str | Path, fmt: 
         raise ExportError(f"export format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if fmt == "onnx" and onnx_problem():
         raise ExportError(onnx_problem())
-    model = build_network(network)
+    model = build_network(network, initialise=False)
     apply_state_dict(model, state_dict, network)
     model.eval()
     example = torch.randn(2, *network.input_shape, generator=torch.Generator().manual_seed(0))
@@ -100,7 +100,7 @@ def export_script(network: NetworkSpec, path: str | Path, name: str, state_dict:
         if source is not None and weights.resolve() == Path(source).resolve():
             raise ExportError(f"the weights would be written over {source}, which they are read from — "
                               "name the script differently")
-        apply_state_dict(build_network(network), state_dict, network)  # weights that do not fit fail here
+        apply_state_dict(build_network(network, initialise=False), state_dict, network)  # weights that do not fit fail here
         save_weights(state_dict, weights)
         written.append(weights)
         weights_file = weights.name

@@ -25,7 +25,7 @@ def layer_outputs(network: NetworkSpec, state: dict, x: Tensor) -> list[Tensor]:
     Raises ShapeError when the network does not fit together and CheckpointError when the
     weights do not fit the network.
     """
-    model = build_network(network)
+    model = build_network(network, initialise=False)
     apply_state_dict(model, state, network)
     return run_layers(model, x)
 

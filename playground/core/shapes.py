@@ -96,8 +96,14 @@ def infer_shapes(spec: NetworkSpec, memory_limit: int | None = None) -> NetworkI
     return NetworkInfo(tuple(spec.input_shape), tuple(infos))
 
 
-def build_network(spec: NetworkSpec, device: str | torch.device = "cpu") -> nn.Sequential:
-    """The nn.Sequential a PyTorch user would write by hand; raises ShapeError naming the first bad layer."""
+def build_network(spec: NetworkSpec, device: str | torch.device = "cpu", *, initialise: bool = True) -> nn.Sequential:
+    """The nn.Sequential a PyTorch user would write by hand; raises ShapeError naming the first bad layer.
+
+    initialise=False: the weights are left as uninitialised memory, for a model whose next step is
+    load_state_dict. It draws no random numbers, so a view building a model for the live weights
+    cannot change a run's dropout masks in another thread (torch has one global generator)."""
+    if not initialise:
+        return build_network(spec, "meta").to_empty(device=device)
     info = infer_shapes(spec)
     if not info.ok:
         raise ShapeError(info.error)

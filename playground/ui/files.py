@@ -246,7 +246,7 @@ class FileActions:
                     QMessageBox.Open | QMessageBox.Cancel, QMessageBox.Open,
                 )
                 return answer == QMessageBox.Open and self.open_path(path)
-            model = build_network(self.document.network)
+            model = build_network(self.document.network, initialise=False)   # the weights come next
             apply_state_dict(model, state, self.document.network, source=path)
         except PlaygroundError as e:
             self._warn("These weights do not fit", str(e))

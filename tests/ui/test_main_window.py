@@ -329,15 +329,19 @@ def test_closing_while_torch_loads_quits_cleanly(tmp_path):
     assert "Traceback" not in result.stderr and "Error" not in result.stderr, result.stderr
 
 
-def test_stop_then_continue_in_the_window_is_the_straight_run(qtbot, window, tmp_path, monkeypatch):
+@pytest.mark.parametrize("scheduler, params", [("StepLR", {"step_size": 2}), ("CosineAnnealingLR", {}),
+                                               ("OneCycleLR", {"max_lr": 0.05})])
+def test_stop_then_continue_in_the_window_is_the_straight_run(qtbot, window, tmp_path, monkeypatch,
+                                                             scheduler, params):
     """Train 6 epochs; then train again, Stop after epoch 3, save the checkpoint, open it, tick
     Continue and train the 3 epochs left: the same losses and weights, bit for bit."""
     from playground.core import training
     from playground.ui import worker
 
     window.document.set_training("epochs", 6)
-    window.document.set_component("scheduler", "StepLR")
-    window.document.set_component_param("scheduler", "step_size", 2)
+    window.document.set_component("scheduler", scheduler)
+    for name, value in params.items():
+        window.document.set_component_param("scheduler", name, value)
     start_and_wait(qtbot, window)
     straight = window.session.weights
 

@@ -231,7 +231,7 @@ class LayerOutputView(View):
         """The network with `state` copied in: what insight.layer_outputs builds, kept between refreshes."""
         key = json.dumps(network.to_dict(), sort_keys=True)
         if self._model is None or self._model[0] != key:
-            self._model = (key, build_network(network))
+            self._model = (key, build_network(network, initialise=False))   # the weights come next
         apply_state_dict(self._model[1], state, network)
         return self._model[1]
 
