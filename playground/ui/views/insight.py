@@ -27,6 +27,7 @@ from ...core.spec import Project
 from ..colors import rgba, with_alpha
 from . import View
 from .data_cache import shared_cache
+from .live import shown_split
 
 MAPS, HISTOGRAM, NONE = "maps", "histogram", "none"
 MAX_MAPS = 256           # a wider layer shows its first 256 channels: more tiles are specks
@@ -248,10 +249,9 @@ class LayerOutputView(View):
             dataset = shared_cache.get(project.data)
         except PlaygroundError as e:
             return self._show_message(f"The data cannot be loaded: {e}")
-        x_all, y_all, split = dataset.x_val, dataset.y_val, "Validation"
-        if len(x_all) == 0:   # val_fraction 0: the training set is all there is
-            x_all, y_all, split = dataset.x_train, dataset.y_train, "Training"
-        self.sample_label.setText(f"{split} sample")
+        x_all, y_all, split, note = shown_split(dataset)   # never 0 samples, whatever val_fraction is
+        self.sample_label.setText(f"{split.capitalize()} sample")
+        self.sample_label.setToolTip(note)
         self.sample_spin.blockSignals(True)
         self.sample_spin.setRange(0, len(x_all) - 1)
         self.sample_spin.blockSignals(False)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import time
+from typing import NamedTuple
+
+from torch import Tensor
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QPalette
@@ -33,6 +36,25 @@ def dataset_info(project: Project) -> datasets.DataInfo | None:
         return datasets.dataset_info(project.data)
     except PlaygroundError:
         return None
+
+
+class Split(NamedTuple):
+    """The samples a view shows the model's predictions on, and the words that say which they are."""
+
+    x: Tensor
+    y: Tensor
+    name: str      # "validation", "test" or "training"
+    note: str      # "" for the validation split, else why another split stands in
+
+
+def shown_split(dataset: datasets.Dataset) -> Split:
+    """The validation split; without one (val_fraction 0) the official test split, else the training
+    samples — never 0 samples, and the note says which split it is instead."""
+    if len(dataset.x_val):
+        return Split(dataset.x_val, dataset.y_val, "validation", "")
+    if dataset.x_test is not None and len(dataset.x_test):
+        return Split(dataset.x_test, dataset.y_test, "test", "no validation split — showing the test set")
+    return Split(dataset.x_train, dataset.y_train, "training", "no validation split — showing the training samples")
 
 
 class PredictionView(View):
