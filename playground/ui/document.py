@@ -61,6 +61,7 @@ class ProjectDocument(QObject):
     path_changed = Signal()        # saved under a new name, or another file opened
     clean_changed = Signal(bool)   # True when the project matches its file
     locked_changed = Signal(bool)  # True while a run trains this network
+    opened = Signal()              # another project replaced this one (Open, New, an example): no payload
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -114,6 +115,7 @@ class ProjectDocument(QObject):
         if modified:
             self.undo_stack.resetClean()  # no state of the stack matches the file
         self._refresh()
+        self.opened.emit()   # first: what belonged to the old project is gone before the new one is shown
         self.network_changed.emit()
         self.settings_changed.emit()
         self.path_changed.emit()

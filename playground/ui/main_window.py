@@ -194,6 +194,7 @@ class MainWindow(QMainWindow):
         self.session.weights_changed.connect(self._on_session_weights_changed)
         self.editor.layer_selected.connect(self.views.layer_output.set_layer)
         self.document.locked_changed.connect(self._on_document_locked_changed)
+        self.document.opened.connect(self._on_document_opened)
 
     # --- reactions ---------------------------------------------------------------------------
 
@@ -216,6 +217,12 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().clearMessage()
         self.session.update_continue()
+
+    def _on_document_opened(self) -> None:
+        # what the last project's runs left on screen is not about this one (the runs stay listed)
+        self.panel.forget_runs()
+        self.views.health.clear()
+        self.views.layer_output.set_layer(-1)
 
     def _on_document_locked_changed(self, locked: bool) -> None:
         # undo/redo bypass the edit methods' lock check: switch them off while a run trains

@@ -319,6 +319,11 @@ class TrainingPanel(QWidget):
         self.elapsed_label.setText(f"elapsed {format_duration(p.elapsed)}")
         self.eta_label.setText(f"ETA {format_duration(p.eta)}")
 
+    def forget_runs(self) -> None:
+        """Another project is open: no progress of the old one's run, and no continuing from its weights."""
+        self.reset_progress()
+        self.continue_check.setChecked(False)
+
     def reset_progress(self) -> None:
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("not started")

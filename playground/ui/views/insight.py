@@ -173,6 +173,10 @@ class LayerOutputView(View):
     # --- the View protocol -------------------------------------------------------------------
 
     def set_project(self, project: Project) -> None:
+        if self._project is None or project.data.to_dict() != self._project.data.to_dict():
+            self.sample_spin.blockSignals(True)   # the refresh below draws it
+            self.sample_spin.setValue(0)          # sample 7 of other data is not "the same sample"
+            self.sample_spin.blockSignals(False)
         self._project = project
         self._changed()
 
@@ -238,6 +242,7 @@ class LayerOutputView(View):
 
     def _refresh(self) -> None:
         self._shown_layer = -1
+        self._clear_input()   # a message below never sits beside another project's sample
         project = self._project
         if project is None:
             return self._show_message("Open a project to see what its layers make of a sample.")
@@ -350,6 +355,11 @@ class LayerOutputView(View):
         self.hover_label.hide()
         self._kind = HISTOGRAM
         self.stack.setCurrentWidget(self.hist_widget)
+
+    def _clear_input(self) -> None:
+        self.input_preview.clear()
+        self.input_preview.hide()
+        self.input_text.setText("")
 
     def _show_input(self, x: torch.Tensor, y: torch.Tensor, info) -> None:
         label = ""
