@@ -213,7 +213,7 @@ def _item(text: str, *, numeric: bool = False, tooltip: str | None = None) -> QT
 
 
 def _format_metric(key: str, value: float | None) -> str:
-    if value is None:
+    if value is None or value != value:   # None or NaN (no samples to measure on): a dash, never "nan%"
         return "—"
     return f"{value:.1%}" if key.endswith("accuracy") else f"{value:.4g}"
 
