@@ -180,6 +180,19 @@ class ProjectDocument(QObject):
 
         self._edit(text, set_)
 
+    def use_settings_of(self, project: Project, text: str) -> None:
+        """The network, data and training settings of `project` (a run's) as one undo step; the
+        name and the file stay."""
+        if (project.network, project.data, project.training) == (self._project.network, self._project.data,
+                                                                  self._project.training):
+            return
+
+        def set_(p: Project) -> None:
+            p.network, p.data, p.training = (copy.deepcopy(x) for x in (project.network, project.data,
+                                                                        project.training))
+
+        self._edit(text, set_)
+
     # --- settings edits ---------------------------------------------------------------------
 
     def set_dataset(self, dataset: str) -> None:

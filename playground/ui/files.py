@@ -202,7 +202,7 @@ class FileActions:
         if weights is None:
             return False
         return self._write(path, "Cannot export weights", lambda: save_weights(weights.model, path, format=fmt),
-                           lambda _: f"Exported weights to {path}")
+                           lambda _: f"Exported weights to {path}", saved=weights)
 
     def save_checkpoint(self) -> None:
         if self._current_weights() is None:
@@ -225,7 +225,7 @@ class FileActions:
             epoch=w.epoch, history=w.history,
         )
         return self._write(path, "Cannot save checkpoint", lambda: save_checkpoint(checkpoint, path),
-                           lambda _: f"Saved checkpoint {path}")
+                           lambda _: f"Saved checkpoint {path}", saved=w)
 
     def load_weights(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Load weights or checkpoint", self._folder(), LOAD_FILTER)
@@ -333,13 +333,16 @@ class FileActions:
 
         return self._write(path, "Cannot export the model", traced, lambda _: f"Exported {Path(path).name}", 6000)
 
-    def _write(self, path, title: str, write, done, ms: int = 4000) -> bool:
-        """Run `write()`; on failure warn under `title`, else remember the folder and say `done(result)`."""
+    def _write(self, path, title: str, write, done, ms: int = 4000, saved: TrainedWeights | None = None) -> bool:
+        """Run `write()`; on failure warn under `title`, else remember the folder and say `done(result)`;
+        `saved`: the weights written, which the run list then counts as saved (no warning on quitting)."""
         try:
             result = write()
         except PlaygroundError as e:
             self._warn(title, str(e))
             return False
+        if saved is not None:
+            saved.saved_to.append(str(path))
         self._remember_folder(path)
         self.window.statusBar().showMessage(done(result), ms)
         return True

@@ -182,6 +182,8 @@ class MainWindow(QMainWindow):
         self._action("&About Playground", self._on_about_triggered, None, help_menu)
 
     def _wire(self) -> None:
+        from .runs import use_run
+
         self.palette.layer_activated.connect(self._on_palette_layer_activated)
         self.document.network_changed.connect(self._on_document_changed)
         self.document.settings_changed.connect(self._on_document_changed)
@@ -195,6 +197,8 @@ class MainWindow(QMainWindow):
         self.editor.layer_selected.connect(self.views.layer_output.set_layer)
         self.document.locked_changed.connect(self._on_document_locked_changed)
         self.document.opened.connect(self._on_document_opened)
+        self.runs.load_requested.connect(lambda run_id: use_run(self, run_id))
+        self.runs.continue_requested.connect(lambda run_id: use_run(self, run_id, then_continue=True))
 
     # --- reactions ---------------------------------------------------------------------------
 
@@ -339,7 +343,7 @@ class MainWindow(QMainWindow):
         if not self.built:   # closed while torch loads: nothing to save yet
             event.accept()
             return
-        if not self.files.maybe_save():
+        if not self.files.maybe_save() or not self.runs.confirm_discarding("Quit"):
             event.ignore()
             return
         self.session.shutdown()

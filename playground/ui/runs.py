@@ -1,16 +1,20 @@
-"""The list of training runs: colour, settings, status and final metrics, with show/hide and exports."""
+"""The list of training runs: colour, settings, status and final metrics, with show/hide and exports;
+each run keeps its final weights, to load, continue from or export from its context menu."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QPoint, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
+    QMenu,
     QMessageBox,
     QPushButton,
     QTableWidget,
@@ -19,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.checkpoint import Checkpoint, save_checkpoint, save_weights
 from ..core.errors import PlaygroundError
 from ..core.files import atomic_write_bytes
 from ..core.optim import OPTIMIZERS
@@ -28,6 +33,8 @@ from .plots import TrainingPlots
 COLUMNS = ("Run", "Settings", "Status", "Train loss", "Val loss", "Val acc", "Test acc")
 METRICS = {"train_loss": 3, "val_loss": 4, "val_accuracy": 5, "test_accuracy": 6}  # key -> column
 RUN_ID = Qt.UserRole
+WEIGHT_FILTERS = ("PyTorch state_dict (*.pt *.pth)", "safetensors (*.safetensors)",
+                  "Checkpoint: project, weights, optimizer, history (*.checkpoint.pt)")
 
 
 def settings_summary(project: Project) -> str:
@@ -50,11 +57,14 @@ class RunList(QWidget):
     """A table of runs; the check box of a row shows or hides that run's curves."""
 
     visibility_changed = Signal(int, bool)  # run id, shown
+    load_requested = Signal(int)            # run id: its settings and final weights into the editor
+    continue_requested = Signal(int)        # run id: the same, then train on from those weights
 
     def __init__(self, plots: TrainingPlots | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.plots = plots  # where the exports come from; without it the export buttons stay off
         self._rows: dict[int, int] = {}  # run id -> row
+        self._kept: dict[int, tuple[Project, object]] = {}  # run id -> (its project, its TrainedWeights)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("runTable")
@@ -69,6 +79,8 @@ class RunList(QWidget):
         self.table.setHorizontalScrollMode(QAbstractItemView.ScrollPerPixel)
         self.table.itemChanged.connect(self._on_table_item_changed)
         self.table.itemSelectionChanged.connect(self._on_table_item_selection_changed)
+        self.table.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._on_table_custom_context_menu_requested)
 
         self.export_csv_button = QPushButton("Export CSV…")
         self.export_csv_button.setObjectName("exportCsvButton")
@@ -130,6 +142,7 @@ class RunList(QWidget):
     def clear(self) -> None:
         self.table.setRowCount(0)
         self._rows.clear()
+        self._kept.clear()
         self._update_buttons()
 
     def run_ids(self) -> list[int]:
@@ -149,6 +162,108 @@ class RunList(QWidget):
     def cell_text(self, run_id: int, column: str) -> str:
         return self.table.item(self._rows[run_id], COLUMNS.index(column)).text()
 
+    def run_name(self, run_id: int) -> str:
+        return self.table.item(self._rows[run_id], 0).text()
+
+    # --- the weights each run leaves --------------------------------------------------------------------
+
+    def keep_weights(self, run_id: int, project: Project, weights) -> None:
+        """Hold the run's final weights (a TrainedWeights) and the project it trained."""
+        self._kept[run_id] = (project, weights)
+        self.table.item(self._rows[run_id], 0).setToolTip(
+            f"Show or hide this run's curves. Its final weights (epoch {weights.epoch}) are kept: "
+            "right-click to load, continue from or export them")
+
+    def kept_weights(self, run_id: int) -> tuple[Project, object] | None:
+        """(project, TrainedWeights) the run left, or None (it is training, or failed before a step)."""
+        return self._kept.get(run_id)
+
+    def unsaved_runs(self) -> list[int]:
+        """Runs whose weights were never written to a file (by the run list or File > Export)."""
+        return [run_id for run_id, (_, weights) in self._kept.items() if not weights.saved_to]
+
+    def confirm_discarding(self, action: str) -> bool:
+        """Before `action` ("Quit") drops weights that were never saved: ask; False means cancel."""
+        unsaved = self.unsaved_runs()
+        if not unsaved:
+            return True
+        names = [self.run_name(r) for r in unsaved]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        have = "has" if len(names) == 1 else "have"
+        answer = QMessageBox.question(
+            self, "Trained weights not saved",
+            f"{listed} {have} trained weights that were never saved; {action.lower()} discards them. "
+            "Right-click a run in the run list to export its weights or a checkpoint.",
+            QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Cancel,
+        )
+        return answer == QMessageBox.Discard
+
+    def export_weights(self, run_id: int, path: str | Path, fmt: str = "state_dict") -> None:
+        """Write the run's final weights ("state_dict", "safetensors") or a checkpoint of it
+        ("checkpoint": project, weights, optimizer, history); atomic. Raises PlaygroundError."""
+        project, weights = self._kept[run_id]
+        if fmt == "checkpoint":
+            same_optimizer = weights.optimizer_spec == project.training.optimizer
+            save_checkpoint(Checkpoint(
+                project=project, model=weights.model,
+                optimizer=weights.optimizer if same_optimizer else None,
+                scheduler=weights.scheduler if same_optimizer else None,
+                epoch=weights.epoch, history=weights.history,
+            ), path)
+        else:
+            save_weights(weights.model, path, format=fmt)
+        weights.saved_to.append(str(path))
+
+    def context_menu(self, run_id: int) -> QMenu:
+        """What right-clicking the run offers; actions that need its weights say why they are off."""
+        menu = QMenu(self)
+        menu.setObjectName("runContextMenu")
+        kept = run_id in self._kept
+        why = "" if kept else "This run left no weights (it is training, or failed before its first step)"
+
+        def add(text: str, name: str, slot, enabled: bool = True) -> QAction:
+            action = menu.addAction(text)
+            action.setObjectName(name)
+            action.setEnabled(enabled)
+            action.setToolTip("" if enabled else why)
+            action.triggered.connect(slot)
+            return action
+
+        add("Load into the editor", "loadRunAction", lambda: self.load_requested.emit(run_id), kept)
+        add("Continue training from these weights", "continueRunAction",
+            lambda: self.continue_requested.emit(run_id), kept)
+        add("Export weights or checkpoint…", "exportRunWeightsAction", lambda: self._ask_export_weights(run_id), kept)
+        menu.addSeparator()
+        add("Export history CSV…", "exportRunCsvAction", lambda: self._ask_export_csv(run_id), self.plots is not None)
+        menu.setToolTipsVisible(True)
+        return menu
+
+    def _ask_export_weights(self, run_id: int) -> None:
+        project, _ = self._kept[run_id]
+        stem = _file_stem(f"{project.name} {self.run_name(run_id)}")
+        path, chosen = QFileDialog.getSaveFileName(self, f"Export the weights of {self.run_name(run_id)}",
+                                                   f"{stem}.pt", ";;".join(WEIGHT_FILTERS))
+        if not path:
+            return
+        if "checkpoint" in chosen.lower() or path.endswith(".checkpoint.pt"):
+            fmt = "checkpoint"
+        elif "safetensors" in chosen or path.endswith(".safetensors"):
+            fmt = "safetensors"
+        else:
+            fmt = "state_dict"
+        self._guarded(lambda: self.export_weights(run_id, path, fmt), path)
+
+    @Slot(QPoint)
+    def _on_table_custom_context_menu_requested(self, pos: QPoint) -> None:
+        item = self.table.itemAt(pos)
+        if item is None:
+            return
+        run_id = self.table.item(item.row(), 0).data(RUN_ID)
+        self.table.selectRow(item.row())
+        menu = self.context_menu(run_id)
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+        menu.deleteLater()
+
     # --- exports -------------------------------------------------------------------------------------
 
     def set_plots(self, plots: TrainingPlots) -> None:
@@ -164,7 +279,11 @@ class RunList(QWidget):
     @Slot()
     def _on_export_csv_button_clicked(self) -> None:
         run_id = self.selected_run()
-        if run_id is None or self.plots is None:
+        if run_id is not None:
+            self._ask_export_csv(run_id)
+
+    def _ask_export_csv(self, run_id: int) -> None:
+        if self.plots is None:
             return
         name = self.table.item(self._rows[run_id], 0).text().replace(" ", "_").lower()
         path, _ = QFileDialog.getSaveFileName(self, "Export run history", f"{name}.csv", "CSV files (*.csv)")
@@ -203,6 +322,30 @@ class RunList(QWidget):
         self.export_png_button.setEnabled(self.plots is not None and bool(self._rows))
 
 
+def use_run(window, run_id: int, then_continue: bool = False) -> bool:
+    """A run's settings (network, data, training: one undo step, the file stays the same) and its
+    final weights into the editor; `then_continue`: tick Continue and start training from them."""
+    kept = window.runs.kept_weights(run_id)
+    name = window.runs.run_name(run_id)
+    if kept is None:
+        window.statusBar().showMessage(f"{name} left no weights to load", 6000)
+        return False
+    if window.document.locked:
+        window.statusBar().showMessage(f"A run is training — stop it before loading {name}'s weights", 6000)
+        return False
+    project, weights = kept
+    window.document.use_settings_of(project, f"Use {name}'s settings")
+    # the optimizer's state is copied: resuming loads it into a live optimizer, which would then
+    # write into the run's own copy; the files it was saved to stay shared (dataclasses.replace)
+    window.session.set_weights(dataclasses.replace(
+        weights, optimizer=copy.deepcopy(weights.optimizer), scheduler=copy.deepcopy(weights.scheduler)))
+    window.statusBar().showMessage(f"Loaded {name}'s settings and its weights after epoch {weights.epoch}", 6000)
+    if then_continue:
+        window.panel.continue_check.setChecked(True)
+        window.session.start()
+    return True
+
+
 def _item(text: str, *, numeric: bool = False, tooltip: str | None = None) -> QTableWidgetItem:
     item = QTableWidgetItem(text)
     if numeric:
@@ -216,6 +359,11 @@ def _format_metric(key: str, value: float | None) -> str:
     if value is None or value != value:   # None or NaN (no samples to measure on): a dash, never "nan%"
         return "—"
     return f"{value:.1%}" if key.endswith("accuracy") else f"{value:.4g}"
+
+
+def _file_stem(text: str) -> str:
+    """"MNIST LeNet Run 2" -> "mnist_lenet_run_2": a file name without surprises."""
+    return "_".join("".join(c if c.isalnum() else " " for c in text.lower()).split()) or "weights"
 
 
 def _swatch(color: QColor, size: int = 12) -> QIcon:

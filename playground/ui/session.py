@@ -36,6 +36,9 @@ class TrainedWeights:
     scheduler: dict | None = None
     epoch: int = 0
     history: dict = field(default_factory=dict)
+    # the files these weights were written to; shared by reference with copies (dataclasses.replace),
+    # so exporting the editor's copy of a run's weights counts for the run too
+    saved_to: list = field(default_factory=list)
 
     def fits(self, network: NetworkSpec) -> bool:
         return self.network == network
@@ -170,7 +173,8 @@ class TrainingSession(QObject):
         run, self.run = self.run, None
         trainer = run.trainer if run is not None else None
         try:
-            self._adopt_weights(trainer)
+            if self._adopt_weights(trainer):   # the run list keeps each run's own final weights
+                w.runs.keep_weights(run_id, copy.deepcopy(trainer.project), self.weights)
         finally:  # whatever happened, the app leaves the training state
             w.document.set_locked(False)
             w.panel.set_state("idle")
@@ -180,7 +184,8 @@ class TrainingSession(QObject):
                 QTimer.singleShot(RELEASE_DELAY_MS, release_freed_memory)
         self._finish(run_id, end, trainer)
 
-    def _adopt_weights(self, trainer) -> None:
+    def _adopt_weights(self, trainer) -> bool:
+        """Make the run's final weights the current ones; False when it left none."""
         # a run that failed in setup has no optimizer: keep the weights we had
         if trainer is not None and trainer.model is not None and trainer.optimizer is not None:
             self.set_weights(TrainedWeights(
@@ -193,6 +198,8 @@ class TrainingSession(QObject):
                 epoch=trainer.epoch,
                 history=copy.deepcopy(trainer.history),
             ))
+            return True
+        return False
 
     def _finish(self, run_id: int, end, trainer) -> None:
         w = self.window

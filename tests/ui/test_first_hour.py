@@ -78,3 +78,69 @@ def test_opening_another_project_forgets_the_last_runs_progress_sample_and_conti
     panel.continue_check.setChecked(True)
     window.files.new()
     assert not panel.continue_check.isChecked() and panel.progress_bar.format() == "not started"
+
+
+# --- item 3: each run keeps its weights; unsaved ones are not dropped silently ---------------------
+
+
+def run_action(win, run_id: int, name: str):
+    """The action of the run's context menu, as a right-click on its row offers it."""
+    from PySide6.QtGui import QAction
+
+    action = win.runs.context_menu(run_id).findChild(QAction, name)
+    assert action is not None, name
+    return action
+
+
+def test_a_run_keeps_its_weights_to_load_export_and_continue_after_another_project(
+        qtbot, window, examples, tmp_path, monkeypatch):
+    start_and_wait(qtbot, window)
+    trained = {k: v.clone() for k, v in window.session.weights.model.items()}
+    xor_network = window.document.network
+    window.files.open_example(examples / "spiral.json")
+    window.files.update_weight_actions()                     # as opening the File menu does
+    assert not window.files.export_action.isEnabled()        # the spiral network has no weights yet
+
+    # export from the run's menu, though another project is open
+    path = tmp_path / "xor_run.pt"
+    monkeypatch.setattr("PySide6.QtWidgets.QFileDialog.getSaveFileName",
+                        lambda *a, **k: (str(path), "PyTorch state_dict (*.pt *.pth)"))
+    run_action(window, 1, "exportRunWeightsAction").trigger()
+    import torch
+
+    plain = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    plain.load_state_dict(torch.load(path))
+    assert torch.equal(plain[2].bias, trained["2.bias"])
+
+    # load into the editor: the run's network and weights, one undo step
+    run_action(window, 1, "loadRunAction").trigger()
+    assert window.document.network == xor_network and window.document.project.data.dataset == "xor"
+    assert torch.equal(window.session.weights.model["0.weight"], trained["0.weight"])
+    window.files.update_weight_actions()
+    assert window.files.export_action.isEnabled()
+    assert window.panel.continue_check.isEnabled()
+
+    # continue from them: three more epochs after the run's three
+    with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT) as blocker:
+        run_action(window, 1, "continueRunAction").trigger()
+    assert blocker.args[1].status == "finished"
+    assert [e["epoch"] for e in window.session.weights.history["epochs"]] == [1, 2, 3, 4, 5, 6]
+    assert window.runs.kept_weights(1)[1].epoch == 3          # run 1's own weights stay as they were
+    assert torch.equal(window.runs.kept_weights(1)[1].model["2.bias"], trained["2.bias"])
+    assert window.runs.kept_weights(2)[1].epoch == 6
+
+
+def test_quitting_with_weights_never_saved_asks_and_cancel_keeps_the_window(qtbot, window, answers, tmp_path):
+    queue, asked = answers
+    start_and_wait(qtbot, window)
+    window.show()
+    queue.append(QMessageBox.Cancel)
+    assert not window.close()
+    assert asked[-1][0] == "Trained weights not saved"
+    assert asked[-1][1].startswith("Run 1 has trained weights that were never saved; quit discards them.")
+    assert window.isVisible()
+
+    assert window.files.save_checkpoint_to(tmp_path / "run1.checkpoint.pt")   # File > Save checkpoint
+    asked.clear()
+    assert window.close()
+    assert not any(title == "Trained weights not saved" for title, _ in asked)
