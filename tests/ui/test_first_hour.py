@@ -144,3 +144,26 @@ def test_quitting_with_weights_never_saved_asks_and_cancel_keeps_the_window(qtbo
     asked.clear()
     assert window.close()
     assert not any(title == "Trained weights not saved" for title, _ in asked)
+
+
+# --- item 12: the words that were wrong --------------------------------------------------------------
+
+
+def test_deleting_the_flatten_of_the_mnist_mlp_says_insert_a_flatten(qtbot, window, examples):
+    window.files.open_example(examples / "mnist_mlp.json")
+    assert window.document.layers[0].type == "Flatten"
+    window.show()
+    window.activateWindow()
+    qtbot.waitActive(window)
+    from PySide6.QtCore import QPoint
+
+    qtbot.mouseClick(window.editor.cards[0], Qt.LeftButton, pos=QPoint(8, 8))   # the Flatten card
+    assert window.editor.selected_index == 0
+    window.editor.setFocus()
+    qtbot.waitUntil(lambda: window.editor.hasFocus())
+    qtbot.keyClick(window.editor, Qt.Key_Delete)
+    assert window.document.layers[0].type == "Linear"
+    reason = window.panel.blocked_label.text()
+    assert "insert a Flatten before the first Linear" in reason
+    assert "out_features" not in reason
+    assert not window.panel.start_button.isEnabled()
