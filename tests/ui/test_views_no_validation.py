@@ -91,3 +91,32 @@ def test_without_a_test_split_the_training_samples_stand_in(qtbot, examples):
     assert "Training accuracy" in view.summary.text()
     assert "no validation split — showing the training samples" in view.summary.text()
     assert "nan" not in view.summary.text()
+
+
+def test_the_draw_view_of_fashion_mnist_speaks_of_clothes_and_names_its_bars(qtbot, fashion_fast):
+    from PySide6.QtCore import QPoint, Qt
+
+    from playground.ui.views.images import DrawDigitView
+
+    view = DrawDigitView()
+    qtbot.addWidget(view)
+    view.resize(700, 400)
+    view.set_project(fashion_fast)
+    with qtbot.waitSignal(view.redrawn, timeout=WAIT_MS):
+        view.show()
+    assert view.canvas.prompt == "Draw a piece of clothing here"
+    assert "digit" not in view.message.text()
+    ticks = view.bars_plot.getPlotItem().getAxis("left")._tickLevels[0]
+    assert [name for _, name in ticks] == list(view.dataset.info.class_names)
+    assert ticks[9] == (9, "Ankle boot")
+
+    state = seeded_state(fashion_fast)
+    with qtbot.waitSignal(view.redrawn, timeout=WAIT_MS):
+        view.set_weights(state)
+    qtbot.mousePress(view.canvas, Qt.LeftButton, pos=QPoint(100, 60))
+    for y in range(70, 220, 15):
+        qtbot.mouseMove(view.canvas, QPoint(100, y))
+    qtbot.mouseRelease(view.canvas, Qt.LeftButton, pos=QPoint(100, 220))
+    p = view.probabilities()
+    qtbot.waitUntil(lambda: view.prediction.text() == view.dataset.info.class_names[int(p.argmax())],
+                    timeout=WAIT_MS)
