@@ -290,6 +290,8 @@ class Trainer:
         global_step = self.epoch * steps
         health = self._health = HealthProbe(model) if self.health_interval is not None else None
         health_at = -math.inf
+        # the schedule's peak: OneCycleLR keeps it as max_lr, the others start there
+        peak_lr = optimizer.param_groups[0].get("max_lr", optimizer.param_groups[0]["lr"])
 
         while self.epoch < last_epoch:
             epoch = self.epoch + 1
@@ -332,6 +334,7 @@ class Trainer:
                     if t.grad_clip:
                         nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
                     optimizer.step()
+                step_lr = optimizer.param_groups[0]["lr"]   # this step's: the scheduler moves it on now
                 if step_scheduler is not None:
                     step_scheduler.step()
                 window.append(loss.detach())
@@ -339,7 +342,8 @@ class Trainer:
                 global_step += 1
                 if measure:
                     health_at = time.perf_counter()
-                    self.callback(health.finish(global_step))
+                    share = step_lr / peak_lr if self.scheduler and peak_lr > 0 else 1.0
+                    self.callback(health.finish(global_step, share))
                 now = time.perf_counter()
                 if self.ranks.report_due(now - last_report, self.report_interval, step, steps):
                     losses = torch.stack(window)
