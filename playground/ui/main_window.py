@@ -244,7 +244,8 @@ class MainWindow(QMainWindow):
         self.views.set_weights(weights.model if fits else None)
 
     def open_lr_finder(self) -> LRFinderDialog | None:
-        """The range test on a fresh copy of the model; Apply sets the optimizer's lr (undoably)."""
+        """The range test on a fresh copy of the model; Apply sets the optimizer's lr, or OneCycleLR's
+        max_lr when it schedules the run (undoably)."""
         reason = "a run is training" if self.document.locked else self.start_blocker()
         if reason:
             self.statusBar().showMessage(f"Cannot search yet: {reason}", 6000)
@@ -253,7 +254,7 @@ class MainWindow(QMainWindow):
 
         # the range test belongs before training: it starts from the seed's fresh weights
         dialog = LRFinderDialog(self.document.project, None, self)
-        dialog.lr_applied.connect(lambda lr: self.document.set_component_param("optimizer", "lr", lr))
+        dialog.lr_applied.connect(lambda lr: self.document.set_component_param(*dialog.setting, lr))
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.open()
         return dialog

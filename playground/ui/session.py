@@ -134,12 +134,15 @@ class TrainingSession(QObject):
     def set_paused(self, paused: bool) -> None:
         if self.run is None:
             return
+        name = self._names.get(self.run_id, f"Run {self.run_id}")
         if paused:
             self.run.pause()
             self.window.panel.set_state("paused")
+            self.window.statusBar().showMessage(f"{name} paused — Resume goes on from here, Stop keeps the weights")
         else:
             self.run.resume()
             self.window.panel.set_state("running")
+            self.window.statusBar().showMessage(f"{name}: training again")
 
     def stop(self) -> None:
         self._queue.clear()

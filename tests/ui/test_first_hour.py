@@ -167,3 +167,43 @@ def test_deleting_the_flatten_of_the_mnist_mlp_says_insert_a_flatten(qtbot, wind
     assert "insert a Flatten before the first Linear" in reason
     assert "out_features" not in reason
     assert not window.panel.start_button.isEnabled()
+
+
+def test_the_lr_finder_applies_to_one_cycles_max_lr_which_drives_training(qtbot, window):
+    from playground.core.spec import ComponentSpec
+
+    window.document.set_component("scheduler", "OneCycleLR")
+    window.document.set_component_param("scheduler", "max_lr", 0.05)
+    lr_before = window.document.project.training.optimizer.params["lr"]
+    dialog = window.open_lr_finder()
+    assert "max_lr now 0.05" in dialog.findChild(object, "lrFinderCurrent").text()
+    with qtbot.waitSignal(dialog.finished_search, timeout=RUN_TIMEOUT):
+        dialog.start(steps=40)
+    suggested = dialog.chosen_lr
+    button = dialog.findChild(QPushButton, "applyLrButton")
+    assert button.text().startswith("Apply max_lr = ")
+    with qtbot.waitSignal(dialog.lr_applied, timeout=5000):
+        button.click()
+    training = window.document.project.training
+    assert training.scheduler == ComponentSpec("OneCycleLR", {"max_lr": pytest.approx(suggested)})
+    assert training.optimizer.params["lr"] == lr_before     # not the value OneCycleLR ignores
+
+
+def test_pause_shows_the_run_is_paused_and_resume_takes_it_back(qtbot, window):
+    window.document.set_training("epochs", 500)      # long enough to pause; stopped below
+    panel = window.panel
+    with qtbot.waitSignal(window.session.run_started, timeout=RUN_TIMEOUT):
+        qtbot.mouseClick(panel.start_button, Qt.LeftButton)
+    with qtbot.waitSignal(window.session.run.progressed, timeout=RUN_TIMEOUT):
+        pass
+    qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
+    assert panel.pause_button.text() == "Resume"
+    assert panel.progress_bar.format().startswith("Paused — epoch ")
+    assert panel.eta_label.text() == "paused"
+    assert "Run 1 paused" in window.statusBar().currentMessage()
+    qtbot.wait(50)                                    # a report sent just before the pause may still land
+    assert panel.progress_bar.format().startswith("Paused — ")
+    qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
+    assert panel.pause_button.text() == "Pause" and not panel.progress_bar.format().startswith("Paused")
+    with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT):
+        qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
