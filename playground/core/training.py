@@ -49,6 +49,9 @@ class EpochEvent:
     samples_per_second: float
     seconds: float
     lr: float
+    # share of the epoch's training samples the model got right as it trained on them (train mode,
+    # weights moving: the running figure Keras shows); None for regression
+    train_accuracy: float | None = None
     kind: str = "epoch"
 
 
@@ -299,6 +302,7 @@ class Trainer:
             epoch_start = time.perf_counter()
             paused_for = epoch_paused = 0.0
             epoch_sum = torch.zeros((), device=s.device)
+            epoch_correct = torch.zeros((), device=s.device, dtype=torch.long)   # summed on the device
             seen = 0
             # the window's detached losses, summed at the report: no tensor op per step beyond the step
             window: list[torch.Tensor] = []
@@ -315,7 +319,10 @@ class Trainer:
                 if measure:
                     health.arm()
                 with autocast():
-                    loss = s.loss_fn(net(xb), yb)
+                    out = net(xb)
+                    loss = s.loss_fn(out, yb)
+                if s.plan.accuracy:
+                    epoch_correct += count_correct(out.detach(), _labels(yb, s.plan), s.plan)
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()
@@ -365,8 +372,9 @@ class Trainer:
                     last_report = now
 
             seconds = time.perf_counter() - epoch_start - epoch_paused
-            total, seen = self.ranks.total(epoch_sum, seen)
+            total, n_correct, seen = self.ranks.totals(epoch_sum, epoch_correct, seen)   # one sync, as before
             train_loss = total / seen if seen else float("nan")  # drop_last skips some
+            train_acc = n_correct / seen if s.plan.accuracy and seen else None
             val_loss, val_acc = self.evaluate(s.dataset.x_val, s.y_val, s.dataset.y_val)
             if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
                 bad = train_loss if not math.isfinite(train_loss) else val_loss
@@ -379,7 +387,7 @@ class Trainer:
             self._step_epoch_scheduler(val_loss if val_loss is not None else train_loss)
             record = EpochEvent(
                 epoch, last_epoch, train_loss, val_loss, val_acc,
-                n_train / max(seconds, 1e-9), seconds, self._lr(),
+                n_train / max(seconds, 1e-9), seconds, self._lr(), train_acc,
             )
             self.history["epochs"].append({k: v for k, v in asdict(record).items() if k != "kind"})
             self.callback(record)
@@ -536,3 +544,12 @@ def _new_history(previous: dict | None) -> dict:
         history["epochs"] = list(previous.get("epochs", []))
         history["steps"] = list(previous.get("steps", []))
     return history
+
+
+def _labels(yb: torch.Tensor, plan: TargetPlan) -> torch.Tensor:
+    """The class indices of a batch of encoded targets (what count_correct compares with)."""
+    if plan.encode == "onehot":
+        return yb.argmax(1)
+    if plan.encode == "column":
+        return yb[:, 0].long()
+    return yb
