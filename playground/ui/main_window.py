@@ -344,7 +344,7 @@ class MainWindow(QMainWindow):
         if not self.built:   # closed while torch loads: nothing to save yet
             event.accept()
             return
-        if not self.files.maybe_save() or not self.runs.confirm_discarding("Quit"):
+        if not self.files.maybe_save() or not self.runs.confirm_discarding("quitting"):
             event.ignore()
             return
         self.session.shutdown()

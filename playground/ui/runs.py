@@ -30,8 +30,8 @@ from ..core.optim import OPTIMIZERS
 from ..core.spec import Project
 from .plots import TrainingPlots
 
-COLUMNS = ("Run", "Settings", "Status", "Train loss", "Val loss", "Val acc", "Test acc")
-METRICS = {"train_loss": 3, "val_loss": 4, "val_accuracy": 5, "test_accuracy": 6}  # key -> column
+COLUMNS = ("Run", "Settings", "Status", "Train loss", "Val loss", "Train acc", "Val acc", "Test acc")
+METRICS = {"train_loss": 3, "val_loss": 4, "train_accuracy": 5, "val_accuracy": 6, "test_accuracy": 7}  # -> column
 RUN_ID = Qt.UserRole
 WEIGHT_FILTERS = ("PyTorch state_dict (*.pt *.pth)", "safetensors (*.safetensors)",
                   "Checkpoint: project, weights, optimizer, history (*.checkpoint.pt)")
@@ -65,6 +65,7 @@ class RunList(QWidget):
         self.plots = plots  # where the exports come from; without it the export buttons stay off
         self._rows: dict[int, int] = {}  # run id -> row
         self._kept: dict[int, tuple[Project, object]] = {}  # run id -> (its project, its TrainedWeights)
+        self._tasks: dict[int, str] = {}  # run id -> the data it trained on: runs of other data are hidden
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("runTable")
@@ -90,7 +91,12 @@ class RunList(QWidget):
         self.export_png_button.setObjectName("exportPngButton")
         self.export_png_button.setToolTip("Save the loss plot as a PNG image")
         self.export_png_button.clicked.connect(self._on_export_png_button_clicked)
+        self.clear_button = QPushButton("Clear finished runs")
+        self.clear_button.setObjectName("clearRunsButton")
+        self.clear_button.setToolTip("Remove the runs that have ended, with their curves and weights")
+        self.clear_button.clicked.connect(self._on_clear_button_clicked)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.clear_button)
         buttons.addStretch(1)
         buttons.addWidget(self.export_csv_button)
         buttons.addWidget(self.export_png_button)
@@ -102,9 +108,16 @@ class RunList(QWidget):
 
     # --- rows ----------------------------------------------------------------------------------------
 
-    def add_run(self, run_id: int, name: str, summary: str, color: QColor) -> None:
+    def add_run(self, run_id: int, name: str, summary: str, color: QColor, task: str = "") -> None:
+        """A new run, shown. `task` names its data ("mnist"): runs of other data are unticked (their
+        curves hidden, their axes let go); tick them to compare anyway."""
         if run_id in self._rows:
             raise ValueError(f"run {run_id} is already listed")
+        if task:
+            summary = f"{task} · {summary}" if summary else task
+            for other, other_task in self._tasks.items():
+                if other_task != task and self.is_shown(other):
+                    self.set_shown(other, False)
         row = self.table.rowCount()
         self.table.blockSignals(True)  # filling the row is not the user toggling visibility
         self.table.insertRow(row)
@@ -120,6 +133,7 @@ class RunList(QWidget):
             self.table.setItem(row, column, _item("—", numeric=True))
         self.table.blockSignals(False)
         self._rows[run_id] = row
+        self._tasks[run_id] = task
         self.table.selectRow(row)  # the newest run is the one to export
         self._update_buttons()
 
@@ -143,7 +157,32 @@ class RunList(QWidget):
         self.table.setRowCount(0)
         self._rows.clear()
         self._kept.clear()
+        self._tasks.clear()
         self._update_buttons()
+
+    def remove_runs(self, run_ids: list[int]) -> None:
+        """Take runs off the list (and their curves off the plots), weights and all."""
+        for run_id in run_ids:
+            self.table.removeRow(self._rows.pop(run_id))
+            # the rows below moved up by one
+            self._rows = {self.table.item(row, 0).data(RUN_ID): row for row in range(self.table.rowCount())}
+            self._kept.pop(run_id, None)
+            self._tasks.pop(run_id, None)
+            if self.plots is not None and run_id in self.plots.run_ids():
+                self.plots.remove_run(run_id)
+        self._update_buttons()
+
+    def finished_runs(self) -> list[int]:
+        """Runs that have ended (finished, stopped or failed): a run still training is not among them."""
+        return [run_id for run_id, row in self._rows.items() if self.table.item(row, 2).text() != "ready"]
+
+    def clear_finished(self) -> bool:
+        """Remove every run that has ended, asking first when weights that were never saved go with them."""
+        ended = self.finished_runs()
+        if not ended or not self._confirm(ended, "clearing the finished runs"):
+            return False
+        self.remove_runs(ended)
+        return True
 
     def run_ids(self) -> list[int]:
         return list(self._rows)
@@ -182,9 +221,12 @@ class RunList(QWidget):
         """Runs whose weights were never written to a file (by the run list or File > Export)."""
         return [run_id for run_id, (_, weights) in self._kept.items() if not weights.saved_to]
 
-    def confirm_discarding(self, action: str) -> bool:
-        """Before `action` ("Quit") drops weights that were never saved: ask; False means cancel."""
-        unsaved = self.unsaved_runs()
+    def confirm_discarding(self, doing: str) -> bool:
+        """Before `doing` ("quitting") drops weights that were never saved: ask; False means cancel."""
+        return self._confirm(list(self._rows), doing)
+
+    def _confirm(self, run_ids: list[int], doing: str) -> bool:
+        unsaved = [r for r in self.unsaved_runs() if r in run_ids]
         if not unsaved:
             return True
         names = [self.run_name(r) for r in unsaved]
@@ -192,7 +234,7 @@ class RunList(QWidget):
         have = "has" if len(names) == 1 else "have"
         answer = QMessageBox.question(
             self, "Trained weights not saved",
-            f"{listed} {have} trained weights that were never saved; {action.lower()} discards them. "
+            f"{listed} {have} trained weights that were never saved; {doing} discards them. "
             "Right-click a run in the run list to export its weights or a checkpoint.",
             QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Cancel,
         )
@@ -235,6 +277,11 @@ class RunList(QWidget):
         add("Export weights or checkpoint…", "exportRunWeightsAction", lambda: self._ask_export_weights(run_id), kept)
         menu.addSeparator()
         add("Export history CSV…", "exportRunCsvAction", lambda: self._ask_export_csv(run_id), self.plots is not None)
+        ended = run_id in self.finished_runs()
+        remove = add("Remove this run", "removeRunAction",
+                     lambda: self._confirm([run_id], "removing the run") and self.remove_runs([run_id]), ended)
+        if not ended:
+            remove.setToolTip("The run is still training")
         menu.setToolTipsVisible(True)
         return menu
 
@@ -308,6 +355,10 @@ class RunList(QWidget):
 
     # --- reactions -----------------------------------------------------------------------------------
 
+    @Slot()
+    def _on_clear_button_clicked(self) -> None:
+        self.clear_finished()
+
     @Slot(QTableWidgetItem)
     def _on_table_item_changed(self, item: QTableWidgetItem) -> None:
         if item.column() == 0:
@@ -320,6 +371,7 @@ class RunList(QWidget):
     def _update_buttons(self) -> None:
         self.export_csv_button.setEnabled(self.plots is not None and self.selected_run() is not None)
         self.export_png_button.setEnabled(self.plots is not None and bool(self._rows))
+        self.clear_button.setEnabled(bool(self._rows))
 
 
 def use_run(window, run_id: int, then_continue: bool = False) -> bool:

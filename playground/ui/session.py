@@ -108,7 +108,7 @@ class TrainingSession(QObject):
         self._names[run_id] = name
         summary = settings_summary(project)
         color = w.plots.begin_run(run_id, name, summary)
-        w.runs.add_run(run_id, name, summary, color)
+        w.runs.add_run(run_id, name, summary, color, task=project.data.dataset)
         views = w.views
         run = TrainingRun(project, resume, parent=self, health_interval=HEALTH_INTERVAL)
         views.health.clear()

@@ -137,7 +137,7 @@ def test_quitting_with_weights_never_saved_asks_and_cancel_keeps_the_window(qtbo
     queue.append(QMessageBox.Cancel)
     assert not window.close()
     assert asked[-1][0] == "Trained weights not saved"
-    assert asked[-1][1].startswith("Run 1 has trained weights that were never saved; quit discards them.")
+    assert asked[-1][1].startswith("Run 1 has trained weights that were never saved; quitting discards them.")
     assert window.isVisible()
 
     assert window.files.save_checkpoint_to(tmp_path / "run1.checkpoint.pt")   # File > Save checkpoint
