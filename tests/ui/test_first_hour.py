@@ -207,3 +207,23 @@ def test_pause_shows_the_run_is_paused_and_resume_takes_it_back(qtbot, window):
     assert panel.pause_button.text() == "Pause" and not panel.progress_bar.format().startswith("Paused")
     with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT):
         qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
+
+
+# --- item 8: the plots follow the runs shown ----------------------------------------------------------
+
+
+def test_a_run_on_other_data_puts_the_earlier_runs_aside_and_shows_training_accuracy(qtbot, window, examples):
+    start_and_wait(qtbot, window)                              # XOR
+    window.files.open_example(examples / "spiral.json")
+    window.document.set_training("epochs", 2)
+    start_and_wait(qtbot, window)                              # the spiral
+    runs, plots = window.runs, window.plots
+    assert not runs.is_shown(1) and not plots.is_run_visible(1)
+    assert runs.is_shown(2) and plots.legend_text() == "Run 2"
+    assert runs.cell_text(1, "Settings").startswith("xor · ") and runs.cell_text(2, "Settings").startswith("spiral · ")
+    history = window.session.weights.history["epochs"]
+    train_acc = [e["train_accuracy"] for e in history]
+    assert len(train_acc) == 2 and all(0.0 <= a <= 1.0 for a in train_acc)
+    plots.refresh()
+    assert list(plots.run_curves(2).train_accuracy.getData()[1]) == pytest.approx([100 * a for a in train_acc])
+    assert runs.cell_text(2, "Train acc") == f"{train_acc[-1]:.1%}"
