@@ -26,6 +26,7 @@ from ..core.shapes import build_network
 from ..core.spec import Project
 from ..core.validation import defaults_used
 from ..resources_path import example_path
+from .data_folders import DataFolders
 from .document import new_project
 from .session import TrainedWeights
 
@@ -42,6 +43,10 @@ class FileActions:
         self.window = window
         self.settings = window.settings
         self.recent_menu: QMenu | None = None
+        # the folder that held each image dataset's files: remembered when seen, used by the examples
+        self.data_folders = DataFolders(self.settings)
+        window.document.settings_changed.connect(self._on_document_settings_changed)
+        window.session.run_finished.connect(self._on_session_run_finished)
 
     @property
     def document(self):
@@ -143,8 +148,11 @@ class FileActions:
         if self._refuse_while_training() or not self.maybe_save():
             return
         project = Project.load(path)
+        folder = self.data_folders.apply(project)
         self.document.open(project, None)
         self.window.session.set_weights(None)
+        if folder:
+            self.window.statusBar().showMessage(f"Data folder: {folder}, where the files were last found", 8000)
         if path.name == COMPARISON_EXAMPLE:
             self.window.session.compare_optimizers()
 
@@ -356,6 +364,13 @@ class FileActions:
         return weights
 
     # --- remembered places -----------------------------------------------------------------
+
+    def _on_document_settings_changed(self) -> None:
+        self.data_folders.remember(self.document.project.data)   # a few stat calls
+
+    def _on_session_run_finished(self, run_id: int, end) -> None:
+        if end.status != "failed":   # the run read its data (and may have downloaded it) from there
+            self.data_folders.remember(self.document.project.data)
 
     def _folder(self) -> str:
         return str(self.settings.value("files/lastFolder", str(Path.home())))

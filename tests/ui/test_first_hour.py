@@ -227,3 +227,36 @@ def test_a_run_on_other_data_puts_the_earlier_runs_aside_and_shows_training_accu
     plots.refresh()
     assert list(plots.run_curves(2).train_accuracy.getData()[1]) == pytest.approx([100 * a for a in train_acc])
     assert runs.cell_text(2, "Train acc") == f"{train_acc[-1]:.1%}"
+
+
+# --- item 7: the data folder is remembered, per dataset ----------------------------------------------
+
+
+def test_the_folder_that_held_the_digits_is_used_by_the_next_example_and_after_a_relaunch(
+        qtbot, window, examples, settings, mnist_root, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QToolButton
+
+    window.files.open_example(examples / "mnist_mlp.json")
+    assert window.document.project.data.params.get("root", "") == ""      # nothing remembered yet
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(mnist_root))
+    qtbot.mouseClick(window.panel.findChild(QToolButton, "rootBrowseButton"), Qt.LeftButton)
+    assert window.document.project.data.params["root"] == str(mnist_root)
+
+    window.files.open_example(examples / "fashion_mnist_mlp.json")
+    assert window.document.project.data.params.get("root", "") == ""      # another dataset, its own folder
+    window.files.open_example(examples / "mnist_lenet.json")
+    assert window.document.project.data.params["root"] == str(mnist_root.resolve())
+    assert str(mnist_root.resolve()) in window.statusBar().currentMessage()
+    assert window.document.is_clean                                        # opened so, not an edit
+
+    window.close()
+    relaunched = MainWindow(settings=QSettings(settings.fileName(), QSettings.IniFormat))
+    qtbot.addWidget(relaunched)
+    relaunched.files.open_example(examples / "mnist_mlp.json")
+    assert relaunched.document.project.data.params["root"] == str(mnist_root.resolve())
+
+    for path in mnist_root.iterdir():                                      # the files moved away
+        path.unlink()
+    relaunched.files.open_example(examples / "mnist_lenet.json")
+    assert relaunched.document.project.data.params.get("root", "") == ""  # not a folder without them
+    relaunched.session.shutdown()
