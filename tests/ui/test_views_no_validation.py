@@ -120,3 +120,20 @@ def test_the_draw_view_of_fashion_mnist_speaks_of_clothes_and_names_its_bars(qtb
     p = view.probabilities()
     qtbot.waitUntil(lambda: view.prediction.text() == view.dataset.info.class_names[int(p.argmax())],
                     timeout=WAIT_MS)
+
+
+def test_the_fit_view_without_a_validation_split_draws_the_training_points_and_loss(qtbot, examples):
+    from playground.ui.views.regression import RegressionView
+
+    project = Project.load(examples / "quadratic.json")
+    project.data.params.update(val_fraction=0.0)
+    view = RegressionView()
+    qtbot.addWidget(view)
+    view.set_project(project)
+    view.set_weights(seeded_state(project))
+    with qtbot.waitSignal(view.redrawn, timeout=WAIT_MS):
+        view.show()
+    assert len(view.train_points.getData()[0]) == len(view.dataset.x_train) > 0
+    assert not view.val_points.isVisible()
+    assert "training loss" in view.summary.text() and "nan" not in view.summary.text()
+    assert "no validation split" in view.summary.text()
