@@ -250,15 +250,13 @@ def test_the_folder_that_held_the_digits_is_used_by_the_next_example_and_after_a
     assert window.document.is_clean                                        # opened so, not an edit
 
     window.close()
-    # relaunched: what the next session starts from is the settings file. (A second MainWindow in this
-    # process would do the same, but leaves the GC-guard test after it unable to collect; see the note.)
-    from playground.ui.data_folders import DataFolders
-
-    folders = DataFolders(QSettings(settings.fileName(), QSettings.IniFormat))
-    project = Project.load(examples / "mnist_mlp.json")
-    assert folders.apply(project) == str(mnist_root.resolve()) == project.data.params["root"]
+    relaunched = MainWindow(settings=QSettings(settings.fileName(), QSettings.IniFormat))
+    qtbot.addWidget(relaunched)
+    relaunched.files.open_example(examples / "mnist_mlp.json")
+    assert relaunched.document.project.data.params["root"] == str(mnist_root.resolve())
 
     for path in mnist_root.iterdir():                                      # the files moved away
         path.unlink()
-    project = Project.load(examples / "mnist_lenet.json")
-    assert folders.apply(project) is None and project.data.params.get("root", "") == ""
+    relaunched.files.open_example(examples / "mnist_lenet.json")
+    assert relaunched.document.project.data.params.get("root", "") == ""  # not a folder without them
+    relaunched.session.shutdown()
