@@ -227,6 +227,10 @@ class MainWindow(QMainWindow):
         self.panel.forget_runs()
         self.views.health.clear()
         self.views.layer_output.set_layer(-1)
+        kept = [self.runs.run_name(r) for r in self.runs.unsaved_runs()]
+        if kept:   # nothing is lost by opening: say where the weights are
+            self.statusBar().showMessage(f"The weights of {', '.join(kept)} stay in the run list: right-click a "
+                                         "run to load, continue from or export them", 10000)
 
     def _on_document_locked_changed(self, locked: bool) -> None:
         # undo/redo bypass the edit methods' lock check: switch them off while a run trains

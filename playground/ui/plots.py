@@ -612,8 +612,9 @@ class TrainingPlots(QWidget):
             for x, e in run.epochs:
                 if e.val_loss is not None and math.isfinite(e.val_loss):
                     acc = f" · accuracy {e.val_accuracy:.1%}" if e.val_accuracy is not None else ""
+                    train_acc = f" · accuracy {e.train_accuracy:.1%}" if e.train_accuracy is not None else ""
                     text = (f"<b>{run.name}</b> · epoch {e.epoch} (step {int(x):,})<br>"
-                            f"val loss {e.val_loss:.4g}{acc} · train loss {e.train_loss:.4g}")
+                            f"val loss {e.val_loss:.4g}{acc} · train loss {e.train_loss:.4g}{train_acc}")
                     consider(run, x, e.val_loss, text)
         return None if best is None else best[1:]
 
