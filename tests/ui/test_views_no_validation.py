@@ -91,6 +91,7 @@ def test_without_a_test_split_the_training_samples_stand_in(qtbot, examples):
     assert "Training accuracy" in view.summary.text()
     assert "no validation split — showing the training samples" in view.summary.text()
     assert "nan" not in view.summary.text()
+    assert "no validation split" in view.legend.text() and not view.show_validation_check.isEnabled()
 
 
 def test_the_draw_view_of_fashion_mnist_speaks_of_clothes_and_names_its_bars(qtbot, fashion_fast):

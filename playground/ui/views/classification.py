@@ -124,7 +124,11 @@ class DecisionBoundaryView(PredictionView):
             f'<span style="color:{_color(k)}; font-size:13pt">●</span>&nbsp;{html.escape(name)}'
             for k, name in enumerate(d.info.class_names)
         )
-        self.legend.setText(f"{swatches}&nbsp;&nbsp;&nbsp;&nbsp; ● training &nbsp; △ validation")
+        has_val = len(d.x_val) > 0
+        self.show_validation_check.setEnabled(has_val)
+        self.show_validation_check.setToolTip("" if has_val else "This project has no validation split")
+        marks = "● training &nbsp; △ validation" if has_val else "● training (no validation split)"
+        self.legend.setText(f"{swatches}&nbsp;&nbsp;&nbsp;&nbsp; {marks}")
 
     def draw_predictions(self, predictor: Predictor, full: bool) -> None:
         xs, ys, points = grid(self._bounds, RESOLUTION)
