@@ -74,6 +74,15 @@ def test_every_view_of_the_fashion_example_draws_and_says_it_shows_the_test_set(
     accuracy = float((labels == data.y_test).double().mean())
     assert matrix.accuracy() == pytest.approx(accuracy, abs=1e-12)   # both count the same integers
     assert not matrix.test_button.isVisible()      # the matrix already shows the test set
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    bold = QFont(matrix.table.font())
+    bold.setBold(True)
+    fits = QFontMetrics(bold)
+    for t in range(10):                             # 1,000-odd images a class: every count readable in full
+        for p in range(10):
+            text = matrix.table.item(t, p).text()
+            assert fits.horizontalAdvance(text) < matrix.table.columnWidth(p), text
 
     layer = panel.view(LayerOutputView)
     assert layer.sample_label.text() == "Test sample"

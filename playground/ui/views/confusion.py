@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -232,6 +232,12 @@ class ConfusionMatrixView(PredictionView):
             table.horizontalHeaderItem(k).setToolTip(f"predicted {name}")
         table.setColumnWidth(n, ACCURACY_PX)
         matrix = result.matrix.tolist()
+        # as wide as the widest count in bold ("1,048" on the test set), never elided to "1,0…"
+        bold_metrics = QFontMetrics(_bold_font(table.font()))
+        widest = max((bold_metrics.horizontalAdvance(f"{c:,}") for row in matrix for c in row), default=0)
+        cell_px = max(CELL_PX, widest + 12)
+        for k in range(n):
+            table.setColumnWidth(k, cell_px)
         base = self.palette().color(QPalette.Base)
         text = self.palette().color(QPalette.Text)
         bold = QFont(table.font())
@@ -259,7 +265,7 @@ class ConfusionMatrixView(PredictionView):
             cell.setToolTip(f"share of the {names[t]} images predicted correctly")
             table.setItem(t, n, cell)
         frame = 2 * table.frameWidth()
-        width = table.verticalHeader().sizeHint().width() + n * CELL_PX + ACCURACY_PX + frame
+        width = table.verticalHeader().sizeHint().width() + n * cell_px + ACCURACY_PX + frame
         height = table.horizontalHeader().sizeHint().height() + n * ROW_PX + frame
         table.setMaximumSize(width, height)   # never taller or wider than its cells; scrolls when smaller
 
@@ -308,6 +314,12 @@ class ConfusionMatrixView(PredictionView):
     def _on_validation_button_clicked(self) -> None:
         self.source = VALIDATION
         self._draw()
+
+
+def _bold_font(font: QFont) -> QFont:
+    bold = QFont(font)
+    bold.setBold(True)
+    return bold
 
 
 def _blend(base: QColor, color: QColor, t: float) -> QColor:
