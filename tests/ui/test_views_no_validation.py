@@ -147,3 +147,26 @@ def test_the_fit_view_without_a_validation_split_draws_the_training_points_and_l
     assert not view.val_points.isVisible()
     assert "training loss" in view.summary.text() and "nan" not in view.summary.text()
     assert "no validation split" in view.summary.text()
+
+
+def test_a_view_that_fails_says_so_and_reports_the_failure_once_not_on_every_redraw(qtbot, examples, monkeypatch):
+    import sys
+
+    class Broken(DecisionBoundaryView):
+        def draw_predictions(self, predictor, full):
+            raise RuntimeError("cannot reshape tensor of 0 elements")
+
+    reported = []
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: reported.append(exc))
+    project = Project.load(examples / "xor.json")
+    view = Broken()
+    qtbot.addWidget(view)
+    view.set_project(project)
+    view.set_weights(seeded_state(project))
+    with qtbot.waitSignal(view.redrawn, timeout=WAIT_MS):
+        view.show()
+    for _ in range(3):                               # new weights arrive, as during a run
+        with qtbot.waitSignal(view.redrawn, timeout=WAIT_MS):
+            view.set_weights(seeded_state(project))
+    assert len(reported) == 1 and reported[0][0] is RuntimeError
+    assert view.message.isVisible() and "cannot draw these predictions" in view.message.text()

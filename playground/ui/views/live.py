@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 import time
 from typing import NamedTuple
 
@@ -80,6 +81,7 @@ class PredictionView(View):
         self._live = False
         self._weights_at = -1e9
         self._dirty = False
+        self._reported: set[str] = set()   # failures of this view already sent to the error dialog
         dark = self.palette().color(QPalette.Window).lightness() < 128
         self.bg = QColor("#1e1f22") if dark else QColor("#ffffff")
         self.fg = QColor("#c8c8c8") if dark else QColor("#303030")
@@ -141,11 +143,14 @@ class PredictionView(View):
             self.redrawn.emit()
             return
         start = time.perf_counter()
-        predictor = self._current_predictor()
-        if predictor is None:
-            self.clear_predictions()
-        else:
-            self.draw_predictions(predictor, full)
+        try:
+            predictor = self._current_predictor()
+            if predictor is None:
+                self.clear_predictions()
+            else:
+                self.draw_predictions(predictor, full)
+        except Exception as e:  # noqa: BLE001 — a bug in one view must not bring a dialog back on every redraw
+            self._failed(e)
         took_ms = (time.perf_counter() - start) * 1000
         wait = min(MAX_WAIT_MS, round(IDLE_SHARE * took_ms)) if not full else 0
         self._redraw_timer.setInterval(max(REDRAW_MS, wait))
@@ -172,6 +177,16 @@ class PredictionView(View):
         self._state_loaded = True
         self.message.hide()
         return self.predictor
+
+    def _failed(self, error: Exception) -> None:
+        """Say in the view that it cannot draw, and report the traceback (the error dialog) once per
+        distinct failure, not five times a second for the rest of the run."""
+        what = f"{type(error).__name__}: {error}".splitlines()[0]
+        self._show_message(f"This view cannot draw these predictions ({what}). That is a bug in Playground; "
+                           "the other views and the training are not affected.")
+        if what not in self._reported:
+            self._reported.add(what)
+            sys.excepthook(type(error), error, error.__traceback__)
 
     def _schedule(self) -> None:
         self._dirty = True
