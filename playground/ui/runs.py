@@ -222,20 +222,26 @@ class RunList(QWidget):
         return [run_id for run_id, (_, weights) in self._kept.items() if not weights.saved_to]
 
     def confirm_discarding(self, doing: str) -> bool:
-        """Before `doing` ("quitting") drops weights that were never saved: ask; False means cancel."""
-        return self._confirm(list(self._rows), doing)
+        """Before `doing` ("quitting") drops every run, a training one included: ask when weights that
+        were never saved would go; False means cancel."""
+        return self._confirm(list(self._rows), doing, running=True)
 
-    def _confirm(self, run_ids: list[int], doing: str) -> bool:
+    def _confirm(self, run_ids: list[int], doing: str, running: bool = False) -> bool:
         unsaved = [r for r in self.unsaved_runs() if r in run_ids]
-        if not unsaved:
+        training = [r for r in run_ids if running and r not in self.finished_runs()]
+        if not unsaved and not training:
             return True
-        names = [self.run_name(r) for r in unsaved]
-        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-        have = "has" if len(names) == 1 else "have"
+        parts = []
+        if unsaved:
+            have = "has" if len(unsaved) == 1 else "have"
+            parts.append(f"{_listed([self.run_name(r) for r in unsaved])} {have} trained weights that were "
+                         f"never saved; {doing} discards them.")
+        if training:
+            parts.append(f"{_listed([self.run_name(r) for r in training])} is still training; {doing} stops it "
+                         "and its weights are lost.")
         answer = QMessageBox.question(
             self, "Trained weights not saved",
-            f"{listed} {have} trained weights that were never saved; {doing} discards them. "
-            "Right-click a run in the run list to export its weights or a checkpoint.",
+            " ".join(parts) + " Right-click a run in the run list to export its weights or a checkpoint.",
             QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Cancel,
         )
         return answer == QMessageBox.Discard
@@ -411,6 +417,10 @@ def _format_metric(key: str, value: float | None) -> str:
     if value is None or value != value:   # None or NaN (no samples to measure on): a dash, never "nan%"
         return "—"
     return f"{value:.1%}" if key.endswith("accuracy") else f"{value:.4g}"
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _file_stem(text: str) -> str:

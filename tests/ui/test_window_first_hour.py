@@ -260,3 +260,17 @@ def test_the_folder_that_held_the_digits_is_used_by_the_next_example_and_after_a
     relaunched.files.open_example(examples / "mnist_lenet.json")
     assert relaunched.document.project.data.params.get("root", "") == ""  # not a folder without them
     relaunched.session.shutdown()
+
+
+def test_quitting_mid_run_says_the_runs_weights_go_and_cancel_keeps_it_training(qtbot, window, answers):
+    queue, asked = answers
+    window.document.set_training("epochs", 500)
+    with qtbot.waitSignal(window.session.run_started, timeout=RUN_TIMEOUT):
+        qtbot.mouseClick(window.panel.start_button, Qt.LeftButton)
+    window.show()
+    queue.extend([QMessageBox.Discard, QMessageBox.Cancel])   # the project's changes, then the run
+    assert not window.close()
+    assert "Run 1 is still training; quitting stops it and its weights are lost." in asked[-1][1]
+    assert window.session.run is not None                      # it goes on
+    with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT):
+        assert window.close()                                  # Discard: it stops, the window closes
