@@ -244,7 +244,7 @@ class RunList(QWidget):
             " ".join(parts) + " Right-click a run in the run list to export its weights or a checkpoint.",
             QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Cancel,
         )
-        return answer == QMessageBox.Discard
+        return answer != QMessageBox.Cancel   # Escape and the close button answer Cancel too
 
     def export_weights(self, run_id: int, path: str | Path, fmt: str = "state_dict") -> None:
         """Write the run's final weights ("state_dict", "safetensors") or a checkpoint of it
