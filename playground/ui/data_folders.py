@@ -34,6 +34,11 @@ class DataFolders:
             self.settings.setValue(KEY.format(data.dataset), folder)
         return True
 
+    def defaults(self, dataset: str) -> dict:
+        """What a dataset just chosen in the panel starts with: {"root": the remembered folder}, or {}."""
+        folder = self.remembered(dataset) if dataset in ("mnist", "fashion_mnist") else None
+        return {"root": folder} if folder and Path(folder) != default_root().resolve() else {}
+
     def apply(self, project: Project) -> str | None:
         """Point a project that names no folder (the examples) at the remembered one; returns it, or
         None when the project keeps its own (a folder of its own, none remembered, or the default)."""

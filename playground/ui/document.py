@@ -70,6 +70,8 @@ class ProjectDocument(QObject):
         self._project = project or new_project()
         self.path: Path | None = None
         self._locked = False
+        # dataset name -> params a newly chosen dataset starts with (the remembered data folder); the window sets it
+        self.data_defaults = lambda dataset: {}
         self._refresh()
 
     # --- reading ----------------------------------------------------------------------------
@@ -200,6 +202,7 @@ class ProjectDocument(QObject):
         if dataset == self._project.data.dataset:
             return
         kept = {k: v for k, v in self._project.data.params.items() if k in _common_params(dataset)}
+        kept.update(self.data_defaults(dataset))   # in the same undo step as the dataset
 
         def set_(p: Project) -> None:
             p.data = DataSpec(dataset, kept)

@@ -45,6 +45,7 @@ class FileActions:
         self.recent_menu: QMenu | None = None
         # the folder that held each image dataset's files: remembered when seen, used by the examples
         self.data_folders = DataFolders(self.settings)
+        window.document.data_defaults = self.data_folders.defaults
         window.document.settings_changed.connect(self._on_document_settings_changed)
         window.session.run_finished.connect(self._on_session_run_finished)
 

@@ -274,3 +274,18 @@ def test_quitting_mid_run_says_the_runs_weights_go_and_cancel_keeps_it_training(
     assert window.session.run is not None                      # it goes on
     with qtbot.waitSignal(window.session.run_finished, timeout=RUN_TIMEOUT):
         assert window.close()                                  # Discard: it stops, the window closes
+
+
+def test_choosing_mnist_in_a_new_project_starts_on_the_remembered_folder_in_one_undo_step(
+        qtbot, window, mnist_root):
+    from playground.core.spec import DataSpec
+
+    # the folder is known from an earlier run or choice
+    assert window.files.data_folders.remember(DataSpec("mnist", {"root": str(mnist_root)}))
+    window.files.new()
+    combo = window.panel.data.combo
+    combo.setCurrentIndex(combo.findData("mnist"))             # the person picks MNIST in the Data box
+    data = window.document.project.data
+    assert data.dataset == "mnist" and data.params["root"] == str(mnist_root.resolve())
+    window.undo_action.trigger()
+    assert window.document.project.data.dataset != "mnist"     # one step back is the dataset before
