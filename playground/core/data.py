@@ -313,6 +313,29 @@ def default_root() -> Path:
     return user_data_dir() / "datasets"
 
 
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+             "t10k-labels-idx1-ubyte")   # MNIST's and Fashion-MNIST's, as distributed (.gz or not)
+_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}   # torchvision's folder under the root
+
+
+def image_root(spec) -> Path | None:
+    """The folder an MNIST-like `spec` reads from (its root, or the default), or None for other data."""
+    if spec.dataset not in _FOLDERS:
+        return None
+    root = spec.params.get("root") or ""
+    return Path(os.path.expanduser(root)) if root else default_root()
+
+
+def holds_image_files(root: str | Path, dataset: str) -> bool:
+    """Whether `root` holds all four files of `dataset` (mnist, fashion_mnist), in torchvision's layout
+    (ROOT/MNIST/raw) or side by side; only looks, reads nothing (no torchvision import)."""
+    root = Path(root)
+    for folder in (root / _FOLDERS[dataset] / "raw", root):
+        if all((folder / name).is_file() or (folder / f"{name}.gz").is_file() for name in IDX_FILES):
+            return True
+    return False
+
+
 def _normalize(images: Tensor, name: str, how: str, device) -> Tensor:
     x = images.to(device).unsqueeze(1).float().div_(255)
     if how == "0.5":

@@ -101,7 +101,7 @@ class Predictor:
         with torch.no_grad():
             for i in range(0, len(x), batch):
                 loss = self._loss_fn(self.model(x[i : i + batch]).float(), target[i : i + batch])
-                parts.append(loss.reshape(len(loss), -1).mean(1) if loss.dim() > 1 else loss)
+                parts.append(loss.flatten(1).mean(1) if loss.dim() > 1 else loss)
         return torch.cat(parts) if parts else torch.empty(0)
 
     def predict_with_losses(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -111,7 +111,8 @@ class Predictor:
         confidence = self._probabilities(out).gather(1, labels.unsqueeze(1)).squeeze(1)
         with torch.no_grad():
             losses = self._loss_fn(out, encode_targets(y, self.plan, self.n_classes))
-        return labels, confidence, losses.reshape(len(out), -1).mean(1)
+        # flatten(1), not reshape(len, -1): 0 samples (an empty split) give 0 losses, not an error
+        return labels, confidence, losses.flatten(1).mean(1) if losses.dim() > 1 else losses
 
     def _labels(self, out: Tensor) -> Tensor:
         if self.plan.accuracy is None:

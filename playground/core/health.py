@@ -82,8 +82,9 @@ class HealthProbe:
                     self._grads[i] = _norm(grads)
                 self._before[i] = [p.detach().clone() for p in params]
 
-    def finish(self, global_step: int) -> HealthEvent:
-        """The step's health; one host sync for all its numbers."""
+    def finish(self, global_step: int, lr_share: float = 1.0) -> HealthEvent:
+        """The step's health; one host sync for all its numbers. `lr_share`: the learning rate of this
+        step over the schedule's peak (1 without a scheduler), see diagnose()."""
         self._remove_hooks()
         values: list[Tensor] = []
         slots: dict[tuple[int, str], int] = {}
@@ -121,7 +122,7 @@ class HealthProbe:
                 activation if kind in SQUASHERS else None,
             ))
         self._activations, self._grads, self._before = {}, {}, {}
-        return HealthEvent(global_step, layers, diagnose(layers))
+        return HealthEvent(global_step, layers, diagnose(layers, lr_share))
 
     def close(self) -> None:
         """Remove any hooks and drop what a step left half measured."""
@@ -134,9 +135,15 @@ class HealthProbe:
         self._handles = []
 
 
-def diagnose(layers: list[LayerHealth]) -> list[str]:
-    """The warnings for one step's layers, in plain words."""
+def diagnose(layers: list[LayerHealth], lr_share: float = 1.0) -> list[str]:
+    """The warnings for one step's layers, in plain words.
+
+    `lr_share` is this step's learning rate over the schedule's peak: OneCycleLR warms up from
+    max_lr/25 and anneals to max_lr/1e4, so small steps early and late are the schedule working.
+    An update is close to proportional to the learning rate (SGD exactly, Adam nearly), so a step
+    is called too small only when it would still be at the peak: ratio / lr_share < SLOW_UPDATE."""
     warnings = []
+    lr_share = min(max(lr_share, 1e-12), 1.0)
     for h in layers:
         name = f"layer {h.index} {h.type}"
         grad, ratio = h.grad_norm, h.update_ratio
@@ -156,10 +163,11 @@ def diagnose(layers: list[LayerHealth]) -> list[str]:
                 "learning (dead ReLUs or saturated Sigmoid/Tanh after it, or a deep stack without "
                 "normalisation)"
             )
-        elif ratio is not None and ratio < SLOW_UPDATE:
+        elif ratio is not None and ratio / lr_share < SLOW_UPDATE:
+            at_peak = "" if lr_share == 1.0 else ", even at the schedule's peak learning rate"
             warnings.append(
                 f"{name}: one step changed its weights by only {ratio:.1e} of their size (about 1e-3 "
-                "is healthy) — the learning rate may be too low"
+                f"is healthy{at_peak}) — the learning rate may be too low"
             )
         if ratio is not None and ratio > FAST_UPDATE:
             warnings.append(

@@ -89,7 +89,7 @@ def plan_targets(
         if output_shape != (1,):
             raise TrainingError(
                 f"{loss} compares the output with one target value per sample, but the network "
-                f"outputs {shown} — make the last layer a Linear with out_features 1"
+                f"outputs {shown} — {_fix(output_shape, 1)}"
             )
         return TargetPlan("same", None)
 
@@ -98,7 +98,7 @@ def plan_targets(
         if output_shape != (n_classes,):
             raise TrainingError(
                 f"{loss} needs one output per class: the network outputs {shown} but {classes} — "
-                f"make the last layer a Linear with out_features {n_classes}"
+                f"{_fix(output_shape, n_classes)}"
             )
         if loss == "CrossEntropyLoss" and last_layer in ("Softmax", "LogSoftmax"):
             warnings.append(
@@ -121,20 +121,30 @@ def plan_targets(
             return TargetPlan("column", accuracy)
         if output_shape == (n_classes,):
             return TargetPlan("onehot", "argmax")
-        one = " 1 (two classes) or" if n_classes == 2 else ""
+        one = "1 (two classes) or " if n_classes == 2 else ""
         raise TrainingError(
             f"{loss} needs one output per class (or one output for two classes): the network "
-            f"outputs {shown} but {classes} — make the last layer a Linear with out_features{one} {n_classes}"
+            f"outputs {shown} but {classes} — {_fix(output_shape, n_classes, one)}"
         )
 
     # A regression loss on class labels: compare with one-hot targets, as early tutorials did.
     if output_shape != (n_classes,):
         raise TrainingError(
             f"{loss} on a classification dataset compares the output with one-hot targets, so it "
-            f"needs one output per class: the network outputs {shown} but {classes} — make the "
-            f"last layer a Linear with out_features {n_classes}, or use CrossEntropyLoss"
+            f"needs one output per class: the network outputs {shown} but {classes} — "
+            f"{_fix(output_shape, n_classes)}, or use CrossEntropyLoss"
         )
     return TargetPlan("onehot", "argmax")
+
+
+def _fix(output_shape: tuple[int, ...], wanted: int, alternative: str = "") -> str:
+    """What to change so the network gives `wanted` values per sample. An output with more than one
+    dimension kept the input's shape (a Flatten is missing): the last layer may already be right."""
+    flat = len(output_shape) <= 1
+    if not flat and output_shape[-1] == wanted:
+        return "insert a Flatten before the first Linear, so each sample reaches it as one flat vector"
+    change = f"make the last layer a Linear with out_features {alternative}{wanted}"
+    return change if flat else f"insert a Flatten before the first Linear and {change}"
 
 
 def encode_targets(y: torch.Tensor, plan: TargetPlan, n_classes: int | None) -> torch.Tensor:

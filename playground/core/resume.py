@@ -65,14 +65,17 @@ def carry_over(state: Checkpoint, project: Project) -> tuple[Checkpoint, list[st
 
 
 def resume_arguments(state: Checkpoint) -> dict:
-    """The Trainer's keyword arguments that continue `state` (best passed through carry_over first)."""
+    """The Trainer's keyword arguments that continue `state` (best passed through carry_over first).
+
+    Copies: torch's optimizer.load_state_dict keeps the tensors it is given, and the run would
+    then update the held state in place (continuing the same weights twice would differ)."""
     return dict(
-        model_state=state.model,
-        optimizer_state=state.optimizer,
-        scheduler_state=state.scheduler,
+        model_state=state.model,   # copied into the model's own parameters
+        optimizer_state=cpu_copy(state.optimizer),
+        scheduler_state=copy.deepcopy(state.scheduler),
         start_epoch=state.epoch,
-        history=state.history,
-        progress=state.progress,
+        history=copy.deepcopy(state.history),
+        progress=cpu_copy(state.progress),
     )
 
 

@@ -59,6 +59,9 @@ class EpochEvent:
     samples_per_second: float
     seconds: float
     lr: float
+    # share of the epoch's training samples the model got right as it trained on them (train mode,
+    # weights moving: the running figure Keras shows); None for regression
+    train_accuracy: float | None = None
     kind: str = "epoch"
 
 
@@ -230,7 +233,7 @@ class Trainer:
         self._dataset = dataset
         self._states = (model_state, optimizer_state, scheduler_state)
         self._progress_in = progress
-        self._start: tuple[int, torch.Tensor | None, int] = (0, None, 0)
+        self._start: tuple[int, torch.Tensor | None, int, int] = (0, None, 0, 0)
         self._scaler_state: dict | None = None
         self.progress: dict | None = None         # after the run: where to continue it from (see resume.py)
         self._setup: Setup | None = None
@@ -316,12 +319,13 @@ class Trainer:
         self._net = self.ranks.wrap(self.model)   # after loading weights: DDP starts every rank from rank 0's
         self._setup = setup
 
-    def _restore_progress(self, setup: Setup) -> tuple[int, torch.Tensor | None, int]:
+    def _restore_progress(self, setup: Setup) -> tuple[int, torch.Tensor | None, int, int]:
         """Put the data order and the random numbers where the continued run left them; the batches
-        of the first epoch already done, its summed loss and its samples (0, None, 0 for a new epoch)."""
+        of the first epoch already done, its summed loss, its samples and how many it got right
+        (0, None, 0, 0 for a new epoch)."""
         progress = self._progress_in
         if not progress:
-            return 0, None, 0
+            return 0, None, 0, 0
         try:
             step = int(progress["step"])
             if not 0 <= step < len(setup.batches):
@@ -332,14 +336,16 @@ class Trainer:
                 torch.cuda.set_rng_state(progress["cuda_rng"], setup.device)
             loss_sum = torch.as_tensor(progress["loss_sum"], dtype=torch.float32).to(setup.device)
             seen = int(progress["seen"])
+            correct = int(progress.get("correct", 0))
             self._scaler_state = progress.get("scaler")
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             setup.warnings.append(f"the saved data order does not fit this run ({e}); it starts a new epoch "
                                   "with a fresh order")
-            return 0, None, 0
-        return step, loss_sum, seen
+            return 0, None, 0, 0
+        return step, loss_sum, seen, correct
 
-    def _leave(self, step: int, order: torch.Tensor, loss_sum: torch.Tensor, seen: int, scaler) -> None:
+    def _leave(self, step: int, order: torch.Tensor, loss_sum: torch.Tensor, seen: int, scaler,
+               correct: torch.Tensor | int = 0) -> None:
         """Note where the run stands, so another run can continue it exactly (resume.py)."""
         device = self._setup.device
         self.progress = {
@@ -349,6 +355,7 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "loss_sum": loss_sum.detach().to("cpu", copy=True),
             "seen": seen,
+            "correct": int(correct),                        # of those samples, classified right
             "scaler": scaler.state_dict() if scaler is not None else None,
         }
 
@@ -391,10 +398,12 @@ class Trainer:
         good = _Snapshot(model)
         best: tuple[float, int, dict] | None = None  # (val loss, epoch, weights) for early stopping
         since_best = 0
-        skip, resumed_sum, resumed_seen = self._start   # a continued run may start inside an epoch
+        skip, resumed_sum, resumed_seen, resumed_correct = self._start   # a run may continue inside an epoch
         global_step = self.epoch * steps + skip
         health = self._health = HealthProbe(model) if self.health_interval is not None else None
         health_at = -math.inf
+        # the schedule's peak: OneCycleLR keeps it as max_lr, the others start there
+        peak_lr = optimizer.param_groups[0].get("max_lr", optimizer.param_groups[0]["lr"])
 
         while self.epoch < last_epoch:
             epoch = self.epoch + 1
@@ -403,13 +412,15 @@ class Trainer:
             paused_for = epoch_paused = 0.0
             order = s.batches.generator.get_state()   # where this epoch's shuffle starts: kept for a resume
             epoch_sum = torch.zeros((), device=s.device)
+            epoch_correct = torch.zeros((), device=s.device, dtype=torch.long)   # summed on the device
             seen = 0
             batches = enumerate(s.batches, start=1)
             if skip or resumed_sum is not None:
                 epoch_sum += resumed_sum
+                epoch_correct += resumed_correct
                 seen = resumed_seen
                 batches = itertools.islice(batches, skip, None)   # the same order, minus what was done
-                skip, resumed_sum = 0, None
+                skip, resumed_sum, resumed_correct = 0, None, 0
             # the window's detached losses, summed at the report: no tensor op per step beyond the step
             window: list[torch.Tensor] = []
             window_sizes: list[int] = []
@@ -420,13 +431,16 @@ class Trainer:
                     paused_for += waited
                     epoch_paused += waited
                 if self._stop.is_set():
-                    self._leave(step - 1, order, epoch_sum, seen, scaler)
+                    self._leave(step - 1, order, epoch_sum, seen, scaler, epoch_correct)
                     return self._stopped(epoch, step - 1, good, window)
                 measure = health is not None and time.perf_counter() - health_at >= self.health_interval
                 if measure:
                     health.arm()
                 with autocast():
-                    loss = s.loss_fn(net(xb), yb)
+                    out = net(xb)
+                    loss = s.loss_fn(out, yb)
+                if s.plan.accuracy:
+                    epoch_correct += count_correct(out.detach(), _labels(yb, s.plan), s.plan)
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()
@@ -445,6 +459,7 @@ class Trainer:
                     if t.grad_clip:
                         nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
                     optimizer.step()
+                step_lr = optimizer.param_groups[0]["lr"]   # this step's: the scheduler moves it on now
                 if step_scheduler is not None and not schedule_ended(step_scheduler):
                     step_scheduler.step()   # a continued cycle shorter than the run holds its final rate
                 window.append(loss.detach())
@@ -455,7 +470,8 @@ class Trainer:
                 global_step += 1
                 if measure:
                     health_at = time.perf_counter()
-                    self.callback(health.finish(global_step))
+                    share = step_lr / peak_lr if self.scheduler and peak_lr > 0 else 1.0
+                    self.callback(health.finish(global_step, share))
                 now = time.perf_counter()
                 if self.ranks.report_due(now - last_report, self.report_interval, step, steps):
                     losses = torch.stack(window)
@@ -475,8 +491,9 @@ class Trainer:
                     last_report = now
 
             seconds = time.perf_counter() - epoch_start - epoch_paused
-            total, seen = self.ranks.total(epoch_sum, seen)
+            total, n_correct, seen = self.ranks.totals(epoch_sum, epoch_correct, seen)   # one sync, as before
             train_loss = total / seen if seen else float("nan")  # drop_last skips some
+            train_acc = n_correct / seen if s.plan.accuracy and seen else None
             val_loss, val_acc = self.evaluate(s.dataset.x_val, s.y_val, s.dataset.y_val)
             if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
                 bad = train_loss if not math.isfinite(train_loss) else val_loss
@@ -490,7 +507,7 @@ class Trainer:
             self._leave(0, s.batches.generator.get_state(), torch.zeros(()), 0, scaler)
             record = EpochEvent(
                 epoch, last_epoch, train_loss, val_loss, val_acc,
-                n_train / max(seconds, 1e-9), seconds, self._lr(),
+                n_train / max(seconds, 1e-9), seconds, self._lr(), train_acc,
             )
             self.history["epochs"].append({k: v for k, v in asdict(record).items() if k != "kind"})
             self.callback(record)
@@ -653,3 +670,12 @@ def _new_history(previous: dict | None) -> dict:
         history["epochs"] = list(previous.get("epochs", []))
         history["steps"] = list(previous.get("steps", []))
     return history
+
+
+def _labels(yb: torch.Tensor, plan: TargetPlan) -> torch.Tensor:
+    """The class indices of a batch of encoded targets (what count_correct compares with)."""
+    if plan.encode == "onehot":
+        return yb.argmax(1)
+    if plan.encode == "column":
+        return yb[:, 0].long()
+    return yb

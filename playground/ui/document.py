@@ -61,6 +61,7 @@ class ProjectDocument(QObject):
     path_changed = Signal()        # saved under a new name, or another file opened
     clean_changed = Signal(bool)   # True when the project matches its file
     locked_changed = Signal(bool)  # True while a run trains this network
+    opened = Signal()              # another project replaced this one (Open, New, an example): no payload
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -69,6 +70,8 @@ class ProjectDocument(QObject):
         self._project = project or new_project()
         self.path: Path | None = None
         self._locked = False
+        # dataset name -> params a newly chosen dataset starts with (the remembered data folder); the window sets it
+        self.data_defaults = lambda dataset: {}
         self._refresh()
 
     # --- reading ----------------------------------------------------------------------------
@@ -114,6 +117,7 @@ class ProjectDocument(QObject):
         if modified:
             self.undo_stack.resetClean()  # no state of the stack matches the file
         self._refresh()
+        self.opened.emit()   # first: what belonged to the old project is gone before the new one is shown
         self.network_changed.emit()
         self.settings_changed.emit()
         self.path_changed.emit()
@@ -178,6 +182,19 @@ class ProjectDocument(QObject):
 
         self._edit(text, set_)
 
+    def use_settings_of(self, project: Project, text: str) -> None:
+        """The network, data and training settings of `project` (a run's) as one undo step; the
+        name and the file stay."""
+        if (project.network, project.data, project.training) == (self._project.network, self._project.data,
+                                                                  self._project.training):
+            return
+
+        def set_(p: Project) -> None:
+            p.network, p.data, p.training = (copy.deepcopy(x) for x in (project.network, project.data,
+                                                                        project.training))
+
+        self._edit(text, set_)
+
     # --- settings edits ---------------------------------------------------------------------
 
     def set_dataset(self, dataset: str) -> None:
@@ -185,6 +202,7 @@ class ProjectDocument(QObject):
         if dataset == self._project.data.dataset:
             return
         kept = {k: v for k, v in self._project.data.params.items() if k in _common_params(dataset)}
+        kept.update(self.data_defaults(dataset))   # in the same undo step as the dataset
 
         def set_(p: Project) -> None:
             p.data = DataSpec(dataset, kept)

@@ -25,6 +25,7 @@ from ..core.shapes import build_network
 from ..core.spec import Project
 from ..core.validation import defaults_used
 from ..resources_path import example_path
+from .data_folders import DataFolders
 from .document import new_project
 from .session import TrainedWeights
 
@@ -41,6 +42,11 @@ class FileActions:
         self.window = window
         self.settings = window.settings
         self.recent_menu: QMenu | None = None
+        # the folder that held each image dataset's files: remembered when seen, used by the examples
+        self.data_folders = DataFolders(self.settings)
+        window.document.data_defaults = self.data_folders.defaults
+        window.document.settings_changed.connect(self._on_document_settings_changed)
+        window.session.run_finished.connect(self._on_session_run_finished)
 
     @property
     def document(self):
@@ -142,8 +148,11 @@ class FileActions:
         if self._refuse_while_training() or not self.maybe_save():
             return
         project = Project.load(path)
+        folder = self.data_folders.apply(project)
         self.document.open(project, None)
         self.window.session.set_weights(None)
+        if folder:
+            self.window.statusBar().showMessage(f"Data folder: {folder}, where the files were last found", 8000)
         if path.name == COMPARISON_EXAMPLE:
             self.window.session.compare_optimizers()
 
@@ -201,7 +210,7 @@ class FileActions:
         if weights is None:
             return False
         return self._write(path, "Cannot export weights", lambda: save_weights(weights.model, path, format=fmt),
-                           lambda _: f"Exported weights to {path}")
+                           lambda _: f"Exported weights to {path}", saved=weights)
 
     def save_checkpoint(self) -> None:
         if self._current_weights() is None:
@@ -217,7 +226,7 @@ class FileActions:
             return False
         checkpoint, _ = carry_over(w.state, self.document.project)   # what the open project can continue
         return self._write(path, "Cannot save checkpoint", lambda: save_checkpoint(checkpoint, path),
-                           lambda _: f"Saved checkpoint {path}")
+                           lambda _: f"Saved checkpoint {path}", saved=w)
 
     def load_weights(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Load weights or checkpoint", self._folder(), LOAD_FILTER)
@@ -324,13 +333,16 @@ class FileActions:
 
         return self._write(path, "Cannot export the model", traced, lambda _: f"Exported {Path(path).name}", 6000)
 
-    def _write(self, path, title: str, write, done, ms: int = 4000) -> bool:
-        """Run `write()`; on failure warn under `title`, else remember the folder and say `done(result)`."""
+    def _write(self, path, title: str, write, done, ms: int = 4000, saved: TrainedWeights | None = None) -> bool:
+        """Run `write()`; on failure warn under `title`, else remember the folder and say `done(result)`;
+        `saved`: the weights written, which the run list then counts as saved (no warning on quitting)."""
         try:
             result = write()
         except PlaygroundError as e:
             self._warn(title, str(e))
             return False
+        if saved is not None:
+            saved.saved_to.append(str(path))
         self._remember_folder(path)
         self.window.statusBar().showMessage(done(result), ms)
         return True
@@ -344,6 +356,13 @@ class FileActions:
         return weights
 
     # --- remembered places -----------------------------------------------------------------
+
+    def _on_document_settings_changed(self) -> None:
+        self.data_folders.remember(self.document.project.data)   # a few stat calls
+
+    def _on_session_run_finished(self, run_id: int, end) -> None:
+        if end.status != "failed":   # the run read its data (and may have downloaded it) from there
+            self.data_folders.remember(self.document.project.data)
 
     def _folder(self) -> str:
         return str(self.settings.value("files/lastFolder", str(Path.home())))

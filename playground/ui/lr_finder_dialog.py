@@ -66,11 +66,20 @@ class _FinderWorker(QObject):
             self.thread().quit()
 
 
+def lr_setting(project: Project) -> tuple[str, str]:
+    """(component, parameter) whose value the run trains at: OneCycleLR's max_lr when it schedules
+    the run (it replaces the optimizer's lr from the first step), else the optimizer's lr."""
+    scheduler = project.training.scheduler
+    if scheduler is not None and scheduler.type == "OneCycleLR":
+        return "scheduler", "max_lr"
+    return "optimizer", "lr"
+
+
 class LRFinderDialog(QDialog):
     """Run a learning-rate range test on a copy of the project and pick a learning rate from its plot."""
 
     finished_search = Signal(object)  # LRFinderResult, after the finder's thread has stopped
-    lr_applied = Signal(float)        # the learning rate chosen, when Apply is pressed
+    lr_applied = Signal(float)        # the learning rate chosen, when Apply is pressed; it goes to `setting`
     failed = Signal(str)              # why the search could not run, in plain words
     stepped = Signal(int)             # steps done so far, once per delivery while searching
 
@@ -85,6 +94,7 @@ class LRFinderDialog(QDialog):
         )
         self.result: LRFinderResult | None = None
         self.chosen_lr: float | None = None
+        self.setting = lr_setting(self.project)   # what Apply sets: ("optimizer", "lr") or ("scheduler", "max_lr")
         self._thread: QThread | None = None
         self._worker: _FinderWorker | None = None
         self._mailbox = _Mailbox()
@@ -109,7 +119,13 @@ class LRFinderDialog(QDialog):
         intro.setWordWrap(True)
         current = self.project.training.optimizer
         lr = current.params.get("lr")
-        now = QLabel(f"{current.type}, learning rate now {lr:g}" if isinstance(lr, (int, float)) else current.type)
+        if self.setting == ("scheduler", "max_lr"):
+            max_lr = self.project.training.scheduler.params.get("max_lr", 0.1)   # the catalogue's default
+            now = QLabel(f"OneCycleLR sets the learning rate: max_lr now {max_lr:g} (Apply sets max_lr)")
+        else:
+            now = QLabel(f"{current.type}, learning rate now {lr:g}" if isinstance(lr, (int, float))
+                         else current.type)
+        now.setObjectName("lrFinderCurrent")
         now.setForegroundRole(QPalette.PlaceholderText)
 
         self.start_edit = self._lr_edit("startLrEdit", DEFAULT_START, "The learning rate of the first step")
@@ -184,7 +200,10 @@ class LRFinderDialog(QDialog):
         self.apply_button = QPushButton("Apply")
         self.apply_button.setObjectName("applyLrButton")
         self.apply_button.setEnabled(False)
-        self.apply_button.setToolTip("Set the optimizer's learning rate to the chosen value (undoable)")
+        self.apply_button.setToolTip(
+            "Set OneCycleLR's max_lr (the peak it trains at) to the chosen value (undoable)"
+            if self.setting == ("scheduler", "max_lr")
+            else "Set the optimizer's learning rate to the chosen value (undoable)")
         self.apply_button.clicked.connect(self._on_apply_button_clicked)
         buttons = QDialogButtonBox(QDialogButtonBox.Close)
         buttons.rejected.connect(self.reject)
@@ -393,7 +412,7 @@ class LRFinderDialog(QDialog):
         side = (1.04, 0) if self.suggested_line.value() > (x0 + x1) / 2 else (-0.04, 0)
         label.anchors = [side, side]
         label.updatePosition()
-        self.apply_button.setText(f"Apply lr = {_lr_text(self.chosen_lr)}")
+        self.apply_button.setText(f"Apply {self.setting[1]} = {_lr_text(self.chosen_lr)}")
 
     def _clear(self) -> None:
         self.result = None

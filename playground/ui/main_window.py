@@ -182,6 +182,8 @@ class MainWindow(QMainWindow):
         self._action("&About Playground", self._on_about_triggered, None, help_menu)
 
     def _wire(self) -> None:
+        from .runs import use_run
+
         self.palette.layer_activated.connect(self._on_palette_layer_activated)
         self.document.network_changed.connect(self._on_document_changed)
         self.document.settings_changed.connect(self._on_document_changed)
@@ -194,6 +196,9 @@ class MainWindow(QMainWindow):
         self.session.weights_changed.connect(self._on_session_weights_changed)
         self.editor.layer_selected.connect(self.views.layer_output.set_layer)
         self.document.locked_changed.connect(self._on_document_locked_changed)
+        self.document.opened.connect(self._on_document_opened)
+        self.runs.load_requested.connect(lambda run_id: use_run(self, run_id))
+        self.runs.continue_requested.connect(lambda run_id: use_run(self, run_id, then_continue=True))
 
     # --- reactions ---------------------------------------------------------------------------
 
@@ -217,6 +222,16 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
         self.session.update_continue()
 
+    def _on_document_opened(self) -> None:
+        # what the last project's runs left on screen is not about this one (the runs stay listed)
+        self.panel.forget_runs()
+        self.views.health.clear()
+        self.views.layer_output.set_layer(-1)
+        kept = [self.runs.run_name(r) for r in self.runs.unsaved_runs()]
+        if kept:   # nothing is lost by opening: say where the weights are
+            self.statusBar().showMessage(f"The weights of {', '.join(kept)} stay in the run list: right-click a "
+                                         "run to load, continue from or export them", 10000)
+
     def _on_document_locked_changed(self, locked: bool) -> None:
         # undo/redo bypass the edit methods' lock check: switch them off while a run trains
         stack = self.document.undo_stack
@@ -233,7 +248,8 @@ class MainWindow(QMainWindow):
         self.views.set_weights(weights.model if fits else None)
 
     def open_lr_finder(self) -> LRFinderDialog | None:
-        """The range test on a fresh copy of the model; Apply sets the optimizer's lr (undoably)."""
+        """The range test on a fresh copy of the model; Apply sets the optimizer's lr, or OneCycleLR's
+        max_lr when it schedules the run (undoably)."""
         reason = "a run is training" if self.document.locked else self.start_blocker()
         if reason:
             self.statusBar().showMessage(f"Cannot search yet: {reason}", 6000)
@@ -242,7 +258,7 @@ class MainWindow(QMainWindow):
 
         # the range test belongs before training: it starts from the seed's fresh weights
         dialog = LRFinderDialog(self.document.project, None, self)
-        dialog.lr_applied.connect(lambda lr: self.document.set_component_param("optimizer", "lr", lr))
+        dialog.lr_applied.connect(lambda lr: self.document.set_component_param(*dialog.setting, lr))
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.open()
         return dialog
@@ -326,7 +342,7 @@ class MainWindow(QMainWindow):
         if not self.built:   # closed while torch loads: nothing to save yet
             event.accept()
             return
-        if not self.files.maybe_save():
+        if not self.files.maybe_save() or not self.runs.confirm_discarding("quitting"):
             event.ignore()
             return
         self.session.shutdown()

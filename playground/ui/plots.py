@@ -1,4 +1,5 @@
-"""Live training plots: loss per step and per epoch, validation accuracy and learning rate, one colour per run."""
+"""Live training plots: loss per step and per epoch, training and validation accuracy and learning rate,
+one colour per run; the axes fit the runs shown, the legend sits above the plots, PNGs render sharp."""
 
 from __future__ import annotations
 
@@ -9,19 +10,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.exporters import ImageExporter
 from PySide6.QtCore import (
     QBuffer,
     QByteArray,
     QEvent,
     QIODevice,
     QObject,
+    QPoint,
     QPointF,
     Qt,
     QTimer,
     Slot,
 )
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QGraphicsItem,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QSizePolicy,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -44,7 +46,9 @@ REFRESH_MS = 33          # ~30 redraws a second at most, and only when something
 EARLIER_RUN_ALPHA = 0.4  # earlier runs stay for comparison but step back
 HOVER_RADIUS_PX = 40     # the hover label shows a point only when the mouse is this close to it
 AXIS_WIDTH_PX = 64       # the same left-axis width lines up the plots' x axes
-CSV_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_accuracy", "lr", "seconds", "samples_per_second")
+CSV_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_accuracy", "lr", "seconds", "samples_per_second",
+               "train_accuracy")   # new columns go last: scripts reading the old ones by position keep working
+EXPORT_SCALE = 2.0       # a PNG is at least twice the on-screen size: sharp on a slide or a HiDPI screen
 
 
 class _Columns:
@@ -121,9 +125,10 @@ class RunCurves:
     best: pg.PlotDataItem       # a star on the lowest validation loss
     accuracy: pg.PlotDataItem   # validation accuracy per epoch, in percent
     lr: pg.PlotDataItem         # learning rate per reported step
+    train_accuracy: pg.PlotDataItem   # the epoch's running training accuracy, in percent
 
     def items(self) -> tuple[pg.PlotDataItem, ...]:
-        return self.raw, self.smooth, self.val, self.best, self.accuracy, self.lr
+        return self.raw, self.smooth, self.val, self.best, self.accuracy, self.lr, self.train_accuracy
 
 
 @dataclass
@@ -162,14 +167,16 @@ class TrainingPlots(QWidget):
         self._fg = QColor("#c8c8c8") if dark else QColor("#303030")
 
         self.loss_plot = self._make_plot("lossPlot", "loss")
-        self.accuracy_plot = self._make_plot("accuracyPlot", "val acc", "%")  # it fits the short plot
+        self.accuracy_plot = self._make_plot("accuracyPlot", "acc", "%")   # short: it fits the short plot
         self.lr_plot = self._make_plot("lrPlot", "learning rate")
         for plot in (self.accuracy_plot, self.lr_plot):
             plot.setXLink(self.loss_plot)
-        self.legend = self.loss_plot.getPlotItem().addLegend(
-            offset=(-12, 12), brush=pg.mkBrush(with_alpha(self._bg, 210)), pen=pg.mkPen(with_alpha(self._fg, 60)),
-            labelTextColor=self._fg, labelTextSize="9pt", verSpacing=-4,
-        )
+        # the legend: a line of text above the plots, never over a curve, listing the runs shown
+        self.legend = QLabel()
+        self.legend.setObjectName("runsLegend")
+        self.legend.setTextFormat(Qt.RichText)
+        self.legend.setWordWrap(True)
+        self.legend.setContentsMargins(4, 0, 4, 0)
 
         best_pen = pg.mkPen(with_alpha(self._fg, 150), width=1, style=Qt.DashLine)
         self.best_line = pg.InfiniteLine(angle=90, pen=best_pen)
@@ -187,8 +194,15 @@ class TrainingPlots(QWidget):
         self.log_scale_check.setObjectName("logScaleCheck")
         self.log_scale_check.setToolTip("Show the loss on a logarithmic axis")
         self.log_scale_check.toggled.connect(self._on_log_scale_check_toggled)
-        title = QLabel("<b>Training loss</b> — thin: reports, bold: smoothed, dots: validation")
-        title.setToolTip("Thin: the loss at each report; bold: smoothed; dots: the validation loss of each epoch")
+        self.fit_button = QToolButton()
+        self.fit_button.setObjectName("fitPlotsButton")
+        self.fit_button.setText("Fit")
+        self.fit_button.setToolTip("Fit the axes to the runs shown (after zooming or panning with the mouse)")
+        self.fit_button.clicked.connect(self.fit_to_runs)
+        title = QLabel("<b>Training loss</b> — thin: reports, bold: smoothed, dots: validation; "
+                       "accuracy: solid training, dots validation")
+        title.setToolTip("Thin: the loss at each report; bold: smoothed; dots: the validation loss of each epoch. "
+                         "Accuracy: the solid line is the epoch's running training accuracy, dots validation")
         title.setTextFormat(Qt.RichText)
         # a narrow dock clips the legend's words instead of growing to fit them
         title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
@@ -199,6 +213,7 @@ class TrainingPlots(QWidget):
         top.addWidget(self.best_label)
         top.addSpacing(12)
         top.addWidget(self.log_scale_check)
+        top.addWidget(self.fit_button)
         # stacked, so the linked x axes line up: x-linking aligns views by their position on screen
         splitter = QSplitter(Qt.Vertical)
         splitter.setChildrenCollapsible(False)
@@ -208,6 +223,7 @@ class TrainingPlots(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(top)
+        layout.addWidget(self.legend)
         layout.addWidget(splitter, 1)
         self.accuracy_plot.hide()
 
@@ -231,6 +247,7 @@ class TrainingPlots(QWidget):
             best=self._curve(self.loss_plot, symbol="star", symbolSize=16),
             accuracy=self._curve(self.accuracy_plot, symbol="o", symbolSize=5),
             lr=self._curve(self.lr_plot, fillLevel=0),  # the filled area keeps 0 in view: a constant lr reads right
+            train_accuracy=self._curve(self.accuracy_plot),
         )
         curves.best.setZValue(10)
         run = _Run(run_id, name, summary, color, curves)
@@ -239,8 +256,7 @@ class TrainingPlots(QWidget):
         if previous is not None:
             self._style(self._runs[previous])
         self._style(run)
-        self.legend.addItem(curves.smooth, f"{name} train")
-        self.legend.addItem(curves.val, f"{name} val")
+        self._update_legend()
         self._update_best_line()
         return QColor(color)
 
@@ -271,7 +287,7 @@ class TrainingPlots(QWidget):
         else:
             x = float(run.steps[STEP][-1]) if len(run.steps) else float(event.epoch)
         run.epochs.append((x, event))
-        if event.val_accuracy is not None:
+        if event.val_accuracy is not None or event.train_accuracy is not None:
             self.accuracy_plot.show()  # regression has no accuracy: the loss keeps the room
         self._mark_dirty(run_id)
 
@@ -286,27 +302,53 @@ class TrainingPlots(QWidget):
         run.visible = visible
         for item in run.curves.items():
             item.setVisible(visible)
-        # a hidden run leaves the legend, so the legend lists what is drawn
-        if visible:
-            self.legend.addItem(run.curves.smooth, f"{run.name} train")
-            self.legend.addItem(run.curves.val, f"{run.name} val")
-        else:
-            self.legend.removeItem(run.curves.smooth)
-            self.legend.removeItem(run.curves.val)
+        self._update_legend()   # a hidden run leaves the legend, so the legend lists what is drawn
         self._update_best_line()
         self._hide_hover()
+        self.fit_to_runs()      # and the axes: a hidden run's range is not kept
+
+    def fit_to_runs(self) -> None:
+        """Fit every axis to the runs shown (pyqtgraph skips hidden items, but only when it re-ranges)."""
+        for plot in (self.loss_plot, self.accuracy_plot, self.lr_plot):
+            plot.getViewBox().enableAutoRange()
+            plot.getViewBox().updateAutoRange()
+
+    def legend_text(self) -> str:
+        """The legend as plain words: the runs shown, in order."""
+        return " · ".join(run.name for run in self._runs.values() if run.visible)
+
+    def _update_legend(self) -> None:
+        parts = []
+        for run in self._runs.values():
+            if run.visible:
+                weight = "bold" if run.id == self._current else "normal"
+                parts.append(f'<span style="color:{run.color.name()}; font-size:12pt">■</span>'
+                             f'&nbsp;<span style="font-weight:{weight}">{_html(run.name)}</span>')
+        self.legend.setText("&nbsp;&nbsp; ".join(parts))
+        self.legend.setVisible(bool(parts))
 
     def is_run_visible(self, run_id: int) -> bool:
         return self._runs[run_id].visible
 
+    def remove_run(self, run_id: int) -> None:
+        """Take a run's curves off the plots (the run list's Remove / Clear finished runs)."""
+        run = self._runs.pop(run_id)
+        plots = (self.loss_plot, self.loss_plot, self.loss_plot, self.loss_plot, self.accuracy_plot, self.lr_plot,
+                 self.accuracy_plot)
+        for plot, item in zip(plots, run.curves.items()):
+            plot.removeItem(item)
+        self._dirty.discard(run_id)
+        if self._current == run_id:
+            self._current = None
+        self._update_legend()
+        self._update_best_line()
+        self._hide_hover()
+        self.fit_to_runs()
+
     def clear_runs(self) -> None:
         self._refresh_timer.stop()
-        plots = (self.loss_plot, self.loss_plot, self.loss_plot, self.loss_plot, self.accuracy_plot, self.lr_plot)
-        for run in self._runs.values():
-            for plot, item in zip(plots, run.curves.items()):
-                plot.removeItem(item)
-        self.legend.clear()
-        self._runs.clear()
+        for run_id in list(self._runs):
+            self.remove_run(run_id)
         self._dirty.clear()
         self._current = None
         self._colors_used = 0
@@ -329,12 +371,10 @@ class TrainingPlots(QWidget):
 
     # --- files ---------------------------------------------------------------------------------------
 
-    def export_png(self, path) -> None:
-        """The loss plot as a PNG, as it looks on screen, written atomically (temp file + replace)."""
-        self.refresh()
-        self._hide_hover()
-        exporter = ImageExporter(self.loss_plot.getPlotItem())
-        image = exporter.export(toBytes=True)
+    def export_png(self, path, width: int | None = None) -> None:
+        """The plots (legend, loss, accuracy, learning rate) as a PNG, written atomically (temp file +
+        replace): drawn anew at twice the on-screen size, or scaled to `width` pixels when that is larger."""
+        image = self.render_image(width)
         data = QByteArray()
         buffer = QBuffer(data)
         buffer.open(QIODevice.WriteOnly)
@@ -342,6 +382,30 @@ class TrainingPlots(QWidget):
             raise OSError(f"cannot save {path}: the image could not be encoded as PNG")
         buffer.close()
         atomic_write_bytes(path, bytes(data))
+
+    def render_image(self, width: int | None = None) -> QImage:
+        """The widget painted at EXPORT_SCALE (or to `width`): curves, text and axes are drawn at that
+        size, not a screenshot blown up."""
+        self.refresh()
+        self._hide_hover()
+        scale = max(EXPORT_SCALE, (width or 0) / max(self.width(), 1))
+        image = QImage(round(self.width() * scale), round(self.height() * scale), QImage.Format_ARGB32)
+        image.fill(self._bg)
+        axes = [plot.getPlotItem().getAxis(side) for plot in (self.loss_plot, self.accuracy_plot, self.lr_plot)
+                for side in ("left", "bottom")]
+        for axis in axes:   # their on-screen pixmap cache would be scaled up, blurred
+            axis.setCacheMode(QGraphicsItem.NoCache)
+        painter = QPainter(image)
+        try:
+            painter.setRenderHint(QPainter.Antialiasing)
+            painter.setRenderHint(QPainter.TextAntialiasing)
+            painter.scale(scale, scale)
+            self.render(painter, QPoint(0, 0))
+        finally:
+            painter.end()
+            for axis in axes:
+                axis.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        return image
 
     def run_history_csv(self, run_id: int) -> str:
         """One row per epoch; empty cells where a value does not exist (no validation split, regression)."""
@@ -351,7 +415,7 @@ class TrainingPlots(QWidget):
         for x, e in self._runs[run_id].epochs:
             writer.writerow([
                 e.epoch, int(x), _cell(e.train_loss), _cell(e.val_loss), _cell(e.val_accuracy),
-                _cell(e.lr), _cell(e.seconds), _cell(e.samples_per_second),
+                _cell(e.lr), _cell(e.seconds), _cell(e.samples_per_second), _cell(e.train_accuracy),
             ])
         return out.getvalue()
 
@@ -394,9 +458,11 @@ class TrainingPlots(QWidget):
             x = np.array([xe[0] for xe in run.epochs])
             val = np.array([_nan(e.val_loss) for _, e in run.epochs])
             acc = np.array([_nan(e.val_accuracy) for _, e in run.epochs]) * 100
-            has_val, has_acc = np.isfinite(val), np.isfinite(acc)
+            train_acc = np.array([_nan(e.train_accuracy) for _, e in run.epochs]) * 100
+            has_val, has_acc, has_train = np.isfinite(val), np.isfinite(acc), np.isfinite(train_acc)
             c.val.setData(x[has_val], val[has_val])
             c.accuracy.setData(x[has_acc], acc[has_acc])
+            c.train_accuracy.setData(x[has_train], train_acc[has_train])
         best = run.best_epoch()
         if best is not None:
             c.best.setData([best[0]], [best[1].val_loss])
@@ -462,13 +528,15 @@ class TrainingPlots(QWidget):
         c.best.setPen(None)
         c.best.setSymbolPen(pg.mkPen(with_alpha(self._fg, int(255 * a)), width=1))
         c.best.setSymbolBrush(with_alpha(QColor("#FFD700"), int(255 * a)))
-        c.accuracy.setPen(pg.mkPen(with_alpha(color, int(255 * a)), width=2 if current else 1.5))
+        # as the loss: validation dashed with dots (darker), training solid
+        c.accuracy.setPen(val_pen)
         c.accuracy.setSymbolPen(pg.mkPen(with_alpha(self._bg, int(255 * a)), width=1))
-        c.accuracy.setSymbolBrush(with_alpha(color, int(255 * a)))
+        c.accuracy.setSymbolBrush(with_alpha(color.darker(125), int(255 * a)))
+        c.train_accuracy.setPen(pg.mkPen(with_alpha(color, int(255 * a)), width=2 if current else 1.5))
         c.lr.setPen(pg.mkPen(with_alpha(color, int(255 * a)), width=2 if current else 1.5))
         c.lr.setBrush(with_alpha(color, int(40 * a)))
         z = 1 if current else 0
-        for item in (c.raw, c.smooth, c.val, c.accuracy, c.lr):
+        for item in (c.raw, c.smooth, c.val, c.accuracy, c.lr, c.train_accuracy):
             item.setZValue(z)
 
     # --- hover ---------------------------------------------------------------------------------------
@@ -544,8 +612,9 @@ class TrainingPlots(QWidget):
             for x, e in run.epochs:
                 if e.val_loss is not None and math.isfinite(e.val_loss):
                     acc = f" · accuracy {e.val_accuracy:.1%}" if e.val_accuracy is not None else ""
+                    train_acc = f" · accuracy {e.train_accuracy:.1%}" if e.train_accuracy is not None else ""
                     text = (f"<b>{run.name}</b> · epoch {e.epoch} (step {int(x):,})<br>"
-                            f"val loss {e.val_loss:.4g}{acc} · train loss {e.train_loss:.4g}")
+                            f"val loss {e.val_loss:.4g}{acc} · train loss {e.train_loss:.4g}{train_acc}")
                     consider(run, x, e.val_loss, text)
         return None if best is None else best[1:]
 
@@ -576,6 +645,10 @@ class TrainingPlots(QWidget):
         self.loss_plot.setLogMode(y=checked)
         self._update_best_line()
 
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _nan(value: float | None) -> float:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
@@ -33,6 +33,9 @@ class TrainedWeights:
     or bare weights loaded into the open project's network."""
 
     state: Checkpoint   # its project: the settings of the run that left it
+    # the files these weights were written to; shared by reference with copies (dataclasses.replace),
+    # so exporting the editor's copy of a run's weights counts for the run too
+    saved_to: list = field(default_factory=list)
 
     @classmethod
     def bare(cls, project: Project, model: dict) -> "TrainedWeights":
@@ -117,7 +120,7 @@ class TrainingSession(QObject):
         self._names[run_id] = name
         summary = settings_summary(project)
         color = w.plots.begin_run(run_id, name, summary)
-        w.runs.add_run(run_id, name, summary, color)
+        w.runs.add_run(run_id, name, summary, color, task=project.data.dataset)
         views = w.views
         run = TrainingRun(project, resume, parent=self, health_interval=HEALTH_INTERVAL)
         views.health.clear()
@@ -143,12 +146,15 @@ class TrainingSession(QObject):
     def set_paused(self, paused: bool) -> None:
         if self.run is None:
             return
+        name = self._names.get(self.run_id, f"Run {self.run_id}")
         if paused:
             self.run.pause()
             self.window.panel.set_state("paused")
+            self.window.statusBar().showMessage(f"{name} paused — Resume goes on from here, Stop keeps the weights")
         else:
             self.run.resume()
             self.window.panel.set_state("running")
+            self.window.statusBar().showMessage(f"{name}: training again")
 
     def stop(self) -> None:
         self._queue.clear()
@@ -182,7 +188,8 @@ class TrainingSession(QObject):
         run, self.run = self.run, None
         trainer = run.trainer if run is not None else None
         try:
-            self._adopt_weights(trainer)
+            if self._adopt_weights(trainer):   # the run list keeps each run's own final weights
+                w.runs.keep_weights(run_id, copy.deepcopy(trainer.project), self.weights)
         finally:  # whatever happened, the app leaves the training state
             w.document.set_locked(False)
             w.panel.set_state("idle")
@@ -192,10 +199,13 @@ class TrainingSession(QObject):
                 QTimer.singleShot(RELEASE_DELAY_MS, release_freed_memory)
         self._finish(run_id, end, trainer)
 
-    def _adopt_weights(self, trainer) -> None:
+    def _adopt_weights(self, trainer) -> bool:
+        """Make the run's final weights the current ones; False when it left none."""
         # a run that failed in setup has no optimizer: keep the weights we had
         if trainer is not None and trainer.model is not None and trainer.optimizer is not None:
             self.set_weights(TrainedWeights(run_state(trainer)))   # copies: a continued run trains its own
+            return True
+        return False
 
     def _finish(self, run_id: int, end, trainer) -> None:
         w = self.window

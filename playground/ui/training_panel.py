@@ -40,6 +40,8 @@ _START_TIP = "Train the network with these settings."
 _CONTINUE_TIP = "Train on from the weights the last run ended with, instead of freshly initialised ones."
 _ERROR_STYLE = "color: #c62828;"
 
+PAUSED_PREFIX = "Paused — "   # on the progress bar while a run is paused
+
 
 def _dataset_label(kind: DatasetType) -> str:
     what = "28×28 images" if kind.image else "1-D regression" if kind.task == REGRESSION else "2-D classification"
@@ -300,6 +302,9 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(not idle)
         self.stop_button.setEnabled(not idle)
         self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.setToolTip("Go on from where the run paused" if paused
+                                     else "Pause after the current step; Resume goes on from there")
+        self._show_paused(paused)
         icon = QStyle.SP_MediaPlay if paused else QStyle.SP_MediaPause
         self.pause_button.setIcon(self.style().standardIcon(icon))
         self.blocked_label.setVisible(idle and self._start_blocked is not None)
@@ -311,13 +316,31 @@ class TrainingPanel(QWidget):
         self.blocked_label.setText(reason or "")
         self.set_state(self._state)
 
+    def _show_paused(self, paused: bool) -> None:
+        """While paused, the bar and the ETA say so (the numbers stand still, which alone reads as a hang)."""
+        text = self.progress_bar.format().removeprefix(PAUSED_PREFIX)
+        self.progress_bar.setFormat(PAUSED_PREFIX + text if paused else text)
+        self.progress_bar.setProperty("paused", paused)
+        if paused:
+            self.eta_label.setText("paused")
+
     def show_progress(self, progress: Progress) -> None:
         p = progress
         self.progress_bar.setValue(round(p.fraction * self.progress_bar.maximum()))
         self.progress_bar.setFormat(f"epoch {p.epoch}/{p.epochs} · step {p.step}/{p.steps} · %p%")
+        if self._state == "paused":   # a report sent just before the pause arrives after it
+            self._show_paused(True)
+            self.speed_label.setText(f"{p.samples_per_second:,.0f} samples/s")
+            self.elapsed_label.setText(f"elapsed {format_duration(p.elapsed)}")
+            return
         self.speed_label.setText(f"{p.samples_per_second:,.0f} samples/s")
         self.elapsed_label.setText(f"elapsed {format_duration(p.elapsed)}")
         self.eta_label.setText(f"ETA {format_duration(p.eta)}")
+
+    def forget_runs(self) -> None:
+        """Another project is open: no progress of the old one's run, and no continuing from its weights."""
+        self.reset_progress()
+        self.continue_check.setChecked(False)
 
     def reset_progress(self) -> None:
         self.progress_bar.setValue(0)

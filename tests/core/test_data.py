@@ -443,3 +443,21 @@ def test_batches_reuse_one_buffer_and_overlapping_epochs_stay_apart():
     assert sorted(ya.tolist()) == sorted(yb.tolist()) == list(range(40)) and not torch.equal(ya, yb)
     assert all(torch.equal(p[0].squeeze(1), p[1].float()) and torch.equal(p[2].squeeze(1), p[3].float())
                for p in pairs)
+
+
+def test_holds_image_files_looks_in_both_layouts_without_reading(tmp_path):
+    from playground.core.data import IDX_FILES, holds_image_files, image_root
+
+    assert not holds_image_files(tmp_path, "mnist")
+    for name in IDX_FILES[:3]:
+        (tmp_path / f"{name}.gz").write_bytes(b"")       # only looked at, never read
+    assert not holds_image_files(tmp_path, "mnist")      # one missing
+    (tmp_path / IDX_FILES[3]).write_bytes(b"")           # unpacked is fine too
+    assert holds_image_files(tmp_path, "mnist") and holds_image_files(tmp_path, "fashion_mnist")
+    raw = tmp_path / "other" / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in IDX_FILES:
+        (raw / name).write_bytes(b"")
+    assert holds_image_files(tmp_path / "other", "fashion_mnist") and not holds_image_files(tmp_path / "other", "mnist")
+    assert image_root(DataSpec("xor")) is None
+    assert image_root(DataSpec("mnist", {"root": str(tmp_path)})) == tmp_path

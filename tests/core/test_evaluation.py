@@ -206,3 +206,13 @@ def test_digit_input_fits_a_stroke_into_20_pixels_centred_by_its_mass():
     cx = float((digit.sum(0) * torch.arange(28)).sum() / mass)
     assert abs(cy - 13.5) <= 0.5 and abs(cx - 13.5) <= 0.5
     assert torch.equal(digit_input(torch.zeros(50, 50)), torch.zeros(28, 28))
+
+
+@pytest.mark.parametrize("loss", ["CrossEntropyLoss", "MSELoss"])   # (N,) losses, and (N, 3) on one-hot targets
+def test_zero_samples_give_zero_predictions_and_losses_not_an_error(x, loss):
+    # an empty validation split (val_fraction 0) reaches here: reshape(0, -1) used to raise
+    predictor = Predictor(network(3), reference(3).state_dict(), loss, 3)
+    y = torch.zeros(0, dtype=torch.long)
+    labels, confidence, losses = predictor.predict_with_losses(x[:0], y)
+    assert labels.shape == confidence.shape == losses.shape == (0,)
+    assert predictor.sample_losses(x[:0], y).shape == (0,)

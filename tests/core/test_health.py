@@ -152,3 +152,27 @@ def test_diagnose_thresholds():
     assert "too low" in words(grad_norm=1.0, update_ratio=1e-8)[0]
     assert words(dead_fraction=0.5, saturation=0.5) == []
     assert len(words(dead_fraction=0.6, saturation=0.6)) == 2
+
+
+def test_a_schedule_that_lowered_the_learning_rate_is_not_called_too_low():
+    slow = [LayerHealth(3, "Linear", 1.0, 1e-8, None, None)]
+    assert "too low" in diagnose(slow)[0]
+    # OneCycleLR's last step: lr at 1/250000 of max_lr, so 1e-8 would be 4e-3 at the peak: healthy
+    assert diagnose(slow, lr_share=4e-6) == []
+    # at half the peak, 1e-8 is still 2e-8 at the peak: still too low, and it says so
+    assert "even at the schedule's peak learning rate" in diagnose(slow, lr_share=0.5)[0]
+
+
+def test_the_end_of_a_one_cycle_run_raises_no_learning_rate_warning():
+    project = make(optimizer=("Adam", {"lr": 0.001}), epochs=3, batch_size=100)
+    project.training.scheduler = ComponentSpec("OneCycleLR", {"max_lr": 0.003})
+    events: list[HealthEvent] = []
+    trainer = Trainer(project, lambda e: events.append(e) if isinstance(e, HealthEvent) else None,
+                      health_interval=0.0)   # every step measured
+    assert trainer.run().status == FINISHED
+    last = events[-1]
+    assert last.global_step == 12
+    # the step did shrink below the old threshold (the schedule's doing) ...
+    assert min(h.update_ratio for h in last.layers if h.update_ratio is not None) < 1e-6
+    # ... and no step of the run calls the learning rate too low
+    assert not [w for e in events for w in e.warnings if "too low" in w]

@@ -93,6 +93,21 @@ def test_plans_that_do_not_fit(loss, output, task, n_classes, last, fragments):
         assert fragment in str(caught.value)
 
 
+@pytest.mark.parametrize("loss, output, n_classes, says", [
+    # the MNIST MLP without its Flatten: the last Linear is right, the image's dimensions are not
+    ("CrossEntropyLoss", (1, 28, 10), 10, "insert a Flatten before the first Linear, so each sample"),
+    ("CrossEntropyLoss", (1, 28, 32), 10,
+     "insert a Flatten before the first Linear and make the last layer a Linear with out_features 10"),
+    ("MSELoss", (1, 28, 10), 10, "insert a Flatten before the first Linear, so"),
+])
+def test_an_output_that_kept_the_image_shape_asks_for_a_flatten(loss, output, n_classes, says):
+    with pytest.raises(TrainingError) as caught:
+        plan_targets(loss, output, "classification", n_classes, "mnist", "Linear")
+    assert says in str(caught.value)
+    if output[-1] == n_classes:
+        assert "out_features" not in str(caught.value)   # the last layer is already a Linear with 10
+
+
 @pytest.mark.parametrize("last", ["Softmax", "LogSoftmax"])
 def test_softmax_before_cross_entropy_warns(last):
     plan = plan_targets("CrossEntropyLoss", (3,), "classification", 3, "spiral", last)

@@ -10,7 +10,7 @@ from playground.cli import main
 from playground.core.checkpoint import load_checkpoint, save_checkpoint
 from playground.core.resume import carry_over, resume_arguments, run_state
 from playground.core.spec import ComponentSpec, DataSpec, LayerSpec, NetworkSpec, Project, TrainingSpec
-from playground.core.training import FINISHED, STOPPED, EpochEvent, StepEvent, Trainer
+from playground.core.training import FINISHED, STOPPED, StepEvent, Trainer
 
 SCHEDULERS = {
     "none": None,

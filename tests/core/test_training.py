@@ -659,3 +659,29 @@ def test_optimizer_state_of_another_layout_resumes_the_same(mnist_root):
     # elements by memory position, so they are laid out like their parameters before the first step
     contiguous = resumed(lambda v: v.contiguous())
     assert same(as_saved, contiguous)
+
+
+@pytest.mark.parametrize("loss, outputs, last", [("CrossEntropyLoss", 2, None), ("MSELoss", 2, None),
+                                                 ("BCEWithLogitsLoss", 1, None)])
+def test_the_training_accuracy_counts_the_epochs_training_samples(loss, outputs, last):
+    # SGD at lr 1e-8: over one epoch the weights move by ~1e-7, so the epoch's running accuracy is the
+    # starting model's accuracy on the training set, up to a sample whose logits sit within ~1e-7 of a tie
+    project = make(mlp(2, 8, outputs, last=last), loss=loss, optimizer=("SGD", {"lr": 1e-8}), epochs=1)
+    from playground.core.insight import initial_state
+    from playground.core.shapes import build_network
+
+    check = build_network(project.network)
+    check.load_state_dict(initial_state(project.network, project.training.seed))   # the run's first weights
+    trainer, events, end = train(project)
+    (epoch,) = epochs_of(events)
+    data = load(project.data)
+    with torch.no_grad():
+        out = check(data.x_train)
+    predicted = (out[:, 0] > 0).long() if outputs == 1 else out.argmax(1)
+    assert epoch.train_accuracy == pytest.approx(accuracy(predicted, data.y_train), abs=1 / len(data.y_train))
+    assert trainer.history["epochs"][0]["train_accuracy"] == epoch.train_accuracy
+
+
+def test_regression_has_no_training_accuracy():
+    _, events, _ = train(quadratic(epochs=1))
+    assert epochs_of(events)[0].train_accuracy is None

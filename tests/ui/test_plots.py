@@ -9,8 +9,9 @@ import math
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from playground.core.spec import Project
 from playground.core.training import EndEvent, EpochEvent, StepEvent
@@ -316,3 +317,102 @@ def test_long_runs_draw_the_peak_envelope_of_every_block():
         assert np.array_equal(drawn[LOSS][2 * (full // b):], steps[LOSS][full:])   # the open tail as it is
         assert np.array_equal(drawn[STEP][: 2 * (full // b)], np.repeat(steps[STEP][:full:b], 2))
         assert len(drawn[STEP]) <= 64 + b and len(drawn[STEP]) == len(drawn[LOSS])
+
+
+# --- axes, legend, export and runs of other data (issue 16 item 8) ------------------------------------
+
+
+def test_hiding_a_run_fits_the_axes_to_the_runs_shown(qtbot, plots):
+    plots.begin_run(1, "Run 1", "")
+    plots.add_steps(1, steps(1, 50))                           # losses about 0.1 to 1.2
+    plots.begin_run(2, "Run 2", "")
+    plots.add_steps(2, [StepEvent(1, g, 10, g, 100.0 * (1.2 if g % 2 else 0.8), 0.01, 1.0) for g in range(1, 500)])
+    plots.refresh()
+    vb = plots.loss_plot.getViewBox()
+    assert vb.viewRange()[1][1] > 100 and vb.viewRange()[0][1] > 450
+    plots.set_run_visible(2, False)
+    (x0, x1), (y0, y1) = vb.viewRange()
+    assert y1 < 2 and x1 < 60                                   # run 1's range, with the view's padding
+    assert plots.legend_text() == "Run 1"
+    vb.scaleBy((4, 4))                                          # the person zooms with the mouse ...
+    qtbot.mouseClick(plots.fit_button, Qt.LeftButton)           # ... and the Fit button brings it back
+    assert vb.viewRange()[1][1] < 2
+
+
+def test_the_legend_sits_above_the_plots_never_over_a_curve(plots):
+    from pyqtgraph import LegendItem
+
+    for i in (1, 2, 3):
+        plots.begin_run(i, f"Run {i}", "")
+    assert not [item for item in plots.loss_plot.getPlotItem().scene().items() if isinstance(item, LegendItem)]
+    assert plots.legend.isVisible() and plots.legend_text() == "Run 1 · Run 2 · Run 3"
+    legend = plots.legend.geometry()
+    for plot in (plots.loss_plot, plots.accuracy_plot, plots.lr_plot):
+        top_left = plot.mapTo(plots, plot.rect().topLeft())
+        assert legend.bottom() < top_left.y()
+
+
+def test_export_png_renders_at_twice_the_size_shown_or_a_chosen_width(plots, tmp_path):
+    from PySide6.QtGui import QImage
+
+    plots.begin_run(1, "Run 1", "")
+    feed(plots, 1, [0.9, 0.5, 0.3])
+    plots.export_png(tmp_path / "plots.png")
+    image = QImage(str(tmp_path / "plots.png"))
+    assert (image.width(), image.height()) == (2 * plots.width(), 2 * plots.height())
+    plots.export_png(tmp_path / "wide.png", width=4 * plots.width())
+    wide = QImage(str(tmp_path / "wide.png"))
+    assert wide.width() == 4 * plots.width() and wide.height() == 4 * plots.height()
+    # the curve is drawn in the run's colour somewhere in the loss plot's area (not a blank image)
+    color = plots.run_color(1)
+    top_left = plots.loss_plot.mapTo(plots, plots.loss_plot.rect().topLeft())
+    found = any(
+        abs(QColor(image.pixel(x, y)).red() - color.red()) < 30 and abs(QColor(image.pixel(x, y)).blue() - color.blue()) < 30
+        and abs(QColor(image.pixel(x, y)).green() - color.green()) < 30
+        for x in range(2 * top_left.x(), 2 * (top_left.x() + plots.loss_plot.width()), 3)
+        for y in range(2 * top_left.y(), 2 * (top_left.y() + plots.loss_plot.height()), 3)
+    )
+    assert found
+
+
+def test_training_accuracy_is_drawn_beside_validation(plots):
+    plots.begin_run(1, "Run 1", "")
+    for n, (train_acc, val_acc) in enumerate([(0.6, 0.55), (0.8, 0.7)], start=1):
+        plots.add_steps(1, steps((n - 1) * STEPS + 1, STEPS))
+        plots.add_epoch(1, EpochEvent(n, 2, 1.0 / n, 0.5, val_acc, 1000.0, 0.5, 0.01, train_acc))
+    plots.refresh()
+    curves = plots.run_curves(1)
+    np.testing.assert_allclose(curves.train_accuracy.getData()[1], [60.0, 80.0])
+    np.testing.assert_allclose(curves.accuracy.getData()[1], [55.0, 70.0])
+    assert plots.accuracy_plot.isVisible()
+    rows = list(csv.DictReader(io.StringIO(plots.run_history_csv(1))))
+    assert [float(r["train_accuracy"]) for r in rows] == [0.6, 0.8]
+
+
+def test_without_validation_the_training_accuracy_still_shows(plots):
+    plots.begin_run(1, "Run 1", "")
+    plots.add_steps(1, steps(1, STEPS))
+    plots.add_epoch(1, EpochEvent(1, 1, 1.0, None, None, 1000.0, 0.5, 0.01, 0.75))
+    plots.refresh()
+    assert plots.accuracy_plot.isVisible()
+    assert list(plots.run_curves(1).train_accuracy.getData()[1]) == [75.0]
+
+
+def test_a_run_on_other_data_hides_the_earlier_ones_and_clearing_removes_ended_runs(qtbot, run_list, plots,
+                                                                                   monkeypatch):
+    run_list.visibility_changed.connect(plots.set_run_visible)   # as the main window wires them
+    run_list.add_run(1, "Run 1", "Adam", plots.begin_run(1, "Run 1", ""), task="xor")
+    run_list.add_run(2, "Run 2", "SGD", plots.begin_run(2, "Run 2", ""), task="xor")
+    run_list.update_run(1, status="finished")
+    run_list.update_run(2, status="finished")
+    with qtbot.waitSignals([run_list.visibility_changed] * 2):
+        run_list.add_run(3, "Run 3", "Adam", plots.begin_run(3, "Run 3", ""), task="mnist")
+    assert [run_list.is_shown(r) for r in (1, 2, 3)] == [False, False, True]
+    assert [plots.is_run_visible(r) for r in (1, 2, 3)] == [False, False, True]
+    assert run_list.cell_text(3, "Settings") == "mnist · Adam"
+    assert plots.legend_text() == "Run 3"
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    qtbot.mouseClick(run_list.clear_button, Qt.LeftButton)     # run 3 is still training: it stays
+    assert run_list.run_ids() == [3] and plots.run_ids() == [3]
+    assert run_list.cell_text(3, "Run") == "Run 3"

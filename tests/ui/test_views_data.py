@@ -310,7 +310,7 @@ def test_drawing_a_vertical_line_feeds_the_network_a_centred_bar(qtbot, mnist):
     p = view.probabilities()
     assert p.shape == (10,) and float(p.sum()) == pytest.approx(1.0, abs=1e-5)
     torch.testing.assert_close(p, Predictor.from_project(project, state, 10).probabilities(x)[0])
-    qtbot.waitUntil(lambda: np.allclose(view.bars.opts["height"], p.numpy(), atol=1e-6), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: np.allclose(view.bars.opts["width"], p.numpy(), atol=1e-6), timeout=WAIT_MS)
     assert view.prediction.text() == data.info.class_names[int(p.argmax())]
 
     qtbot.mouseClick(view.clear_button, Qt.LeftButton)

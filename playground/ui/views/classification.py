@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from ...core.data import CLASSIFICATION
 from ...core.evaluation import Predictor, grid
 from ...core.spec import Project
-from .live import CLASS_COLORS, PredictionView, dataset_info
+from .live import CLASS_COLORS, PredictionView, dataset_info, shown_split
 
 RESOLUTION = 100     # grid points per axis: 10,000 predictions, a millisecond for a small network
 MARGIN = 0.1         # share of the data's extent added around it
@@ -124,7 +124,11 @@ class DecisionBoundaryView(PredictionView):
             f'<span style="color:{_color(k)}; font-size:13pt">●</span>&nbsp;{html.escape(name)}'
             for k, name in enumerate(d.info.class_names)
         )
-        self.legend.setText(f"{swatches}&nbsp;&nbsp;&nbsp;&nbsp; ● training &nbsp; △ validation")
+        has_val = len(d.x_val) > 0
+        self.show_validation_check.setEnabled(has_val)
+        self.show_validation_check.setToolTip("" if has_val else "This project has no validation split")
+        marks = "● training &nbsp; △ validation" if has_val else "● training (no validation split)"
+        self.legend.setText(f"{swatches}&nbsp;&nbsp;&nbsp;&nbsp; {marks}")
 
     def draw_predictions(self, predictor: Predictor, full: bool) -> None:
         xs, ys, points = grid(self._bounds, RESOLUTION)
@@ -143,11 +147,11 @@ class DecisionBoundaryView(PredictionView):
         dx, dy = (x1 - x0) / (RESOLUTION - 1), (y1 - y0) / (RESOLUTION - 1)
         self.surface.setRect(QRectF(x0 - dx / 2, y0 - dy / 2, x1 - x0 + dx, y1 - y0 + dy))
         self.surface.show()
-        d = self.dataset
-        if len(d.x_val):
-            labels, _ = predictor.predict(d.x_val)
-            accuracy = float((labels == d.y_val).float().mean())
-            self.summary.setText(f"Validation accuracy <b>{accuracy:.1%}</b>")
+        x, y, split, note = shown_split(self.dataset)
+        labels, _ = predictor.predict(x)
+        accuracy = float((labels == y).float().mean())
+        note = f" ({note})" if note else ""
+        self.summary.setText(f"{split.capitalize()} accuracy <b>{accuracy:.1%}</b>{note}")
 
     def clear_predictions(self) -> None:
         self._labels = None

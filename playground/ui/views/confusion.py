@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -33,7 +33,7 @@ from .gallery import (
     applies_to_images,
     display_pixels,
 )
-from .live import PredictionView
+from .live import PredictionView, Split, shown_split
 
 VALIDATION, TEST = "validation", "test"
 RIGHT, WRONG = QColor("#0072B2"), QColor("#D55E00")   # the diagonal, and the mistakes off it
@@ -54,7 +54,8 @@ class ConfusionMatrixView(PredictionView):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("confusionMatrixView")
-        self.source = VALIDATION                   # which split the matrix shows
+        self.source = VALIDATION                   # which split the matrix shows: VALIDATION is self.split
+        self.split: Split | None = None            # validation, else test or training without a validation split
         self.test_result: TestResult | None = None
         self._test_serial = -1                     # the weights the test result belongs to
         self._val: TestResult | None = None        # on the first n validation samples (all once training rests)
@@ -161,6 +162,7 @@ class ConfusionMatrixView(PredictionView):
     # --- PredictionView ------------------------------------------------------------------------------
 
     def data_changed(self) -> None:
+        self.split = shown_split(self.dataset) if self.dataset is not None else None
         self._val = self.test_result = None
         self.source = VALIDATION
         self._pixels = {}
@@ -168,13 +170,13 @@ class ConfusionMatrixView(PredictionView):
         self._draw()
 
     def draw_predictions(self, predictor: Predictor, full: bool) -> None:
-        d = self.dataset
-        n = len(d.x_val) if full else min(LIVE_LIMIT, len(d.x_val))
-        self._val = evaluate(predictor, d.x_val[:n], d.y_val[:n])
+        d, x, y = self.dataset, self.split.x, self.split.y
+        n = len(x) if full else min(LIVE_LIMIT, len(x))
+        self._val = evaluate(predictor, x[:n], y[:n])
         if self._test_serial != self.weights_serial:
             self.test_result = None      # it belonged to earlier weights
             self.source = VALIDATION
-        self.test_button.setEnabled(full and d.x_test is not None)
+        self.test_button.setEnabled(full and d.x_test is not None and self.split.name != TEST)
         self._draw()
 
     def clear_predictions(self) -> None:
@@ -187,12 +189,13 @@ class ConfusionMatrixView(PredictionView):
 
     def _labels(self) -> torch.Tensor:
         d = self.dataset
-        return d.y_test if self.source == TEST else d.y_val
+        return d.y_test if self.source == TEST else self.split.y
 
     def _draw(self) -> None:
         result = self.shown()
         self.validation_button.setVisible(self.source == TEST)
-        self.test_button.setVisible(self.source != TEST)
+        # without a validation split the matrix already shows the test set: no button for it
+        self.test_button.setVisible(self.source != TEST and (self.split is None or self.split.name != TEST))
         if result is None or self.dataset is None:
             self.table.clear()
             self.table.setRowCount(0)
@@ -207,9 +210,12 @@ class ConfusionMatrixView(PredictionView):
         if self.source == TEST:
             scope = f"Test set · {counted:,} images"
         elif counted == total:
-            scope = f"Validation set · {counted:,} images"
+            scope = f"{self.split.name.capitalize()} set · {counted:,} images"
         else:
-            scope = f"Validation set · first {counted:,} of {total:,} images (all when training rests)"
+            scope = (f"{self.split.name.capitalize()} set · first {counted:,} of {total:,} images "
+                     "(all when training rests)")
+        if self.source != TEST and self.split.note:
+            scope = f"{self.split.note[0].upper()}{self.split.note[1:]} · {scope}"
         self.accuracy_label.setText(f"{scope} · accuracy <b>{result.accuracy:.2%}</b>")
         self._fill_table(result, names)
         self._show_samples()
@@ -226,6 +232,12 @@ class ConfusionMatrixView(PredictionView):
             table.horizontalHeaderItem(k).setToolTip(f"predicted {name}")
         table.setColumnWidth(n, ACCURACY_PX)
         matrix = result.matrix.tolist()
+        # as wide as the widest count in bold ("1,048" on the test set), never elided to "1,0…"
+        bold_metrics = QFontMetrics(_bold_font(table.font()))
+        widest = max((bold_metrics.horizontalAdvance(f"{c:,}") for row in matrix for c in row), default=0)
+        cell_px = max(CELL_PX, widest + 12)
+        for k in range(n):
+            table.setColumnWidth(k, cell_px)
         base = self.palette().color(QPalette.Base)
         text = self.palette().color(QPalette.Text)
         bold = QFont(table.font())
@@ -253,7 +265,7 @@ class ConfusionMatrixView(PredictionView):
             cell.setToolTip(f"share of the {names[t]} images predicted correctly")
             table.setItem(t, n, cell)
         frame = 2 * table.frameWidth()
-        width = table.verticalHeader().sizeHint().width() + n * CELL_PX + ACCURACY_PX + frame
+        width = table.verticalHeader().sizeHint().width() + n * cell_px + ACCURACY_PX + frame
         height = table.horizontalHeader().sizeHint().height() + n * ROW_PX + frame
         table.setMaximumSize(width, height)   # never taller or wider than its cells; scrolls when smaller
 
@@ -266,7 +278,7 @@ class ConfusionMatrixView(PredictionView):
         t, p = self._selected
         names = self.dataset.info.class_names
         indices = self.cell_samples(t, p)
-        split = "test" if self.source == TEST else "validation"
+        split = TEST if self.source == TEST else self.split.name
         self.cell_label.setText(f"True {names[t]}, predicted {names[p]}: {len(indices):,} {split} images")
         entries = [Entry(i, p, t, float(result.confidence[i]), t != p) for i in indices]
         self.samples.set_entries(self._split_pixels(), entries, names)
@@ -274,7 +286,7 @@ class ConfusionMatrixView(PredictionView):
     def _split_pixels(self) -> np.ndarray:
         if self.source not in self._pixels:
             d = self.dataset
-            x = d.x_test if self.source == TEST else d.x_val
+            x = d.x_test if self.source == TEST else self.split.x
             self._pixels[self.source] = display_pixels(x, self.project.data)
         return self._pixels[self.source]
 
@@ -302,6 +314,12 @@ class ConfusionMatrixView(PredictionView):
     def _on_validation_button_clicked(self) -> None:
         self.source = VALIDATION
         self._draw()
+
+
+def _bold_font(font: QFont) -> QFont:
+    bold = QFont(font)
+    bold.setBold(True)
+    return bold
 
 
 def _blend(base: QColor, color: QColor, t: float) -> QColor:

@@ -1,4 +1,4 @@
-"""Draw a digit with the mouse and watch the model's class probabilities change as you draw."""
+"""Draw a digit (or a piece of clothing) with the mouse and watch the model's class probabilities change."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ PEN_PX = 24            # a digit drawn across the canvas ends with MNIST's 2-3 p
 PREVIEW_PX = 112       # the 28×28 input, four times as large
 UPDATE_MS = 30         # probabilities follow the pen about 30 times a second
 BAR, TOP_BAR = QColor("#9AA5B1"), QColor(CLASS_COLORS[0])
+# what one image of each dataset shows, for "Draw ... here"
+SUBJECT = {"mnist": "a digit", "fashion_mnist": "a piece of clothing"}
+BAR_THICKNESS = 0.72
 
 
 class DrawingCanvas(QWidget):
@@ -34,6 +37,7 @@ class DrawingCanvas(QWidget):
         self._image.fill(0)
         self._last: QPointF | None = None   # where the pen is while a button is held
         self._empty = True
+        self.prompt = f"Draw {SUBJECT['mnist']} here"   # shown on the empty canvas
 
     def clear(self) -> None:
         self._image.fill(0)
@@ -80,7 +84,7 @@ class DrawingCanvas(QWidget):
         painter.drawImage(0, 0, self._image)
         if self._empty:
             painter.setPen(QColor(255, 255, 255, 110))
-            painter.drawText(self.rect(), Qt.AlignCenter, "Draw a digit here")
+            painter.drawText(self.rect(), Qt.AlignCenter, self.prompt)
         painter.end()
 
 
@@ -89,7 +93,7 @@ class DrawDigitView(PredictionView):
 
     title = "Draw"
     applies_to = staticmethod(applies_to_images)
-    hint = "Train the model or load weights, then draw a digit."
+    hint = "Train the model or load weights, then draw a digit."   # set_project names the dataset's subject
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -123,13 +127,17 @@ class DrawDigitView(PredictionView):
         item.setMenuEnabled(False)
         item.setMouseEnabled(x=False, y=False)
         item.showGrid(y=True, alpha=0.18)
-        item.setYRange(0, 1, padding=0.02)
+        # across: the class names read on the left axis whatever their length ("Ankle boot")
+        item.showGrid(x=True, y=False, alpha=0.18)
+        item.setXRange(0, 1, padding=0.02)
+        item.getViewBox().invertY(True)      # class 0 on top, as a list reads
         for side in ("bottom", "left"):
             axis = item.getAxis(side)
             axis.setPen(pg.mkPen(self.fg))
             axis.setTextPen(pg.mkPen(self.fg))
-        item.getAxis("left").setLabel("probability", color=self.fg.name())
-        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.72, brush=BAR, pen=None)
+        item.getAxis("bottom").setLabel("probability", color=self.fg.name())
+        self.bars = pg.BarGraphItem(x0=0, y=np.arange(10), width=np.zeros(10), height=BAR_THICKNESS,
+                                    brush=BAR, pen=None)
         item.addItem(self.bars)
 
         self._update_timer = QTimer(self)
@@ -184,12 +192,21 @@ class DrawDigitView(PredictionView):
 
     # --- PredictionView ------------------------------------------------------------------------------
 
+    def set_project(self, project) -> None:
+        subject = SUBJECT.get(project.data.dataset, "an image")
+        self.canvas.prompt = f"Draw {subject} here"
+        self.hint = f"Train the model or load weights, then draw {subject}."
+        self.canvas.update()
+        super().set_project(project)
+
+    def class_names(self) -> tuple[str, ...]:
+        """The labels of the bars, top to bottom: the dataset's class names."""
+        return self.dataset.info.class_names if self.dataset is not None else tuple(map(str, range(10)))
+
     def data_changed(self) -> None:
-        names = self.dataset.info.class_names if self.dataset is not None else tuple(map(str, range(10)))
-        # long names (Fashion-MNIST) would overlap under the bars: their numbers, the name in big above
-        ticks = names if all(len(name) <= 3 for name in names) else [str(k) for k in range(len(names))]
-        self.bars_plot.getPlotItem().getAxis("bottom").setTicks([list(enumerate(ticks))])
-        self.bars_plot.getPlotItem().setXRange(-0.6, len(names) - 0.4, padding=0)
+        names = self.class_names()
+        self.bars_plot.getPlotItem().getAxis("left").setTicks([list(enumerate(names))])
+        self.bars_plot.getPlotItem().setYRange(-0.6, len(names) - 0.4, padding=0)
         self._update_output()
 
     def draw_predictions(self, predictor: Predictor, full: bool) -> None:
@@ -214,12 +231,12 @@ class DrawDigitView(PredictionView):
         names = self.dataset.info.class_names if self.dataset is not None else ()
         n = len(names) or 10
         if p is None:
-            self.bars.setOpts(x=np.arange(n), height=np.zeros(n), brushes=[BAR] * n)
+            self.bars.setOpts(y=np.arange(n), width=np.zeros(n), brushes=[BAR] * n)
             self.prediction.setText("?")
             self.certainty.setText("draw something" if self.predictor is not None else "no weights yet")
             return
         best = int(p.argmax())
-        self.bars.setOpts(x=np.arange(len(p)), height=p.numpy(),
+        self.bars.setOpts(y=np.arange(len(p)), width=p.numpy(),
                           brushes=[TOP_BAR if k == best else BAR for k in range(len(p))])
         self.prediction.setText(names[best] if best < len(names) else str(best))
         self.certainty.setText(f"{float(p[best]):.0%} sure")

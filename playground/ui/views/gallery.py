@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from ...core.evaluation import Predictor, image_normalization
 from ...core.spec import DataSpec, Project
-from .live import PredictionView, dataset_info
+from .live import PredictionView, Split, dataset_info, shown_split
 
 LIVE_LIMIT = 1000      # images predicted per redraw while training runs (LeNet: ~0.1 s); all once it stops
 THUMB = 56             # 28×28 shown twice as large
@@ -164,7 +164,7 @@ class ThumbnailGrid(QWidget):
 
 
 class PredictionGallery(PredictionView):
-    """Validation images with the predicted label, the true label and the confidence of each."""
+    """Validation images (the test set or training images without a validation split) with the predicted label, the true label and the confidence of each."""
 
     title = "Predictions"
     applies_to = staticmethod(applies_to_images)
@@ -174,6 +174,7 @@ class PredictionGallery(PredictionView):
         self.setObjectName("predictionGallery")
         self._pixels: np.ndarray | None = None
         self._result: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # labels, confidence, losses
+        self.split: Split | None = None             # the images shown: validation, else test or training
         self._cell: tuple[int, int] | None = None   # (true, predicted) shown alone, or None for all
 
         self.summary = QLabel()
@@ -231,13 +232,14 @@ class PredictionGallery(PredictionView):
 
     def data_changed(self) -> None:
         self._result = None
-        self._pixels = display_pixels(self.dataset.x_val, self.project.data) if self.dataset is not None else None
+        self.split = shown_split(self.dataset) if self.dataset is not None else None
+        self._pixels = display_pixels(self.split.x, self.project.data) if self.split is not None else None
         self._fill()
 
     def draw_predictions(self, predictor: Predictor, full: bool) -> None:
-        d = self.dataset
-        n = len(d.x_val) if full else min(LIVE_LIMIT, len(d.x_val))
-        self._result = predictor.predict_with_losses(d.x_val[:n], d.y_val[:n])
+        x, y = self.split.x, self.split.y
+        n = len(x) if full else min(LIVE_LIMIT, len(x))
+        self._result = predictor.predict_with_losses(x[:n], y[:n])
         self._fill()
 
     def clear_predictions(self) -> None:
@@ -254,7 +256,7 @@ class PredictionGallery(PredictionView):
             return
         labels, confidence, losses = self._result
         n = len(labels)
-        true = self.dataset.y_val[:n]
+        true = self.split.y[:n]
         wrong = labels != true
         if self.sort_combo.currentText() == HARDEST:
             order = torch.argsort(losses, descending=True, stable=True)
@@ -273,10 +275,11 @@ class PredictionGallery(PredictionView):
         entries = [Entry(*row) for row in rows]
         names = self.dataset.info.class_names
         self.grid.set_entries(self._pixels, entries, names, losses.tolist())
-        total = len(self.dataset.x_val)
+        total, split = len(self.split.x), self.split.name
         errors = int(wrong.sum())
-        scope = f"{n:,} validation images" if n == total else f"the first {n:,} of {total:,} validation images"
-        self.summary.setText(f"{scope} · <b>{errors:,} wrong</b> ({errors / max(n, 1):.1%})")
+        scope = f"{n:,} {split} images" if n == total else f"the first {n:,} of {total:,} {split} images"
+        note = f"{self.split.note} · " if self.split.note else ""
+        self.summary.setText(f"{note}{scope} · <b>{errors:,} wrong</b> ({errors / max(n, 1):.1%})")
         if self._cell is not None:
             t, p = self._cell
             what = f"true {names[t]}" + (f", predicted {names[p]}" if p is not None else "")

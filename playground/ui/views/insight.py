@@ -27,6 +27,7 @@ from ...core.spec import Project
 from ..colors import rgba, with_alpha
 from . import View
 from .data_cache import shared_cache
+from .live import shown_split
 
 MAPS, HISTOGRAM, NONE = "maps", "histogram", "none"
 MAX_MAPS = 256           # a wider layer shows its first 256 channels: more tiles are specks
@@ -172,6 +173,10 @@ class LayerOutputView(View):
     # --- the View protocol -------------------------------------------------------------------
 
     def set_project(self, project: Project) -> None:
+        if self._project is None or project.data.to_dict() != self._project.data.to_dict():
+            self.sample_spin.blockSignals(True)   # the refresh below draws it
+            self.sample_spin.setValue(0)          # sample 7 of other data is not "the same sample"
+            self.sample_spin.blockSignals(False)
         self._project = project
         self._changed()
 
@@ -237,6 +242,7 @@ class LayerOutputView(View):
 
     def _refresh(self) -> None:
         self._shown_layer = -1
+        self._clear_input()   # a message below never sits beside another project's sample
         project = self._project
         if project is None:
             return self._show_message("Open a project to see what its layers make of a sample.")
@@ -248,10 +254,9 @@ class LayerOutputView(View):
             dataset = shared_cache.get(project.data)
         except PlaygroundError as e:
             return self._show_message(f"The data cannot be loaded: {e}")
-        x_all, y_all, split = dataset.x_val, dataset.y_val, "Validation"
-        if len(x_all) == 0:   # val_fraction 0: the training set is all there is
-            x_all, y_all, split = dataset.x_train, dataset.y_train, "Training"
-        self.sample_label.setText(f"{split} sample")
+        x_all, y_all, split, note = shown_split(dataset)   # never 0 samples, whatever val_fraction is
+        self.sample_label.setText(f"{split.capitalize()} sample")
+        self.sample_label.setToolTip(note)
         self.sample_spin.blockSignals(True)
         self.sample_spin.setRange(0, len(x_all) - 1)
         self.sample_spin.blockSignals(False)
@@ -350,6 +355,11 @@ class LayerOutputView(View):
         self.hover_label.hide()
         self._kind = HISTOGRAM
         self.stack.setCurrentWidget(self.hist_widget)
+
+    def _clear_input(self) -> None:
+        self.input_preview.clear()
+        self.input_preview.hide()
+        self.input_text.setText("")
 
     def _show_input(self, x: torch.Tensor, y: torch.Tensor, info) -> None:
         label = ""

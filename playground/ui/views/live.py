@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 import time
+from typing import NamedTuple
+
+from torch import Tensor
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QPalette
@@ -35,6 +39,25 @@ def dataset_info(project: Project) -> datasets.DataInfo | None:
         return None
 
 
+class Split(NamedTuple):
+    """The samples a view shows the model's predictions on, and the words that say which they are."""
+
+    x: Tensor
+    y: Tensor
+    name: str      # "validation", "test" or "training"
+    note: str      # "" for the validation split, else why another split stands in
+
+
+def shown_split(dataset: datasets.Dataset) -> Split:
+    """The validation split; without one (val_fraction 0) the official test split, else the training
+    samples — never 0 samples, and the note says which split it is instead."""
+    if len(dataset.x_val):
+        return Split(dataset.x_val, dataset.y_val, "validation", "")
+    if dataset.x_test is not None and len(dataset.x_test):
+        return Split(dataset.x_test, dataset.y_test, "test", "no validation split — showing the test set")
+    return Split(dataset.x_train, dataset.y_train, "training", "no validation split — showing the training samples")
+
+
 class PredictionView(View):
     """A view that shows the dataset at once and the model's predictions once weights arrive.
 
@@ -58,6 +81,7 @@ class PredictionView(View):
         self._live = False
         self._weights_at = -1e9
         self._dirty = False
+        self._reported: set[str] = set()   # failures of this view already sent to the error dialog
         dark = self.palette().color(QPalette.Window).lightness() < 128
         self.bg = QColor("#1e1f22") if dark else QColor("#ffffff")
         self.fg = QColor("#c8c8c8") if dark else QColor("#303030")
@@ -119,11 +143,14 @@ class PredictionView(View):
             self.redrawn.emit()
             return
         start = time.perf_counter()
-        predictor = self._current_predictor()
-        if predictor is None:
-            self.clear_predictions()
-        else:
-            self.draw_predictions(predictor, full)
+        try:
+            predictor = self._current_predictor()
+            if predictor is None:
+                self.clear_predictions()
+            else:
+                self.draw_predictions(predictor, full)
+        except Exception as e:  # noqa: BLE001 — a bug in one view must not bring a dialog back on every redraw
+            self._failed(e)
         took_ms = (time.perf_counter() - start) * 1000
         wait = min(MAX_WAIT_MS, round(IDLE_SHARE * took_ms)) if not full else 0
         self._redraw_timer.setInterval(max(REDRAW_MS, wait))
@@ -150,6 +177,16 @@ class PredictionView(View):
         self._state_loaded = True
         self.message.hide()
         return self.predictor
+
+    def _failed(self, error: Exception) -> None:
+        """Say in the view that it cannot draw, and report the traceback (the error dialog) once per
+        distinct failure, not five times a second for the rest of the run."""
+        what = f"{type(error).__name__}: {error}".splitlines()[0]
+        self._show_message(f"This view cannot draw these predictions ({what}). That is a bug in Playground; "
+                           "the other views and the training are not affected.")
+        if what not in self._reported:
+            self._reported.add(what)
+            sys.excepthook(type(error), error, error.__traceback__)
 
     def _schedule(self) -> None:
         self._dirty = True

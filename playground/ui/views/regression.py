@@ -88,8 +88,9 @@ class RegressionView(PredictionView):
             self.val_points.clear()
             return
         d = self.dataset
-        self.train_points.setData(d.x_train[:, 0].numpy(), d.y_train.reshape(len(d.y_train), -1)[:, 0].numpy())
-        self.val_points.setData(d.x_val[:, 0].numpy(), d.y_val.reshape(len(d.y_val), -1)[:, 0].numpy())
+        # targets (N,) or (N, k): the first value of each; flatten(1), since reshape(0, -1) fails on 0 samples
+        self.train_points.setData(d.x_train[:, 0].numpy(), _first_target(d.y_train).numpy())
+        self.val_points.setData(d.x_val[:, 0].numpy(), _first_target(d.y_val).numpy())
         self.val_points.setVisible(len(d.x_val) > 0)
         self.plot.getPlotItem().enableAutoRange()
 
@@ -104,11 +105,17 @@ class RegressionView(PredictionView):
         parts = [f"training loss <b>{_mean(predictor.sample_losses(d.x_train, d.y_train)):.3g}</b>"]
         if len(d.x_val):
             parts.append(f"validation loss <b>{_mean(predictor.sample_losses(d.x_val, d.y_val)):.3g}</b>")
+        else:
+            parts.append("no validation split — the points are the training samples")
         self.summary.setText(" · ".join(parts))
 
     def clear_predictions(self) -> None:
         self.curve.setData([], [])
         self.summary.setText("")
+
+
+def _first_target(y: torch.Tensor) -> torch.Tensor:
+    return y.flatten(1)[:, 0] if y.dim() > 1 else y
 
 
 def _mean(losses: torch.Tensor) -> float:
