@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from . import data as datasets
+from .checkpoint import check_optimizer_state, check_scheduler_state
 from .distributed import SINGLE, SingleProcess
 from .errors import PlaygroundError, TrainingError
 from .health import HealthEvent, HealthProbe
@@ -235,17 +236,20 @@ class Trainer:
             # oneDNN's convolutions run ~1.4x faster on CPU with channels-last weights (LeNet, 2 cores);
             # same values, other strides: state_dicts load into any model, exports copy contiguously
             self.model.to(memory_format=torch.channels_last)
-        self.optimizer = build_optimizer(t.optimizer.type, setup.optimizer_params, self.model.parameters())
+        optimizer = build_optimizer(t.optimizer.type, setup.optimizer_params, self.model.parameters())
         if self._states[1] is not None:
-            self.optimizer.load_state_dict(self._states[1])
-            _match_layouts(self.optimizer)
+            # checked before any kernel sees it: a buffer of the wrong size makes fused kernels write past it
+            names = [name for name, _ in self.model.named_parameters()]
+            optimizer.load_state_dict(check_optimizer_state(self._states[1], optimizer, t.optimizer.type, names))
+            _match_layouts(optimizer)
         if t.scheduler is not None:
             sched_params = check_component(t.scheduler, SCHEDULERS, "scheduler", "training.scheduler")
             self.scheduler = build_scheduler(
-                t.scheduler.type, sched_params, self.optimizer, t.epochs, len(setup.batches)
+                t.scheduler.type, sched_params, optimizer, t.epochs, len(setup.batches)
             )
             if self._states[2] is not None:
-                self.scheduler.load_state_dict(self._states[2])
+                self.scheduler.load_state_dict(check_scheduler_state(self._states[2], self.scheduler))
+        self.optimizer = optimizer   # only now: a run refused in setup has no optimizer, and its weights are not adopted
         self.warnings = setup.warnings
         self._net = self.ranks.wrap(self.model)   # after loading weights: DDP starts every rank from rank 0's
         self._setup = setup
