@@ -117,7 +117,7 @@ def _train(args) -> int:
         from .core.errors import ProjectError
 
         raise ProjectError("--timeout is for runs launched by torchrun")
-    _check_writable(out, metrics)
+    _check_writable(args, out, metrics)
     progress = _Progress(quiet=args.quiet)
     trainer = Trainer(project, progress, report_interval=0.1, **_resume_state(args, project))
     trainer.prepare()  # bad settings fail here, before anything is written
@@ -150,7 +150,7 @@ def _train_ranks(args, launch, project, out: Path, metrics: Path) -> int:
     trainer = None
     try:
         if ranks.is_main:
-            _check_writable(out, metrics)
+            _check_writable(args, out, metrics)
         # the checkpoint keeps the project's own device ("cuda"); each rank trains on its own one
         run = copy.deepcopy(project)
         run.training.device = str(ranks.device)
@@ -242,13 +242,16 @@ def _train_project(args):
     return project, out, metrics
 
 
-def _check_writable(*targets: Path) -> None:
+def _check_writable(args, out: Path, metrics: Path) -> None:
+    """Every output checked before a long run, not after it: not the project or the checkpoint being
+    read, not each other, not a folder, a read-only file or a name the file system refuses."""
     from .core.errors import ProjectError
+    from .core.files import check_distinct, check_target
 
-    for target in targets:  # fail before a long run, not after it
-        folder = target.parent if str(target.parent) else Path(".")
-        if not folder.is_dir():
-            raise ProjectError(f"cannot write {target}: the folder {folder} does not exist")
+    check_distinct({"--out": out, "--metrics": metrics},
+                   {"the project": Path(args.project), "the checkpoint to resume from": args.resume})
+    for target in (out, metrics):
+        folder = check_target(target)
         if not os.access(folder, os.W_OK):
             raise ProjectError(f"cannot write {target}: no permission to write in {folder}")
 
@@ -406,10 +409,18 @@ def _export(args) -> int:
 
     if args.format in ("python", "pt2", "onnx"):
         return _export_network(args)
+    _check_export_target(args)
     state = load_state_dict(args.checkpoint)
     save_weights(state, args.out, format=args.format)
     print(f"wrote {args.out} ({args.format}, {len(state)} tensors)")
     return 0
+
+
+def _check_export_target(args) -> None:
+    from .core.files import check_distinct, check_target
+
+    check_distinct({"--out": args.out}, {"the file being exported": args.checkpoint})
+    check_target(args.out)
 
 
 def _export_network(args) -> int:
@@ -417,6 +428,8 @@ def _export_network(args) -> int:
     from .core.errors import ProjectError
     from .core.exporting import export_model, export_script
 
+    if args.format != "python":   # the script and its weights: export_script checks both
+        _check_export_target(args)
     kind, project, ckpt = load_project_or_checkpoint(Path(args.checkpoint))
     if args.format == "python":
         state = ckpt.model if ckpt is not None and not args.no_weights else None
