@@ -118,19 +118,67 @@ def _train(args) -> int:
 
         raise ProjectError("--timeout is for runs launched by torchrun")
     _check_writable(args, out, metrics)
-    progress = _Progress(quiet=args.quiet)
-    trainer = Trainer(project, progress, report_interval=0.1, **_resume_state(args, project))
-    trainer.prepare()  # bad settings fail here, before anything is written
-    for warning in trainer.warnings:
-        print(f"playground: warning: {warning}", file=sys.stderr)
+    from .core.files import OutputLock
 
-    previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())
-    try:
-        end = trainer.run()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    progress.close()
-    return _write_results(trainer, project, end, out, metrics)
+    # before the run and after it, SIGTERM interrupts as Ctrl-C does (and the lock files go with it)
+    with _on_signals(_interrupt), OutputLock(out, metrics):   # a second run onto the same files is refused
+        progress = _Progress(quiet=args.quiet)
+        trainer = Trainer(project, progress, report_interval=0.1, **_resume_state(args, project))
+        trainer.prepare()  # bad settings fail here, before anything is written
+        for warning in trainer.warnings:
+            print(f"playground: warning: {warning}", file=sys.stderr)
+
+        with _on_signals(lambda signum: _stop(trainer, signum)):
+            end = trainer.run()
+        progress.close()
+        with _on_signals(_Deferred()) as deferred:   # a signal now would leave half a checkpoint
+            code = _write_results(trainer, project, end, out, metrics)
+        return code if deferred.signum is None else 128 + deferred.signum
+
+
+# SIGTERM is what kill, docker stop and Slurm's preemption send: the same as Ctrl-C
+STOP_SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if s is not None)
+
+
+class _on_signals:
+    """Within the block, SIGINT and SIGTERM call `handler(signum)` instead of ending the process."""
+
+    def __init__(self, handler):
+        self.handler = handler
+
+    def __enter__(self):
+        self._previous = {s: signal.signal(s, lambda signum, _: self.handler(signum)) for s in STOP_SIGNALS}
+        return self.handler
+
+    def __exit__(self, *exc):
+        for s, previous in self._previous.items():
+            signal.signal(s, previous)
+
+
+def _interrupt(signum: int) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(trainer, signum: int) -> None:
+    if signum != signal.SIGINT:
+        print(f"playground: {signal.Signals(signum).name}: stopping at the next step and saving the run",
+              file=sys.stderr, flush=True)
+    trainer.stop()
+
+
+class _Deferred:
+    """While the files are written: the first signal waits for them (the exit status says it came),
+    a second abandons them — the temporary file is removed and the previous files stay."""
+
+    def __init__(self):
+        self.signum: int | None = None
+
+    def __call__(self, signum: int) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(f"playground: {signal.Signals(signum).name}: finishing the files first (again to abandon them)",
+              file=sys.stderr, flush=True)
 
 
 def _train_ranks(args, launch, project, out: Path, metrics: Path) -> int:

@@ -247,3 +247,79 @@ def _reason(e: OSError) -> str:
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return "no permission to write in that folder"
     return e.strerror or str(e)
+
+
+class OutputLock:
+    """An exclusive lock on the outputs of one run (`.NAME.lock` beside each), so a second run onto
+    the same files is refused before it trains instead of both saying "wrote" over each other.
+
+    flock belongs to the open file and the system drops it when the process dies however it dies;
+    the lock file is removed on release, and a lock taken on a file that was removed meanwhile is
+    retried, so two runs can never both hold one."""
+
+    def __init__(self, *targets: str | Path):
+        self._targets = [Path(t) for t in targets]
+        self._paths = [_lock_path(t) for t in self._targets]
+        self._fds: list[int] = []
+
+    def acquire(self) -> None:
+        from .recovery import _lock_fd
+
+        try:
+            for path, target in zip(self._paths, self._targets):
+                for _ in range(100):             # each retry means another run released it meanwhile
+                    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+                    try:
+                        _lock_fd(fd)
+                    except OSError:
+                        os.close(fd)
+                        raise FileWriteError(
+                            f"cannot write {target}: another run is writing it now (it holds {path.name}) "
+                            "— wait for it to finish or choose another name") from None
+                    if _same_inode(fd, path):
+                        self._fds.append(fd)
+                        break
+                    os.close(fd)
+        except OSError as e:
+            self.release()
+            if isinstance(e, FileWriteError):
+                raise
+            raise FileWriteError(f"cannot lock {path}: {_reason(e)}") from None
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        from .recovery import _unlock_fd
+
+        for path, fd in zip(self._paths, self._fds):
+            try:
+                os.unlink(path)                  # while still locked: a waiting run retries on the new file
+            except OSError:
+                pass
+            try:
+                _unlock_fd(fd)
+            except OSError:
+                pass
+            os.close(fd)
+        self._fds = []
+
+    def __enter__(self) -> "OutputLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _lock_path(target: Path) -> Path:
+    folder = target.parent if str(target.parent) else Path(".")
+    return folder / (_temp_prefix(target.name) + "lock")
+
+
+def _same_inode(fd: int, path: Path) -> bool:
+    try:
+        a, b = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (a.st_ino, a.st_dev) == (b.st_ino, b.st_dev)

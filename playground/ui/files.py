@@ -163,6 +163,16 @@ class FileActions:
         return self._save_to(Path(path))
 
     def _save_to(self, path: Path) -> bool:
+        if self.document.path is not None and Path(path) == self.document.path and self.document.changed_on_disk():
+            answer = QMessageBox.question(
+                self.window, "File changed on disk",
+                f"{path} has changed on disk since this window opened or saved it (another window or "
+                "program saved it). Replace it with this version?",
+                QMessageBox.Save | QMessageBox.Cancel, QMessageBox.Cancel,
+            )
+            if answer != QMessageBox.Save:
+                self.window.statusBar().showMessage(f"Not saved: {path} changed on disk", 6000)
+                return False
         try:
             self.document.save(path)
         except (PlaygroundError, OSError) as e:
