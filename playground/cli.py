@@ -267,18 +267,20 @@ def _load_data_in_turn(ranks, project, datasets):
 def _train_project(args):
     """The project with the command line's overrides, and where its checkpoint and metrics go."""
     from .core.errors import ProjectError
-    from .core.spec import Project
+    from .core.spec import MAX_EPOCHS, MAX_INT, Project
 
     project = Project.load(args.project)
     _print_notes(project)
     t = project.training
     if args.epochs is not None:
-        if args.epochs < 1:
-            raise ProjectError(f"--epochs must be at least 1, not {args.epochs}")
+        if not 1 <= args.epochs <= MAX_EPOCHS:
+            raise ProjectError(f"--epochs must be from 1 to {MAX_EPOCHS:,}, not {args.epochs}")
         t.epochs = args.epochs
     if args.device:
         t.device = args.device
     if args.seed is not None:
+        if not 0 <= args.seed <= MAX_INT:
+            raise ProjectError(f"--seed must be from 0 to 2**63 - 1, not {args.seed}")
         t.seed = args.seed
     if args.data_root:
         if project.data.dataset not in ("mnist", "fashion_mnist"):

@@ -17,10 +17,10 @@ import torch
 from torch import Tensor, nn
 
 from .errors import CheckpointError, PlaygroundError, ProjectError
-from .files import atomic_write, atomic_write_bytes
+from .files import atomic_write, atomic_write_bytes, check_regular, read_limited
 from .shapes import format_shape
 from .spec import FORMAT as PROJECT_FORMAT
-from .spec import NetworkSpec, Project, check_version
+from .spec import MAX_PROJECT_BYTES, NetworkSpec, Project, check_version, decode_text, parse_json
 
 FORMAT = "playground-checkpoint"
 VERSION = 1
@@ -177,14 +177,11 @@ def _read(path: str | Path, header_only: bool = False) -> tuple[str, Any]:
 
 
 def _head(path: Path) -> tuple[bytes, int]:
+    # a FIFO would block the open forever and /dev/zero is not "empty": only regular files are read
+    size = check_regular(path, "a weights or checkpoint file", CheckpointError).st_size
     try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise CheckpointError(f"{path} is a folder, not a weights file")
         with open(path, "rb") as f:
             head = f.read(16)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such file") from None
     except OSError as e:
         raise CheckpointError(f"{path} cannot be read ({e.strerror or e})") from None
     if size == 0:
@@ -203,8 +200,8 @@ def _sniff(head: bytes, size: int) -> str | None:
 
 def _read_project_json(path: Path) -> dict:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        raw = parse_json(decode_text(read_limited(path, MAX_PROJECT_BYTES, "a project file", CheckpointError)))
+    except (UnicodeDecodeError, ProjectError):
         raise CheckpointError(f"{path} is a text file, not weights or a checkpoint") from None
     if not isinstance(raw, dict) or raw.get("format") != PROJECT_FORMAT:
         raise CheckpointError(f"{path} is a JSON file, not weights, a checkpoint or a Playground project")

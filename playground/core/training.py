@@ -97,6 +97,7 @@ def prepare_setup(project: Project, dataset: datasets.Dataset | None = None) -> 
             f"shape to {list(info.input_shape)}"
         )
     net = infer_shapes(p.network)
+    check_has_weights(net)
     last = p.network.layers[-1].type if p.network.layers else None
     plan = plan_targets(t.loss.type, net.output_shape, info.task, info.n_classes, info.name, last)
     warnings = list(plan.warnings)
@@ -117,6 +118,13 @@ def prepare_setup(project: Project, dataset: datasets.Dataset | None = None) -> 
         optimizer_params=opt_params,
         warnings=warnings,
     )
+
+
+def check_has_weights(net) -> None:
+    """torch.optim refuses an empty parameter list; say why in the network's terms (`net`: infer_shapes)."""
+    if net.ok and net.trainable_params == 0:
+        raise TrainingError("the network has no weights to train (none of its layers has parameters) "
+                            "— add a layer with weights, such as Linear")
 
 
 def initial_model(project: Project, device: torch.device, model_state: dict | None = None) -> nn.Sequential:

@@ -269,6 +269,7 @@ class MainWindow(QMainWindow):
         from ..core.errors import TrainingError
         from ..core.losses import plan_targets
         from ..core.optim import check_device
+        from ..core.training import check_has_weights
 
         doc = self.document
         if not doc.layers:
@@ -281,6 +282,7 @@ class MainWindow(QMainWindow):
         project = doc.project
         data = doc.data_info
         try:
+            check_has_weights(info)
             if device:
                 check_device(project.training.device)
             plan_targets(project.training.loss.type, info.output_shape, data.task, data.n_classes,
