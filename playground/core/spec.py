@@ -172,6 +172,8 @@ def parse_json(text: str, what: str = "a project file") -> Any:
 
     try:
         raw = json.loads(text, parse_constant=no_constant)
+    except ProjectError:
+        raise
     except json.JSONDecodeError as e:
         raise ProjectError(
             f"not {what}: it is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"
