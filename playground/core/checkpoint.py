@@ -128,19 +128,69 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if obj.get(key) is not None and not isinstance(obj[key], dict):
             raise CheckpointError(f"{path}: the {key} state is {_kind(obj[key])}, not a dict")
     epoch = obj.get("epoch", 0)
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-        raise CheckpointError(f"{path}: the epoch count must be a whole number, not {epoch!r}")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= _MAX_EPOCH:
+        raise CheckpointError(f"{path}: the epoch count must be a whole number from 0 to {_MAX_EPOCH:,}, "
+                              f"not {_short(epoch)}")
     history = obj.get("history") or {}
     if not isinstance(history, dict):
         raise CheckpointError(f"{path}: the training history is {_kind(history)}, not a dict")
+    _check_history(history, path)
+    model = _state_dict(obj.get("model"), path, "the checkpoint's model weights")
+    _check_fits_own_project(model, project, path)
     return Checkpoint(
         project=project,
-        model=_state_dict(obj.get("model"), path, "the checkpoint's model weights"),
+        model=model,
         optimizer=obj.get("optimizer"),
         scheduler=obj.get("scheduler"),
         epoch=epoch,
         history=history,
     )
+
+
+_MAX_EPOCH = 10**9                               # epochs a checkpoint has trained: far beyond any run
+_EPOCH_NUMBERS = ("epoch", "train_loss")        # what inspect, the plots and resume read from every record
+_EPOCH_OPTIONAL = ("epochs", "val_loss", "val_accuracy", "samples_per_second", "seconds", "lr")  # None or a number
+
+
+def _check_history(history: dict, path: Path) -> None:
+    """The history a run writes: inspect, resume and the plots read it as it is, so check its shape."""
+    where = f"{path}: the training history"
+    for key in ("status", "reason"):
+        if history.get(key) is not None and not isinstance(history[key], str):
+            raise CheckpointError(f"{where}'s {key!r} is {_kind(history[key])}, not text")
+    accuracy = history.get("test_accuracy")
+    if accuracy is not None and not _is_number(accuracy):
+        raise CheckpointError(f"{where}'s 'test_accuracy' is {_short(accuracy)}, not a number")
+    epochs, steps = history.get("epochs", []), history.get("steps", [])
+    if not isinstance(epochs, list) or not isinstance(steps, list):
+        raise CheckpointError(f"{where}'s 'epochs' and 'steps' must be lists")
+    for i, record in enumerate(epochs):
+        if not isinstance(record, dict):
+            raise CheckpointError(f"{where}'s epochs[{i}] is {_kind(record)}, not an epoch's record")
+        for key in _EPOCH_NUMBERS + _EPOCH_OPTIONAL:
+            value = record.get(key)
+            if not _is_number(value) and not (value is None and key in _EPOCH_OPTIONAL):
+                raise CheckpointError(f"{where}'s epochs[{i}][{key!r}] is {_short(value)}, not a number")
+    for i, step in enumerate(steps):
+        if not (isinstance(step, (list, tuple)) and len(step) == 2 and type(step[0]) is int
+                and _is_number(step[1])):
+            raise CheckpointError(f"{where}'s steps[{i}] is {_short(step)}, not a [step, loss] pair")
+
+
+def _check_fits_own_project(model: dict, project: Project, path: Path) -> None:
+    """Weights that do not fit the project stored beside them are a file that lies: say so on
+    opening, not when a run or an export fails on it. Built on the meta device: no memory."""
+    from .shapes import build_network, infer_shapes
+
+    if not infer_shapes(project.network).ok:
+        return                                   # a layer that does not fit opens as a red card
+    with torch.device("meta"):
+        network = build_network(project.network)
+    problems = _mismatches(network, model, project.network)
+    if problems:
+        shown = problems[:3] + ([f"… and {len(problems) - 3} more"] if len(problems) > 3 else [])
+        raise CheckpointError(f"{path}: its weights do not fit its own project (a damaged or edited file): "
+                              + "; ".join(shown))
 
 
 def load_state_dict(path: str | Path) -> dict[str, Tensor]:
@@ -237,6 +287,11 @@ def _torch_load(path: Path, zipped: bool) -> Any:
         if "Weights only load failed" in message:
             found = _REFUSED.search(message)
             name = found.group(1) if found else _first_global(path, zipped)
+            unsupported = re.search(r"Unsupported operand (\d+)", message)
+            if unsupported and not name and zipped:   # a real torch.save archive with an odd value inside
+                raise CheckpointError(f"{path} was refused: it holds {_opcode(int(unsupported.group(1)))}, "
+                                      "which the safe loader does not read — it was not written by torch.save "
+                                      "of tensors and plain values") from None
         if name:
             raise CheckpointError(
                 f"{path} was refused: it contains pickled Python code (it names {name}), which "
@@ -263,15 +318,35 @@ def _first_global(path: Path, zipped: bool) -> str | None:
     return None
 
 
+def _opcode(code: int) -> str:
+    op = next((o for o in pickletools.opcodes if ord(o.code) == code), None) if 0 <= code < 256 else None
+    if op is not None and op.name == "LONG4":
+        return "a whole number of more than 600 digits (pickle's LONG4)"
+    return f"the pickle instruction {op.name}" if op is not None else f"an unknown pickle instruction ({code})"
+
+
+def _allowed(name: str) -> bool:
+    """A global torch's weights-only loader reads itself (tensors' rebuild functions): not code."""
+    try:
+        from torch._weights_only_unpickler import _get_allowed_globals
+
+        return name in _get_allowed_globals()
+    except Exception:                            # a torch without it: name whatever is there
+        return False
+
+
 def _scan_pickle(stream: io.BytesIO) -> str | None:
     strings: list[str] = []
     memo: dict[int, Any] = {}
     last: Any = None
     for op, arg, _ in pickletools.genops(stream):
+        name = None
         if op.name == "GLOBAL":
-            return str(arg).replace(" ", ".")
-        if op.name == "STACK_GLOBAL" and len(strings) >= 2:
-            return f"{strings[-2]}.{strings[-1]}"
+            name = str(arg).replace(" ", ".")
+        elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+            name = f"{strings[-2]}.{strings[-1]}"
+        if name is not None and not _allowed(name):
+            return name
         if op.name == "MEMOIZE":
             memo[len(memo)] = last
         elif op.name in ("PUT", "BINPUT", "LONG_BINPUT"):
@@ -305,7 +380,17 @@ def _state_dict(obj: Any, path: Path, what: str) -> dict[str, Tensor]:
             raise CheckpointError(
                 f"{path} is not a state_dict: the value of {key!r} is {_kind(value)}, not a tensor{hint}"
             )
-    return {str(k): v for k, v in obj.items()}
+    for key, value in obj.items():
+        if not isinstance(key, str):
+            raise CheckpointError(f"{path} is not a state_dict: it has a key {_short(key)}, which is "
+                                  f"{_kind(key)}, not a parameter's name")
+        if value.is_meta or value.layout != torch.strided:
+            kind = "a meta tensor (a shape without values)" if value.is_meta else f"a {value.layout} tensor"
+            raise CheckpointError(f"{path}: the weight {key!r} is {kind}, not one with values")
+        if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{path}: the weight {key!r} holds NaN or infinite values — the run that "
+                                  "saved it had diverged, and training from it cannot recover")
+    return dict(obj)
 
 
 def _all_tensors(d: dict) -> bool:
