@@ -44,8 +44,10 @@ def read_source(path) -> str:
         raise ProjectError(f"{path} is not text (UTF-8), so not Python source") from None
 
 
-def parse_sequential(source: str, input_shape: list[int] | tuple[int, ...]) -> NetworkSpec:
-    """The network `source` describes, for samples of `input_shape`; raises CodeImportError."""
+def parse_sequential(source: str, input_shape: list[int] | tuple[int, ...],
+                     max_layers: int | None = None) -> NetworkSpec:
+    """The network `source` describes, for samples of `input_shape`; raises CodeImportError.
+    `max_layers`: refuse longer networks before checking their sizes (the editor's limit)."""
     size = len(source.encode("utf-8", "surrogatepass"))
     if size > MAX_SOURCE_BYTES:
         raise CodeImportError([(1, f"the source is {size:,} bytes — too big to be a network's code "
@@ -68,6 +70,10 @@ def parse_sequential(source: str, input_shape: list[int] | tuple[int, ...]) -> N
     outer = [c for c in calls if not any(c is not o and _contains(o, c) for o in calls)]
     if len(outer) > 1:
         raise CodeImportError([(outer[1].lineno, "a second nn.Sequential — give one network at a time")])
+    if max_layers is not None and len(outer[0].args) > max_layers:
+        raise CodeImportError([(outer[0].lineno, f"it has {len(outer[0].args):,} layers, and the editor shows at "
+                                                 f"most {max_layers:,} — train or inspect a longer network with "
+                                                 "`playground train` / `playground inspect`")])
     layers, problems = _layers(outer[0])
     if problems:
         raise CodeImportError(problems)

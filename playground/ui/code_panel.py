@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from ..core.code_import import CodeImportError, parse_sequential, read_source
 from ..core.codegen import panel_source
 from ..core.errors import PlaygroundError
-from .document import ProjectDocument
+from .document import MAX_EDITOR_LAYERS, ProjectDocument
 
 MAX_SHOWN_PROBLEMS = 6
 _ERROR_STYLE = "color: #c62828;"
@@ -116,7 +116,7 @@ class CodePanel(QWidget):
             self._say("A run is training this network — stop it to apply code.", error=True)
             return False
         try:
-            spec = parse_sequential(self.source, self.document.network.input_shape)
+            spec = parse_sequential(self.source, self.document.network.input_shape, MAX_EDITOR_LAYERS)
         except CodeImportError as e:
             lines = str(e).splitlines()
             if len(lines) > MAX_SHOWN_PROBLEMS:  # the rest are tinted; the editor keeps its room

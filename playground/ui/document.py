@@ -279,6 +279,19 @@ def _common_params(dataset: str) -> set[str]:
     return {p.name for p in DATASETS[dataset].params} & {"seed", "val_fraction", "samples", "noise"}
 
 
+# Each layer is a card of widgets: 500 cards open in about 3 s on 2 cores and edits stay under half
+# a second; 10,000 froze the window for minutes. Longer networks train and inspect headless.
+MAX_EDITOR_LAYERS = 500
+
+
+def editor_refusal(n_layers: int) -> str | None:
+    """Why the editor does not take a network this long, or None."""
+    if n_layers <= MAX_EDITOR_LAYERS:
+        return None
+    return (f"it has {n_layers:,} layers, and the editor shows at most {MAX_EDITOR_LAYERS:,} — train or "
+            "inspect it with `playground train` / `playground inspect`, which take any length")
+
+
 def _disk_signature(path: Path | None) -> tuple | None:
     """What changes when a file is replaced: every save is a new file (atomic rename), so the inode
     changes even within one mtime tick; size and mtime catch writers that rewrite in place."""

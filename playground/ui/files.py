@@ -26,7 +26,7 @@ from ..core.shapes import build_network
 from ..core.spec import Project
 from ..core.validation import defaults_used
 from ..resources_path import example_path
-from .document import new_project
+from .document import editor_refusal, new_project
 from .session import TrainedWeights
 
 PROJECT_FILTER = "Playground projects (*.json)"
@@ -127,6 +127,10 @@ class FileActions:
             kind, project, ckpt = load_project_or_checkpoint(path)
         except PlaygroundError as e:
             self._warn("Cannot open", str(e))
+            return False
+        too_long = editor_refusal(len(project.network.layers))
+        if too_long:
+            self._warn("Cannot open", f"{path}: {too_long}")
             return False
         if not self.maybe_save():
             return False
@@ -365,14 +369,22 @@ class FileActions:
     # --- remembered places -----------------------------------------------------------------
 
     def _folder(self) -> str:
-        return str(self.settings.value("files/lastFolder", str(Path.home())))
+        value = self.settings.value("files/lastFolder")
+        if value is not None and not isinstance(value, str):
+            reset_setting(self.window, "files/lastFolder", value, "a folder")
+            value = None
+        return value if value and Path(value).is_dir() else str(Path.home())
 
     def _remember_folder(self, path: str | Path) -> None:
         self.settings.setValue("files/lastFolder", str(Path(path).resolve().parent))
 
     def recent_files(self) -> list[str]:
         value = self.settings.value("files/recent", [])
-        return [value] if isinstance(value, str) else list(value or [])
+        value = [value] if isinstance(value, str) else value   # QSettings reads a one-item list as text
+        if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+            reset_setting(self.window, "files/recent", value, "a list of files")
+            return []
+        return value[:MAX_RECENT]
 
     def _remember(self, path: Path) -> None:
         path = str(Path(path).resolve())
@@ -392,6 +404,14 @@ class FileActions:
 
     def _warn(self, title: str, text: str) -> None:
         QMessageBox.warning(self.window, title, text)
+
+
+def reset_setting(window, key: str, value, expected: str) -> None:
+    """A stored value of the wrong kind (a hand-edited or damaged settings file): removed, so the
+    default applies, and said once in the status bar — it is gone by the next start."""
+    window.settings.remove(key)
+    shown = type(value).__name__ if not isinstance(value, (str, int, float)) else repr(value)[:40]
+    window.statusBar().showMessage(f"Settings: {key} held {shown}, not {expected}; it was reset", 15000)
 
 
 def _module_name(name: str) -> str:

@@ -64,6 +64,10 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)   # the frame already sits where the window was left
+        elif geometry is not None:
+            from .files import reset_setting
+
+            reset_setting(self, "window/geometry", geometry, "a saved geometry")
         if build:
             self.build(project, path)
         else:
@@ -312,6 +316,10 @@ class MainWindow(QMainWindow):
         """The docks' layout; the geometry was restored with the frame (a window moved while torch
         loaded stays where it was moved)."""
         state = self.settings.value("window/state")
+        if state is not None and not isinstance(state, QByteArray):
+            from .files import reset_setting
+
+            reset_setting(self, "window/state", state, "a saved dock layout")
         return isinstance(state, QByteArray) and self.restoreState(state)
 
     def showEvent(self, event) -> None:
