@@ -131,7 +131,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= _MAX_EPOCH:
         raise CheckpointError(f"{path}: the epoch count must be a whole number from 0 to {_MAX_EPOCH:,}, "
                               f"not {_short(epoch)}")
-    history = obj.get("history") or {}
+    history = obj.get("history")
+    history = {} if history is None else history
     if not isinstance(history, dict):
         raise CheckpointError(f"{path}: the training history is {_kind(history)}, not a dict")
     _check_history(history, path)
@@ -571,7 +572,8 @@ def check_optimizer_state(state: Any, optimizer: torch.optim.Optimizer, optimize
         index = list(parameters).index(key)
         name = names[index] if names is not None and index < len(names) else f"parameter {index}"
         group = checked_groups[next(g for g, s in enumerate(groups) if key in s["params"])]
-        checked_state[key] = _check_param_state(entry, p, optimizer_name, group, f"the optimizer state of {name!r}")
+        checked_state[key] = _check_param_state(entry, p, optimizer_name, group, f"the optimizer state of {name!r}",
+                                                bool(optimizer.state.get(p)))
     return {"state": checked_state, "param_groups": checked_groups}
 
 
@@ -600,12 +602,13 @@ def _check_group(saved: dict, mine: dict, at: str) -> dict:
     return out
 
 
-def _check_param_state(entry: Any, p: Tensor, optimizer_name: str, group: dict, at: str) -> dict:
+def _check_param_state(entry: Any, p: Tensor, optimizer_name: str, group: dict, at: str,
+                       kept_from_start: bool = False) -> dict:
     if not isinstance(entry, dict):
         raise CheckpointError(f"{at} is {_kind(entry)}, not a dict")
-    if not entry:
-        return {}
     required, optional = _OPTIMIZER_STATE.get(optimizer_name, lambda g: ((), ()))(group)
+    if not entry and not kept_from_start:
+        return {}                                # not stepped yet: the optimizer starts it afresh
     missing = [k for k in required if k not in entry]
     if missing:
         raise CheckpointError(f"{at} lacks {', '.join(missing)}, which {optimizer_name} needs")

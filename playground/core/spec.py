@@ -197,6 +197,8 @@ def check_json_values(raw: Any, what: str = "a project file") -> None:
             raise ProjectError(f"not {what}: {at} is nested more than {MAX_JSON_DEPTH} levels deep")
         if isinstance(value, dict):
             for key, item in value.items():
+                if not isinstance(key, str):   # a project read from a checkpoint is a pickle, not JSON
+                    raise ProjectError(f"{at}: the key {str(key)[:40]!r} is not text")
                 _check_text(key, f"{at} (a key)", what)
                 stack.append((item, f"{where}.{key}" if where else str(key), depth + 1))
         elif isinstance(value, list):
@@ -211,6 +213,21 @@ def check_json_values(raw: Any, what: str = "a project file") -> None:
         elif isinstance(value, float):
             if not math.isfinite(value):
                 raise ProjectError(f"{at}: {value} is not a finite number")
+        else:
+            raise ProjectError(f"{at}: {_article(type(value).__name__)} is not a JSON value "
+                               "(text, a number, true/false, null, a list or an object)")
+
+
+def _show(raw: Any) -> str:
+    """A value in a message, as JSON, short; whatever it is (a checkpoint's project is a pickle)."""
+    try:
+        return json.dumps(raw, default=lambda o: _article(type(o).__name__))[:60]
+    except (ValueError, TypeError, RecursionError):
+        return _article(type(raw).__name__)
+
+
+def _article(name: str) -> str:
+    return ("an " if name[:1].lower() in "aeiou" else "a ") + name
 
 
 def _digits(value: int) -> str:
@@ -253,7 +270,7 @@ def check_version(version: Any, current: int, what: str, kind: str, error: type[
 
 def _expect(raw: Any, kind: type | tuple, where: str, what: str) -> Any:
     if not isinstance(raw, kind) or (kind is int and isinstance(raw, bool)):
-        raise ProjectError(f"{where} must be {what}, not {json.dumps(raw)[:60]}")
+        raise ProjectError(f"{where} must be {what}, not {_show(raw)}")
     return raw
 
 
