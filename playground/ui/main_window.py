@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings()
         self._recovery_store = recovery
         self.built = False
+        self._terminating = False   # SIGTERM: close without questions nobody is there to answer
         self._restored = True   # the docks' first sizes wait for build()
         self.setWindowTitle("Playground")
         self.resize(1400, 900)
@@ -338,8 +339,24 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/state", self.saveState())
         self.settings.sync()
 
+    def terminate(self) -> None:
+        """SIGTERM (kill, logout, a session manager): as Ctrl-C does for `train`, stop the run and
+        keep the work — unsaved changes go to the recovery file, which the next start offers."""
+        if self._terminating:
+            return
+        self._terminating = True
+        if self.built:
+            keep = not self.document.is_clean and self.recovery.save_now()
+            self.session.shutdown()
+            self._save_settings()
+            if keep:
+                self.recovery.timer.stop()   # the file stays: this process ends, and with it the lock
+            else:
+                self.recovery.close()
+        QApplication.quit()
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.built:   # closed while torch loads: nothing to save yet
+        if not self.built or self._terminating:   # torch still loading, or terminate() kept the work
             event.accept()
             return
         if not self.files.maybe_save():
@@ -476,6 +493,7 @@ def run_gui(argv: list[str]) -> int:
     launcher = _Launcher(window, args[0] if args else None, collector)
     window.show()
     launcher.start()
+    quit_on_sigterm(window)
     try:
         return app.exec()
     finally:
@@ -485,3 +503,32 @@ def run_gui(argv: list[str]) -> int:
             worker.wait_for_training_threads()
         collector.stop()
         hook.uninstall()
+
+
+def quit_on_sigterm(window: MainWindow) -> None:
+    """SIGTERM calls window.terminate() instead of killing the process mid-run with nothing saved.
+
+    Python runs a signal handler only between its own bytecodes, and the event loop is C++: the
+    signal module writes the signal's number to a socket, and a notifier on it wakes Python up."""
+    import signal
+    import socket
+
+    from PySide6.QtCore import QSocketNotifier
+
+    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
+        return
+    receiver, sender = socket.socketpair()
+    receiver.setblocking(False)
+    sender.setblocking(False)
+    signal.set_wakeup_fd(sender.fileno())
+    signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, window.terminate))
+    notifier = QSocketNotifier(receiver.fileno(), QSocketNotifier.Read, window)
+
+    def drain() -> None:
+        try:
+            receiver.recv(64)   # running this is what lets the handler above run
+        except OSError:
+            pass
+
+    notifier.activated.connect(drain)
+    window._sigterm = (receiver, sender, notifier)   # kept alive with the window

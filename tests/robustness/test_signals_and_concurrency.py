@@ -124,3 +124,60 @@ def test_two_windows_on_one_project_the_second_save_asks(window, second_window, 
     # a window's own saves never count as a change on disk
     second_window.document.set_training("batch_size", 13)
     assert second_window.files.save() and Project.load(path).training.batch_size == 13
+
+
+# A real window in its own process: unsaved edits, a run training, then SIGTERM (logout, kill).
+TERMINATED_APP = """
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+from playground.core.spec import Project
+from playground.ui.main_window import MainWindow, quit_on_sigterm
+
+app = QApplication([])
+window = MainWindow(Project.load(sys.argv[1]), path=sys.argv[1], settings=QSettings(sys.argv[2], QSettings.IniFormat))
+window.show()
+quit_on_sigterm(window)
+window.document.append_layer("Softmax")                       # unsaved work
+window.document.set_training("epochs", 100000)
+window.session.run_started.connect(lambda _: print("training", flush=True))
+QTimer.singleShot(0, window.session.start)
+sys.exit(app.exec())
+"""
+
+
+def test_sigterm_to_the_window_stops_the_run_and_keeps_the_unsaved_work(tmp_path, work, examples, recovery_folder,
+                                                                       qtbot, settings, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from playground.ui.main_window import MainWindow
+
+    project = work / "p.json"
+    project.write_text(json.dumps(project_dict(examples)))
+    before = project.read_bytes()
+    app = subprocess.Popen([sys.executable, "-c", TERMINATED_APP, str(project), str(tmp_path / "s.ini")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=dict(os.environ, PYTHONPATH=str(__import__("pathlib").Path(__file__).parents[2])))
+    try:
+        assert app.stdout.readline().strip() == "training", app.stderr.read()
+        app.send_signal(signal.SIGTERM)
+        _, stderr = app.communicate(timeout=120)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+    assert app.returncode == 0 and "Traceback" not in stderr, stderr
+    assert project.read_bytes() == before                    # nothing saved over the user's file
+    assert len(list(recovery_folder.glob("recovery-*.json"))) == 1 and not list(recovery_folder.glob("*.tmp"))
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda p, title, text, *a, **k: asked.append(title) or QMessageBox.Yes)
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    try:
+        assert win.offer_recovery() and asked == ["Restore unsaved work?"]
+        assert win.document.layers[-1].type == "Softmax" and win.document.path == project
+    finally:
+        win.session.shutdown()
+        win.document.undo_stack.setClean()
