@@ -267,7 +267,7 @@ def _load_data_in_turn(ranks, project, datasets):
 def _train_project(args):
     """The project with the command line's overrides, and where its checkpoint and metrics go."""
     from .core.errors import ProjectError
-    from .core.spec import MAX_EPOCHS, MAX_INT, Project
+    from .core.spec import MAX_EPOCHS, MAX_SEED, Project
 
     project = Project.load(args.project)
     _print_notes(project)
@@ -279,8 +279,8 @@ def _train_project(args):
     if args.device:
         t.device = args.device
     if args.seed is not None:
-        if not 0 <= args.seed <= MAX_INT:
-            raise ProjectError(f"--seed must be from 0 to 2**63 - 1, not {args.seed}")
+        if not 0 <= args.seed <= MAX_SEED:
+            raise ProjectError(f"--seed must be from 0 to {MAX_SEED:,}, not {args.seed}")
         t.seed = args.seed
     if args.data_root:
         if project.data.dataset not in ("mnist", "fashion_mnist"):

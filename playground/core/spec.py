@@ -151,8 +151,11 @@ class Project:
 MAX_PROJECT_BYTES = 16 * 2**20   # the largest example is 2 KiB; 10,000 layers are about 1 MiB
 MAX_JSON_DEPTH = 32              # a project nests 5 deep; deeper is not a project (and recursion has limits)
 MAX_INT = 2**63 - 1              # what torch and the C code below it hold in a 64-bit integer
-MAX_EPOCHS = 1_000_000
-MAX_BATCH = 2**31 - 1
+# One range for each setting, wherever it is read: the project file, the command line and the
+# training panel's spin boxes (which hold a C int) take the same values, so none clamps another.
+MAX_EPOCHS = 100_000
+MAX_BATCH = 1_000_000
+MAX_SEED = 2**31 - 1
 
 
 def decode_text(data: bytes) -> str:
@@ -377,7 +380,7 @@ def _parse_project(raw: Any) -> Project:
         batch_size=_parse_int(t.get("batch_size", defaults.batch_size), "training.batch_size", 1, MAX_BATCH),
         epochs=_parse_int(t.get("epochs", defaults.epochs), "training.epochs", 1, MAX_EPOCHS),
         device=_expect(t.get("device", defaults.device), str, "training.device", "a device name"),
-        seed=_parse_int(t.get("seed", defaults.seed), "training.seed", 0),
+        seed=_parse_int(t.get("seed", defaults.seed), "training.seed", 0, MAX_SEED),
         mixed_precision=_expect(
             t.get("mixed_precision", False), bool, "training.mixed_precision", "true or false"
         ),

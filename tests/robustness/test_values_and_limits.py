@@ -23,10 +23,12 @@ PROJECTS = {
     "seed 2**64": (lambda r: r["training"].update(seed=2**64),
                    "training.seed: 18446744073709551616 is too large (at most 9223372036854775807, 2**63 - 1)"),
     "epochs 1e308": (lambda r: r["training"].update(epochs=1e308),
-                     "training.epochs must be at most 1,000,000, not 1e+308"),
+                     "training.epochs must be at most 100,000, not 1e+308"),
     "epochs 10**7": (lambda r: r["training"].update(epochs=10**7),
-                     "training.epochs must be at most 1,000,000, not 10000000"),
-    "batch_size 2**40": (lambda r: r["training"].update(batch_size=2**40), "training.batch_size must be at most"),
+                     "training.epochs must be at most 100,000, not 10000000"),
+    "batch_size 2**40": (lambda r: r["training"].update(batch_size=2**40), "training.batch_size must be at most 1,000,000"),
+    "seed 2**40, more than the panel holds": (lambda r: r["training"].update(seed=2**40),
+                                              "training.seed must be at most 2,147,483,647, not 1099511627776"),
     "a 5,000-digit integer": (lambda r: json.dumps(r).replace('"seed": 0', '"seed": ' + "7" * 5000),
                               "not a project file: it holds a number with too many digits"),
     "nesting 100,000 deep": (lambda r: json.dumps(r)[:-1] + ', "name": ' + "[" * 100_000 + "]" * 100_000 + "}",
@@ -67,9 +69,9 @@ def test_command_line_values_have_ranges_too(cli, work, examples):
     path = work / "p.json"
     path.write_text(json.dumps(project_dict(examples)))
     before = snapshot(work)
-    for args, expected in ((("--seed", str(2**64)), "--seed must be from 0 to 2**63 - 1"),
-                           (("--seed", "-1"), "--seed must be from 0 to 2**63 - 1"),
-                           (("--epochs", str(10**9)), "--epochs must be from 1 to 1,000,000")):
+    for args, expected in ((("--seed", str(2**64)), "--seed must be from 0 to 2,147,483,647"),
+                           (("--seed", "-1"), "--seed must be from 0 to 2,147,483,647"),
+                           (("--epochs", str(10**9)), "--epochs must be from 1 to 100,000")):
         code, _, err = cli("train", path, *args, "--out", work / "c.pt", "--metrics", work / "m.json")
         assert code == 1 and expected in err and "Traceback" not in err, err
     assert snapshot(work) == before
