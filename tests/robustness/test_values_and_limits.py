@@ -40,6 +40,8 @@ PROJECTS = {
     "1e400": (lambda r: json.dumps(r).replace('"seed": 0', '"seed": 1e400'), "training.seed: inf is not a finite number"),
     "a lone surrogate in the name": (lambda r: r.update(name="net\ud800"),
                                      "name: the text holds a lone surrogate (\\ud800), which is not a character"),
+    "a data seed beyond the editors' range": (lambda r: r["data"]["params"].update(seed=2**40),
+                                               "data.params.seed must be at most 2,147,483,647 in size, not 1099511627776"),
     "a NUL in the name": (lambda r: r.update(name="net\x00work"),
                           "name: the text holds a NUL character, which no file name or script can"),
     "a NUL in the data folder": (lambda r: r["data"]["params"].update(root="/tmp/a\x00b"),
