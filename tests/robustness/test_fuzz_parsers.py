@@ -35,7 +35,7 @@ def budget(examples: int):
     """No deadline (it would depend on the CPU), no example database left in the worktree."""
     return settings(max_examples=_MORE or examples, deadline=None, database=None, derandomize=not _MORE,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much])
+                                           HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
 
 
 XOR = json.loads((EXAMPLES / "xor.json").read_text())
@@ -272,3 +272,22 @@ def test_an_accepted_optimizer_state_always_steps_the_fused_kernels_safely(name,
     optimizer.step()
     assert all(math.isfinite(float(p.detach().abs().sum())) for p in model.parameters())
     assume(True)
+
+
+@budget(40)
+@given(path=st.sampled_from(XOR_PATHS), value=json_values)
+def test_what_a_project_file_may_hold_the_window_shows(window, qtbot, path, value):
+    """A value the file format takes must also fit the editors (a seed of 2**40 opened with an
+    OverflowError in the training panel's spin box while the command line took it)."""
+    from playground.core.validation import validate_settings
+
+    raw = _replace(XOR, path, value)
+    try:
+        project = Project.from_dict(raw)
+        validate_settings(project)
+    except PlaygroundError:
+        return
+    with qtbot.captureExceptions() as raised:
+        window.document.open(project, None)
+    assert not raised, raised[0][1]
+    window.document.undo_stack.setClean()
