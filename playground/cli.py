@@ -117,20 +117,68 @@ def _train(args) -> int:
         from .core.errors import ProjectError
 
         raise ProjectError("--timeout is for runs launched by torchrun")
-    _check_writable(out, metrics)
-    progress = _Progress(quiet=args.quiet)
-    trainer = Trainer(project, progress, report_interval=0.1, **_resume_state(args, project))
-    trainer.prepare()  # bad settings fail here, before anything is written
-    for warning in trainer.warnings:
-        print(f"playground: warning: {warning}", file=sys.stderr)
+    _check_writable(args, out, metrics)
+    from .core.files import OutputLock
 
-    previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())
-    try:
-        end = trainer.run()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    progress.close()
-    return _write_results(trainer, project, end, out, metrics)
+    # before the run and after it, SIGTERM interrupts as Ctrl-C does (and the lock files go with it)
+    with _on_signals(_interrupt), OutputLock(out, metrics):   # a second run onto the same files is refused
+        progress = _Progress(quiet=args.quiet)
+        trainer = Trainer(project, progress, report_interval=0.1, **_resume_state(args, project))
+        trainer.prepare()  # bad settings fail here, before anything is written
+        for warning in trainer.warnings:
+            print(f"playground: warning: {warning}", file=sys.stderr)
+
+        with _on_signals(lambda signum: _stop(trainer, signum)):
+            end = trainer.run()
+        progress.close()
+        with _on_signals(_Deferred()) as deferred:   # a signal now would leave half a checkpoint
+            code = _write_results(trainer, project, end, out, metrics)
+        return code if deferred.signum is None else 128 + deferred.signum
+
+
+# SIGTERM is what kill, docker stop and Slurm's preemption send: the same as Ctrl-C
+STOP_SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if s is not None)
+
+
+class _on_signals:
+    """Within the block, SIGINT and SIGTERM call `handler(signum)` instead of ending the process."""
+
+    def __init__(self, handler):
+        self.handler = handler
+
+    def __enter__(self):
+        self._previous = {s: signal.signal(s, lambda signum, _: self.handler(signum)) for s in STOP_SIGNALS}
+        return self.handler
+
+    def __exit__(self, *exc):
+        for s, previous in self._previous.items():
+            signal.signal(s, previous)
+
+
+def _interrupt(signum: int) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(trainer, signum: int) -> None:
+    if signum != signal.SIGINT:
+        print(f"playground: {signal.Signals(signum).name}: stopping at the next step and saving the run",
+              file=sys.stderr, flush=True)
+    trainer.stop()
+
+
+class _Deferred:
+    """While the files are written: the first signal waits for them (the exit status says it came),
+    a second abandons them — the temporary file is removed and the previous files stay."""
+
+    def __init__(self):
+        self.signum: int | None = None
+
+    def __call__(self, signum: int) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(f"playground: {signal.Signals(signum).name}: finishing the files first (again to abandon them)",
+              file=sys.stderr, flush=True)
 
 
 def _train_ranks(args, launch, project, out: Path, metrics: Path) -> int:
@@ -150,7 +198,7 @@ def _train_ranks(args, launch, project, out: Path, metrics: Path) -> int:
     trainer = None
     try:
         if ranks.is_main:
-            _check_writable(out, metrics)
+            _check_writable(args, out, metrics)
         # the checkpoint keeps the project's own device ("cuda"); each rank trains on its own one
         run = copy.deepcopy(project)
         run.training.device = str(ranks.device)
@@ -219,18 +267,20 @@ def _load_data_in_turn(ranks, project, datasets):
 def _train_project(args):
     """The project with the command line's overrides, and where its checkpoint and metrics go."""
     from .core.errors import ProjectError
-    from .core.spec import Project
+    from .core.spec import MAX_EPOCHS, MAX_SEED, Project
 
     project = Project.load(args.project)
     _print_notes(project)
     t = project.training
     if args.epochs is not None:
-        if args.epochs < 1:
-            raise ProjectError(f"--epochs must be at least 1, not {args.epochs}")
+        if not 1 <= args.epochs <= MAX_EPOCHS:
+            raise ProjectError(f"--epochs must be from 1 to {MAX_EPOCHS:,}, not {args.epochs}")
         t.epochs = args.epochs
     if args.device:
         t.device = args.device
     if args.seed is not None:
+        if not 0 <= args.seed <= MAX_SEED:
+            raise ProjectError(f"--seed must be from 0 to {MAX_SEED:,}, not {args.seed}")
         t.seed = args.seed
     if args.data_root:
         if project.data.dataset not in ("mnist", "fashion_mnist"):
@@ -242,13 +292,16 @@ def _train_project(args):
     return project, out, metrics
 
 
-def _check_writable(*targets: Path) -> None:
+def _check_writable(args, out: Path, metrics: Path) -> None:
+    """Every output checked before a long run, not after it: not the project or the checkpoint being
+    read, not each other, not a folder, a read-only file or a name the file system refuses."""
     from .core.errors import ProjectError
+    from .core.files import check_distinct, check_target
 
-    for target in targets:  # fail before a long run, not after it
-        folder = target.parent if str(target.parent) else Path(".")
-        if not folder.is_dir():
-            raise ProjectError(f"cannot write {target}: the folder {folder} does not exist")
+    check_distinct({"--out": out, "--metrics": metrics},
+                   {"the project": Path(args.project), "the checkpoint to resume from": args.resume})
+    for target in (out, metrics):
+        folder = check_target(target)
         if not os.access(folder, os.W_OK):
             raise ProjectError(f"cannot write {target}: no permission to write in {folder}")
 
@@ -397,10 +450,18 @@ def _export(args) -> int:
 
     if args.format in ("python", "pt2", "onnx"):
         return _export_network(args)
+    _check_export_target(args)
     state = load_state_dict(args.checkpoint)
     save_weights(state, args.out, format=args.format)
     print(f"wrote {args.out} ({args.format}, {len(state)} tensors)")
     return 0
+
+
+def _check_export_target(args) -> None:
+    from .core.files import check_distinct, check_target
+
+    check_distinct({"--out": args.out}, {"the file being exported": args.checkpoint})
+    check_target(args.out)
 
 
 def _export_network(args) -> int:
@@ -408,6 +469,8 @@ def _export_network(args) -> int:
     from .core.errors import ProjectError
     from .core.exporting import export_model, export_script
 
+    if args.format != "python":   # the script and its weights: export_script checks both
+        _check_export_target(args)
     kind, project, ckpt = load_project_or_checkpoint(Path(args.checkpoint))
     if args.format == "python":
         state = ckpt.model if ckpt is not None and not args.no_weights else None

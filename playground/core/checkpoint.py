@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-import json
+import math
 import pickletools
 import re
 import warnings
@@ -16,10 +16,10 @@ import torch
 from torch import Tensor, nn
 
 from .errors import CheckpointError, PlaygroundError, ProjectError
-from .files import atomic_write, atomic_write_bytes
+from .files import atomic_write, atomic_write_bytes, check_regular, read_limited
 from .shapes import format_shape
 from .spec import FORMAT as PROJECT_FORMAT
-from .spec import NetworkSpec, Project, check_version
+from .spec import MAX_PROJECT_BYTES, NetworkSpec, Project, check_version, decode_text, parse_json
 
 FORMAT = "playground-checkpoint"
 VERSION = 1
@@ -129,20 +129,71 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if obj.get(key) is not None and not isinstance(obj[key], dict):
             raise CheckpointError(f"{path}: the {key} state is {_kind(obj[key])}, not a dict")
     epoch = obj.get("epoch", 0)
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-        raise CheckpointError(f"{path}: the epoch count must be a whole number, not {epoch!r}")
-    history = obj.get("history") or {}
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= _MAX_EPOCH:
+        raise CheckpointError(f"{path}: the epoch count must be a whole number from 0 to {_MAX_EPOCH:,}, "
+                              f"not {_short(epoch)}")
+    history = obj.get("history")
+    history = {} if history is None else history
     if not isinstance(history, dict):
         raise CheckpointError(f"{path}: the training history is {_kind(history)}, not a dict")
+    _check_history(history, path)
+    model = _state_dict(obj.get("model"), path, "the checkpoint's model weights")
+    _check_fits_own_project(model, project, path)
     return Checkpoint(
         project=project,
-        model=_state_dict(obj.get("model"), path, "the checkpoint's model weights"),
+        model=model,
         optimizer=obj.get("optimizer"),
         scheduler=obj.get("scheduler"),
         epoch=epoch,
         history=history,
         progress=obj.get("progress"),
     )
+
+
+_MAX_EPOCH = 10**9                               # epochs a checkpoint has trained: far beyond any run
+_EPOCH_NUMBERS = ("epoch", "train_loss")        # what inspect, the plots and resume read from every record
+_EPOCH_OPTIONAL = ("epochs", "val_loss", "val_accuracy", "samples_per_second", "seconds", "lr")  # None or a number
+
+
+def _check_history(history: dict, path: Path) -> None:
+    """The history a run writes: inspect, resume and the plots read it as it is, so check its shape."""
+    where = f"{path}: the training history"
+    for key in ("status", "reason"):
+        if history.get(key) is not None and not isinstance(history[key], str):
+            raise CheckpointError(f"{where}'s {key!r} is {_kind(history[key])}, not text")
+    accuracy = history.get("test_accuracy")
+    if accuracy is not None and not _is_number(accuracy):
+        raise CheckpointError(f"{where}'s 'test_accuracy' is {_short(accuracy)}, not a number")
+    epochs, steps = history.get("epochs", []), history.get("steps", [])
+    if not isinstance(epochs, list) or not isinstance(steps, list):
+        raise CheckpointError(f"{where}'s 'epochs' and 'steps' must be lists")
+    for i, record in enumerate(epochs):
+        if not isinstance(record, dict):
+            raise CheckpointError(f"{where}'s epochs[{i}] is {_kind(record)}, not an epoch's record")
+        for key in _EPOCH_NUMBERS + _EPOCH_OPTIONAL:
+            value = record.get(key)
+            if not _is_number(value) and not (value is None and key in _EPOCH_OPTIONAL):
+                raise CheckpointError(f"{where}'s epochs[{i}][{key!r}] is {_short(value)}, not a number")
+    for i, step in enumerate(steps):
+        if not (isinstance(step, (list, tuple)) and len(step) == 2 and type(step[0]) is int
+                and _is_number(step[1])):
+            raise CheckpointError(f"{where}'s steps[{i}] is {_short(step)}, not a [step, loss] pair")
+
+
+def _check_fits_own_project(model: dict, project: Project, path: Path) -> None:
+    """Weights that do not fit the project stored beside them are a file that lies: say so on
+    opening, not when a run or an export fails on it. Built on the meta device: no memory."""
+    from .shapes import build_network, infer_shapes
+
+    if not infer_shapes(project.network).ok:
+        return                                   # a layer that does not fit opens as a red card
+    with torch.device("meta"):
+        network = build_network(project.network)
+    problems = _mismatches(network, model, project.network)
+    if problems:
+        shown = problems[:3] + ([f"… and {len(problems) - 3} more"] if len(problems) > 3 else [])
+        raise CheckpointError(f"{path}: its weights do not fit its own project (a damaged or edited file): "
+                              + "; ".join(shown))
 
 
 def load_state_dict(path: str | Path) -> dict[str, Tensor]:
@@ -179,14 +230,11 @@ def _read(path: str | Path, header_only: bool = False) -> tuple[str, Any]:
 
 
 def _head(path: Path) -> tuple[bytes, int]:
+    # a FIFO would block the open forever and /dev/zero is not "empty": only regular files are read
+    size = check_regular(path, "a weights or checkpoint file", CheckpointError).st_size
     try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise CheckpointError(f"{path} is a folder, not a weights file")
         with open(path, "rb") as f:
             head = f.read(16)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such file") from None
     except OSError as e:
         raise CheckpointError(f"{path} cannot be read ({e.strerror or e})") from None
     if size == 0:
@@ -205,8 +253,8 @@ def _sniff(head: bytes, size: int) -> str | None:
 
 def _read_project_json(path: Path) -> dict:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        raw = parse_json(decode_text(read_limited(path, MAX_PROJECT_BYTES, "a project file", CheckpointError)))
+    except (UnicodeDecodeError, ProjectError):
         raise CheckpointError(f"{path} is a text file, not weights or a checkpoint") from None
     if not isinstance(raw, dict) or raw.get("format") != PROJECT_FORMAT:
         raise CheckpointError(f"{path} is a JSON file, not weights, a checkpoint or a Playground project")
@@ -242,6 +290,11 @@ def _torch_load(path: Path, zipped: bool) -> Any:
         if "Weights only load failed" in message:
             found = _REFUSED.search(message)
             name = found.group(1) if found else _first_global(path, zipped)
+            unsupported = re.search(r"Unsupported operand (\d+)", message)
+            if unsupported and not name and zipped:   # a real torch.save archive with an odd value inside
+                raise CheckpointError(f"{path} was refused: it holds {_opcode(int(unsupported.group(1)))}, "
+                                      "which the safe loader does not read — it was not written by torch.save "
+                                      "of tensors and plain values") from None
         if name:
             raise CheckpointError(
                 f"{path} was refused: it contains pickled Python code (it names {name}), which "
@@ -268,15 +321,35 @@ def _first_global(path: Path, zipped: bool) -> str | None:
     return None
 
 
+def _opcode(code: int) -> str:
+    op = next((o for o in pickletools.opcodes if ord(o.code) == code), None) if 0 <= code < 256 else None
+    if op is not None and op.name == "LONG4":
+        return "a whole number of more than 600 digits (pickle's LONG4)"
+    return f"the pickle instruction {op.name}" if op is not None else f"an unknown pickle instruction ({code})"
+
+
+def _allowed(name: str) -> bool:
+    """A global torch's weights-only loader reads itself (tensors' rebuild functions): not code."""
+    try:
+        from torch._weights_only_unpickler import _get_allowed_globals
+
+        return name in _get_allowed_globals()
+    except Exception:                            # a torch without it: name whatever is there
+        return False
+
+
 def _scan_pickle(stream: io.BytesIO) -> str | None:
     strings: list[str] = []
     memo: dict[int, Any] = {}
     last: Any = None
     for op, arg, _ in pickletools.genops(stream):
+        name = None
         if op.name == "GLOBAL":
-            return str(arg).replace(" ", ".")
-        if op.name == "STACK_GLOBAL" and len(strings) >= 2:
-            return f"{strings[-2]}.{strings[-1]}"
+            name = str(arg).replace(" ", ".")
+        elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+            name = f"{strings[-2]}.{strings[-1]}"
+        if name is not None and not _allowed(name):
+            return name
         if op.name == "MEMOIZE":
             memo[len(memo)] = last
         elif op.name in ("PUT", "BINPUT", "LONG_BINPUT"):
@@ -310,7 +383,17 @@ def _state_dict(obj: Any, path: Path, what: str) -> dict[str, Tensor]:
             raise CheckpointError(
                 f"{path} is not a state_dict: the value of {key!r} is {_kind(value)}, not a tensor{hint}"
             )
-    return {str(k): v for k, v in obj.items()}
+    for key, value in obj.items():
+        if not isinstance(key, str):
+            raise CheckpointError(f"{path} is not a state_dict: it has a key {_short(key)}, which is "
+                                  f"{_kind(key)}, not a parameter's name")
+        if value.is_meta or value.layout != torch.strided:
+            kind = "a meta tensor (a shape without values)" if value.is_meta else f"a {value.layout} tensor"
+            raise CheckpointError(f"{path}: the weight {key!r} is {kind}, not one with values")
+        if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{path}: the weight {key!r} holds NaN or infinite values — the run that "
+                                  "saved it had diverged, and training from it cannot recover")
+    return dict(obj)
 
 
 def _all_tensors(d: dict) -> bool:
@@ -432,3 +515,224 @@ def load_project_or_checkpoint(path: str | Path) -> tuple[str, Project, Checkpoi
         f"{path} is a {kind} file: it holds weights but no network — open the project or "
         "checkpoint it came from, then load these weights into it"
     )
+
+
+# --- optimizer and scheduler state ----------------------------------------------------------------
+
+# The per-parameter state each optimizer reads, given its (loaded) hyper-parameters. The fused and
+# foreach kernels index these buffers by the parameter's element count without checking, so a
+# buffer of another size makes them write past its end: every tensor is checked before it loads.
+_OPTIMIZER_STATE: dict[str, Any] = {
+    "SGD": lambda g: ((), ("momentum_buffer",)),   # (required, optional): a None buffer starts afresh
+    "Adam": lambda g: (("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if g.get("amsgrad") else ()), ()),
+    "AdamW": lambda g: (("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if g.get("amsgrad") else ()), ()),
+    "RMSprop": lambda g: (("step", "square_avg") + (("momentum_buffer",) if g.get("momentum") else ())
+                          + (("grad_avg",) if g.get("centered") else ()), ()),
+    "Adagrad": lambda g: (("step", "sum"), ()),
+    "Adadelta": lambda g: (("step", "square_avg", "acc_delta"), ()),
+    "Adamax": lambda g: (("step", "exp_avg", "exp_inf"), ()),
+}
+# How this machine runs the update, not what the run learned: always this process's own choice.
+_IMPLEMENTATION = ("foreach", "fused", "capturable", "differentiable")
+_MAX_STEP = 2 ** 53                              # beyond this a float32/float64 step count stops counting
+
+
+def check_optimizer_state(state: Any, optimizer: torch.optim.Optimizer, optimizer_name: str,
+                          names: list[str] | None = None) -> dict:
+    """`state` (an optimizer.state_dict() read from a file) checked against `optimizer`'s own
+    parameters — groups, count, shape, dtype, layout, step — and returned as fresh contiguous
+    tensors ready for load_state_dict; CheckpointError, naming the key, for anything else.
+    `names` are the parameters' names (model.named_parameters()), for the message."""
+    where = "the optimizer state"
+    if not isinstance(state, dict) or set(state) != {"state", "param_groups"}:
+        raise CheckpointError(f"{where} is not an optimizer's state_dict (it needs exactly 'state' and 'param_groups')")
+    groups, per_param = state["param_groups"], state["state"]
+    current = optimizer.param_groups
+    if not isinstance(groups, list) or len(groups) != len(current):
+        raise CheckpointError(f"{where} has {_count(groups)} parameter groups, but this optimizer has {len(current)}")
+    if not isinstance(per_param, dict):
+        raise CheckpointError(f"{where}: 'state' is {_kind(per_param)}, not a dict")
+    parameters: dict[int, Tensor] = {}
+    checked_groups = []
+    for g, (saved, mine) in enumerate(zip(groups, current)):
+        at = f"{where}: param_groups[{g}]"
+        if not isinstance(saved, dict) or not isinstance(saved.get("params"), list):
+            raise CheckpointError(f"{at} is not a parameter group (a dict with a 'params' list)")
+        ids = saved["params"]
+        if len(ids) != len(mine["params"]):
+            raise CheckpointError(f"{at} has {len(ids)} parameters, but this network has {len(mine['params'])}")
+        for i, p in zip(ids, mine["params"]):
+            if type(i) is not int or i in parameters:
+                raise CheckpointError(f"{at}: the parameter id {_short(i)} is not a unique whole number")
+            parameters[i] = p
+        checked_groups.append(_check_group(saved, mine, at))
+    checked_state: dict[int, dict] = {}
+    for key, entry in per_param.items():
+        if key not in parameters:
+            raise CheckpointError(f"{where} has state for parameter {_short(key)}, which no group lists")
+        p = parameters[key]
+        index = list(parameters).index(key)
+        name = names[index] if names is not None and index < len(names) else f"parameter {index}"
+        group = checked_groups[next(g for g, s in enumerate(groups) if key in s["params"])]
+        checked_state[key] = _check_param_state(entry, p, optimizer_name, group, f"the optimizer state of {name!r}",
+                                                bool(optimizer.state.get(p)))
+    return {"state": checked_state, "param_groups": checked_groups}
+
+
+def _check_group(saved: dict, mine: dict, at: str) -> dict:
+    out = {"params": list(saved["params"])}
+    for key, value in saved.items():
+        if key == "params":
+            continue
+        if type(key) is not str:
+            raise CheckpointError(f"{at} has a key {_short(key)} that is not a name")
+        if key in _IMPLEMENTATION and key in mine:
+            out[key] = mine[key]
+            continue
+        template = mine.get(key, 0.0)            # schedulers add their own numbers (initial_lr, max_lr, ...)
+        if _is_number(template):                 # hyper-parameters: 0 and 0.0 are the same setting
+            if not _is_number(value) or not math.isfinite(value):
+                raise CheckpointError(f"{at}[{key!r}] is {_short(value)}, not a finite number")
+        else:
+            _check_like(value, template, f"{at}[{key!r}]")
+        if key == "lr" and value < 0:
+            raise CheckpointError(f"{at}['lr'] is {value!r}; a learning rate cannot be negative")
+        out[key] = tuple(value) if isinstance(template, tuple) else value
+    for key in mine:
+        if key not in out:
+            out[key] = mine[key]                 # a setting torch added since the file was saved
+    return out
+
+
+def _check_param_state(entry: Any, p: Tensor, optimizer_name: str, group: dict, at: str,
+                       kept_from_start: bool = False) -> dict:
+    if not isinstance(entry, dict):
+        raise CheckpointError(f"{at} is {_kind(entry)}, not a dict")
+    required, optional = _OPTIMIZER_STATE.get(optimizer_name, lambda g: ((), ()))(group)
+    if not entry and not kept_from_start:
+        return {}                                # not stepped yet: the optimizer starts it afresh
+    missing = [k for k in required if k not in entry]
+    if missing:
+        raise CheckpointError(f"{at} lacks {', '.join(missing)}, which {optimizer_name} needs")
+    out: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key not in required and key not in optional:
+            raise CheckpointError(f"{at} has {_short(key)}, which {optimizer_name} does not keep")
+        if key == "step":
+            out[key] = _check_step(value, f"{key!r} in {at}")
+        elif value is None and key in optional:
+            out[key] = None
+        else:
+            out[key] = _check_buffer(value, p, f"{key!r} in {at}")
+    return out
+
+
+def _check_step(value: Any, at: str) -> Tensor:
+    if isinstance(value, Tensor):
+        if value.numel() != 1 or value.is_complex() or value.layout != torch.strided or value.is_meta:
+            raise CheckpointError(f"{at} must be one number, not a tensor of shape {format_shape(tuple(value.shape))}")
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not 0 <= value <= _MAX_STEP or value != int(value):
+        raise CheckpointError(f"{at} must be a whole number of steps from 0 to 2**53, not {_short(value)}")
+    return torch.tensor(float(value), dtype=torch.float32)
+
+
+def _check_buffer(value: Any, p: Tensor, at: str) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise CheckpointError(f"{at} is {_kind(value)}, not a tensor")
+    if value.layout != torch.strided or value.is_meta or value.is_quantized:
+        raise CheckpointError(f"{at} is a {str(value.layout).removeprefix('torch.')} tensor, not a plain dense one")
+    if tuple(value.shape) != tuple(p.shape):
+        raise CheckpointError(
+            f"{at} has shape {format_shape(tuple(value.shape))}, but the parameter has "
+            f"{format_shape(tuple(p.shape))}: the state is for another network"
+        )
+    if not value.is_floating_point():
+        raise CheckpointError(f"{at} holds {_dtype(value)} values, not floating-point ones")
+    if not bool(torch.isfinite(value).all()):
+        raise CheckpointError(f"{at} holds NaN or infinite values: the run it came from had diverged")
+    # a fresh buffer of its own: the file's tensor may alias another or view a larger storage
+    return value.detach().to(dtype=p.dtype).clone(memory_format=torch.contiguous_format)
+
+
+def check_scheduler_state(state: Any, scheduler) -> dict:
+    """`state` (a scheduler.state_dict() read from a file) checked against `scheduler`'s own: the
+    same keys and kinds of value, lists of the same length — torch copies it into the scheduler's
+    attributes as it is, so a stray key could replace its optimizer."""
+    template = scheduler.state_dict()
+    if not isinstance(state, dict):
+        raise CheckpointError(f"the scheduler state is {_kind(state)}, not a dict")
+    for key, value in state.items():
+        if key not in template:
+            raise CheckpointError(f"the scheduler state has {_short(key)}, which {type(scheduler).__name__} does not keep")
+        _check_like(value, template[key], f"the scheduler state[{key!r}]")
+    return {**template, **state}
+
+
+def _check_like(value: Any, template: Any, at: str, depth: int = 0) -> None:
+    """`value` is the same kind of thing as `template`: bool, whole number, number, text, list."""
+    if depth > 8:
+        raise CheckpointError(f"{at} is nested too deeply")
+    if isinstance(template, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(template, int):
+        ok = type(value) is int and abs(value) <= 2 ** 62
+    elif isinstance(template, float):
+        ok = type(value) in (int, float) and not (isinstance(value, float) and math.isnan(value)) \
+            and (isinstance(value, float) or abs(value) <= 2 ** 62)
+    elif isinstance(template, str):
+        ok = isinstance(value, str) and len(value) <= 200
+    elif template is None:
+        ok = value is None or (type(value) in (int, float, str) and (type(value) is not int or abs(value) <= 2 ** 62))
+    elif isinstance(template, (list, tuple)):
+        ok = isinstance(value, (list, tuple)) and len(value) == len(template)
+        if ok:
+            for i, (v, t) in enumerate(zip(value, template)):
+                _check_like(v, t, f"{at}[{i}]", depth + 1)
+    elif isinstance(template, dict):
+        ok = isinstance(value, dict) and set(value) <= set(template)
+        if ok:
+            for k, v in value.items():
+                _check_like(v, template[k], f"{at}[{k!r}]", depth + 1)
+    elif isinstance(template, Tensor):
+        ok = isinstance(value, Tensor) and value.shape == template.shape and value.dtype == template.dtype \
+            and value.layout == torch.strided and not value.is_meta
+    else:
+        ok = False
+    if not ok:
+        raise CheckpointError(f"{at} is {_short(value)}, not {_expected(template)}")
+
+
+def _expected(template: Any) -> str:
+    if isinstance(template, bool):
+        return "true or false"
+    if isinstance(template, int):
+        return "a whole number between -2**62 and 2**62"
+    if isinstance(template, float):
+        return "a number"
+    if isinstance(template, str):
+        return "a text of at most 200 characters"
+    if isinstance(template, (list, tuple)):
+        return f"a list of {len(template)}"
+    if isinstance(template, Tensor):
+        return f"a {_dtype(template)} tensor of shape {format_shape(tuple(template.shape))}"
+    return _kind(template)
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float) and (type(value) is float or abs(value) <= 2 ** 62)
+
+
+def _count(obj: Any) -> str:
+    return str(len(obj)) if isinstance(obj, (list, tuple)) else _kind(obj)
+
+
+def _short(value: Any) -> str:
+    """A value for a message: its repr, cut to a readable length (a crafted file may hold megabytes)."""
+    if isinstance(value, Tensor):
+        return f"a tensor of shape {format_shape(tuple(value.shape))}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10 ** 30:
+        return "a whole number of more than 30 digits"
+    text = repr(value) if isinstance(value, (str, int, float, bool, type(None))) else _kind(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -28,12 +28,41 @@ class CodeImportError(ProjectError):
         super().__init__("\n".join(f"line {line}: {message}" for line, message in problems))
 
 
-def parse_sequential(source: str, input_shape: list[int] | tuple[int, ...]) -> NetworkSpec:
-    """The network `source` describes, for samples of `input_shape`; raises CodeImportError."""
+MAX_SOURCE_BYTES = 1_000_000  # a network's source is a few kilobytes; anything this big is the wrong file
+MAX_DEPTH = 100               # nesting of the syntax tree: a layer call is ~6 deep; the walks below recurse
+MAX_DIGITS = 30               # a literal beyond this is no layer size (and str() of 4300+ digits raises)
+
+
+def read_source(path) -> str:
+    """A .py file's text: a regular file of at most MAX_SOURCE_BYTES, UTF-8; ProjectError otherwise."""
+    from .files import read_limited
+
+    data = read_limited(path, MAX_SOURCE_BYTES, "a network's source code", ProjectError)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ProjectError(f"{path} is not text (UTF-8), so not Python source") from None
+
+
+def parse_sequential(source: str, input_shape: list[int] | tuple[int, ...],
+                     max_layers: int | None = None) -> NetworkSpec:
+    """The network `source` describes, for samples of `input_shape`; raises CodeImportError.
+    `max_layers`: refuse longer networks before checking their sizes (the editor's limit)."""
+    size = len(source.encode("utf-8", "surrogatepass"))
+    if size > MAX_SOURCE_BYTES:
+        raise CodeImportError([(1, f"the source is {size:,} bytes — too big to be a network's code "
+                                   f"(at most {MAX_SOURCE_BYTES:,})")])
     try:
         tree = ast.parse(source)
     except SyntaxError as e:
+        if "integer string conversion" in e.msg:
+            raise CodeImportError([(e.lineno or 1, f"a number of more than {MAX_DIGITS} digits is no layer size")]) from None
         raise CodeImportError([(e.lineno or 1, f"invalid Python: {e.msg}")]) from None
+    except (RecursionError, MemoryError):   # CPython's parser gives up on ~100k nested operators
+        raise CodeImportError([(1, f"the code is nested too deeply to read (more than {MAX_DEPTH} levels)")]) from None
+    except ValueError as e:                 # a NUL byte, or an integer literal of 4300+ digits
+        raise CodeImportError([(1, f"invalid Python: {str(e).split(':')[0]}")]) from None
+    _check_tree(tree)
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and _is_sequential(node.func)]
     if not calls:
         raise CodeImportError([(1, "no nn.Sequential(...) found — paste a network like "
@@ -41,10 +70,32 @@ def parse_sequential(source: str, input_shape: list[int] | tuple[int, ...]) -> N
     outer = [c for c in calls if not any(c is not o and _contains(o, c) for o in calls)]
     if len(outer) > 1:
         raise CodeImportError([(outer[1].lineno, "a second nn.Sequential — give one network at a time")])
+    if max_layers is not None and len(outer[0].args) > max_layers:
+        raise CodeImportError([(outer[0].lineno, f"it has {len(outer[0].args):,} layers, and the editor shows at "
+                                                 f"most {max_layers:,} — train or inspect a longer network with "
+                                                 "`playground train` / `playground inspect`")])
     layers, problems = _layers(outer[0])
     if problems:
         raise CodeImportError(problems)
     return NetworkSpec(list(input_shape), _drop_inferred(layers, list(input_shape)))
+
+
+def _check_tree(tree: ast.AST) -> None:
+    """Depth and literal size, walked without recursion: the helpers below recurse into attribute
+    chains and expressions, and a long `1+1+...` or `a.b.c...` would exhaust Python's stack."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        line = getattr(node, "lineno", 1)
+        if depth > MAX_DEPTH:
+            raise CodeImportError([(line, f"the code is nested more than {MAX_DEPTH} levels deep — "
+                                          "a network is a flat list of layer calls")])
+        if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool) \
+                and node.value.bit_length() > MAX_DIGITS * 3.33:
+            raise CodeImportError([(line, f"a number of more than {MAX_DIGITS} digits is no layer size")])
+        if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)) and len(node.value) > 10_000:
+            raise CodeImportError([(line, "a text of more than 10,000 characters is no layer parameter")])
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def _contains(outer: ast.AST, inner: ast.AST) -> bool:

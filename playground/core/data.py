@@ -460,37 +460,60 @@ class _IdxFolder:
         return _CACHE[key]
 
 
-def _read_bytes(path: Path) -> bytes:
+_GZIP_RATIO = 1032          # deflate's ceiling: no gzip file inflates to more than ~1032 times its size
+_CHUNK = 1 << 20
+
+
+def _read_idx(path: Path, ndim: int, what: str) -> Tensor:
+    """Parse an IDX file (big-endian header, then unsigned bytes), streaming: the header is checked
+    against the file's real size (or, gzipped, the most it can inflate to) and this machine's memory
+    before anything is allocated, and no more bytes are read than the header claims, plus one to
+    see there are no more — so a gzip bomb or a lying header costs only what it honestly holds."""
+    from .files import check_regular
+    from .shapes import format_bytes, physical_memory
+
+    size = check_regular(path, f"an IDX {what} file", DataError).st_size
+    zipped = path.suffix == ".gz"
+    header = 4 + 4 * ndim
+    magic = bytes([0, 0, 0x08, ndim])
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:   # in memory: the folder may be read-only, and one copy is enough
-                return f.read()
-        return path.read_bytes()
+        with (gzip.open(path, "rb") if zipped else open(path, "rb")) as f:
+            head = f.read(header)
+            if head[:4] != magic or len(head) < header:
+                raise DataError(f"{path} is not an IDX {what} file (it starts with {head[:4].hex() or 'nothing'}, "
+                                f"expected {magic.hex()}) — delete it and download again")
+            dims = struct.unpack_from(f">{ndim}I", head, 4)
+            if ndim == 3 and dims[1:] != (28, 28):
+                raise DataError(f"{path} holds {dims[1]}×{dims[2]} images; {what}s must be 28×28")
+            expected = math.prod(dims)
+            most = size * _GZIP_RATIO if zipped else size - header
+            if expected > most:
+                raise DataError(f"{path} is corrupt or truncated: its header claims {dims[0]:,} {what}s "
+                                f"({format_bytes(expected)}), more than the file can hold — delete it and download again")
+            # the bytes, then float32 copies on the device: about five times the data at the peak
+            if 5 * expected > physical_memory():
+                raise DataError(f"{path} claims {dims[0]:,} {what}s ({format_bytes(expected)}), more than this "
+                                f"machine's memory ({format_bytes(physical_memory())}) can train on")
+            data = bytearray(expected)
+            view, got = memoryview(data), 0
+            while got < expected:
+                n = f.readinto(view[got:got + _CHUNK])
+                if not n:
+                    break
+                got += n
+            extra = f.read(1)
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         raise DataError(f"{path} is corrupt or truncated (not a complete gzip file: {e}) "
                         "— delete it and download again") from None
     except OSError as e:
         raise DataError(f"{path} cannot be read ({e.strerror or e})") from None
-
-
-def _read_idx(path: Path, ndim: int, what: str) -> Tensor:
-    """Parse an IDX file (big-endian header, then unsigned bytes), checking everything before trusting it."""
-    raw = _read_bytes(path)
-    header = 4 + 4 * ndim
-    magic = bytes([0, 0, 0x08, ndim])
-    if raw[:4] != magic or len(raw) < header:
-        raise DataError(f"{path} is not an IDX {what} file (it starts with {raw[:4].hex() or 'nothing'}, "
-                        f"expected {magic.hex()}) — delete it and download again")
-    dims = struct.unpack_from(f">{ndim}I", raw, 4)
-    if ndim == 3 and dims[1:] != (28, 28):
-        raise DataError(f"{path} holds {dims[1]}×{dims[2]} images; {what}s must be 28×28")
-    expected, found = math.prod(dims), len(raw) - header
-    if found != expected:
+    if got != expected or extra:
+        found = f"found {got}" if got != expected else "found more"
         raise DataError(f"{path} is corrupt or truncated: expected {expected} bytes of {what} data, "
-                        f"found {found} — delete it and download again")
+                        f"{found} — delete it and download again")
     if expected == 0:
         return torch.empty(dims, dtype=torch.uint8)
-    return torch.frombuffer(bytearray(raw), dtype=torch.uint8, offset=header).view(dims)
+    return torch.frombuffer(data, dtype=torch.uint8).view(dims)
 
 
 # --- batches -----------------------------------------------------------------------------------

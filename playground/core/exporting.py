@@ -13,7 +13,7 @@ import torch
 
 from .checkpoint import apply_state_dict
 from .errors import PlaygroundError
-from .files import atomic_write, atomic_write_bytes
+from .files import atomic_write, atomic_write_bytes, check_distinct, check_target
 from .shapes import build_network
 from .spec import NetworkSpec
 
@@ -93,13 +93,17 @@ def export_script(network: NetworkSpec, path: str | Path, name: str, state_dict:
     path = Path(path)
     written = []
     weights_file = None
+    outputs = {"the script": path}
+    if state_dict is not None:
+        outputs["its weights"] = weights_path(path)
+    # both checked before either is written: never the file being read, never a read-only one
+    check_distinct(outputs, {"the file being exported": source})
+    for target in outputs.values():
+        check_target(target)
     if state_dict is not None:
         weights = weights_path(path)
         if weights == path:
             raise ExportError(f"{path}: a script needs a name that does not end in .weights.pt (the weights take that)")
-        if source is not None and weights.resolve() == Path(source).resolve():
-            raise ExportError(f"the weights would be written over {source}, which they are read from — "
-                              "name the script differently")
         apply_state_dict(build_network(network, initialise=False), state_dict, network)  # weights that do not fit fail here
         save_weights(state_dict, weights)
         written.append(weights)

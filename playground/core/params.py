@@ -18,6 +18,9 @@ FLOATS = "floats"    # a fixed-length list of floats (Adam's betas)
 INTS = "ints"        # a list of ints of any length (Unflatten's unflattened_size)
 TEXT = "text"        # free text (a data folder)
 KINDS = (INT, FLOAT, BOOL, CHOICE, SIZE, FLOATS, INTS, TEXT)
+# Every whole number has a range, stated or not: the editors' spin boxes hold a C int, and a value
+# beyond it would open with an OverflowError there while the command line took it.
+WHOLE_LIMIT = 2**31 - 1
 
 
 class ParamError(ProjectError):
@@ -108,6 +111,8 @@ class Param:
             raise ParamError(f"{label} must be at least {_fmt(self.minimum)}, not {_fmt(value)}")
         if self.maximum is not None and value > self.maximum:
             raise ParamError(f"{label} must be at most {_fmt(self.maximum)}, not {_fmt(value)}")
+        if isinstance(value, int) and abs(value) > WHOLE_LIMIT:   # a whole number without a stated range
+            raise ParamError(f"{label} must be at most {WHOLE_LIMIT:,} in size, not {_fmt(value)}")
         return value
 
 

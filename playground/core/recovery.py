@@ -14,15 +14,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import PlaygroundError
-from .files import atomic_write_bytes, user_data_dir
-from .spec import Project
+from .files import atomic_write_bytes, lock_fd, read_limited, unlock_fd, user_data_dir
+from .spec import MAX_PROJECT_BYTES, Project
 
 FORMAT = "playground-recovery"
 VERSION = 1
@@ -150,7 +149,7 @@ class _Lock:
         except OSError:
             return False
         try:
-            _lock_fd(fd)
+            lock_fd(fd)
         except OSError:
             os.close(fd)
             return False
@@ -162,31 +161,12 @@ class _Lock:
             return
         fd, self._fd = self._fd, None
         try:
-            _unlock_fd(fd)
+            unlock_fd(fd)
         except OSError:
             pass
         os.close(fd)
         if remove:
             _remove(self.path)
-
-
-if sys.platform == "win32":
-    import msvcrt
-
-    def _lock_fd(fd: int) -> None:
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-
-    def _unlock_fd(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-else:
-    import fcntl
-
-    def _lock_fd(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock_fd(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _remove(path: Path) -> None:
@@ -202,15 +182,19 @@ def _read(path: Path) -> Recovered:
     except OSError:
         modified = 0.0
     try:
-        record = json.loads(path.read_text("utf-8"))
+        # bounded, regular files only (a FIFO here would hang every start), and JSON within the limits
+        # (the project inside gets the project's own limits from Project.from_dict)
+        record = json.loads(read_limited(path, MAX_PROJECT_BYTES + 2**16, "a recovery file", PlaygroundError))
         if not isinstance(record, dict) or record.get("format") != FORMAT:
             raise PlaygroundError("it is not a Playground recovery file")
         if not isinstance(record.get("version"), int) or record["version"] > VERSION:
             raise PlaygroundError(f"it was written by a newer Playground (version {record.get('version')!r})")
         project = Project.from_dict(record.get("project"))
         source = record.get("source")
-    except (OSError, UnicodeDecodeError, ValueError, TypeError, PlaygroundError) as e:
-        reason = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, RecursionError, MemoryError, PlaygroundError) as e:
+        # one bad file is set aside with its reason; it never hides the good ones beside it
+        reason = (e.msg if isinstance(e, json.JSONDecodeError) else
+                  "it is nested too deeply to be a recovery file" if isinstance(e, RecursionError) else str(e))
         return Recovered(path, None, None, modified, error=reason)
     saved = record.get("saved")
     if not isinstance(saved, (int, float)) or not math.isfinite(saved) or not 0 < saved < 2**33:

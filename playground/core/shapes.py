@@ -180,14 +180,10 @@ def _infer_layer(index: int, layer: LayerSpec, shape: tuple[int, ...], limit: in
     if problem:
         return fail(problem)
 
-    try:
-        with torch.device("meta"):
-            module = layer_type.build(shape, params)
-    except (ValueError, RuntimeError, TypeError) as e:
-        return fail(_explain(str(e), layer_type, shape, params))
-    n_params = sum(p.numel() for p in module.parameters())
-    n_trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    weights = 4 * (n_params + sum(b.numel() for b in module.buffers()))
+    outcome = _meta_outcome(layer.type, _key(params), shape, params)
+    if isinstance(outcome, str):
+        return fail(outcome)
+    out_shape, n_params, n_trainable, weights = outcome
     if TRAINING_COPIES * weights > limit:
         total = 4 * TRAINING_COPIES * (before + n_params)
         return fail(
@@ -195,11 +191,6 @@ def _infer_layer(index: int, layer: LayerSpec, shape: tuple[int, ...], limit: in
             f"{format_bytes(total)} to train the network (weights, gradients and optimizer state) — "
             f"more than this machine has ({format_bytes(limit + 4 * TRAINING_COPIES * before)}); make it smaller"
         )
-    try:
-        out = module.eval()(torch.empty((2, *shape), device="meta"))
-    except (ValueError, RuntimeError, IndexError, TypeError) as e:
-        return fail(_explain(str(e), layer_type, shape, params))
-    out_shape = tuple(out.shape[1:])
     if not out_shape or 0 in out_shape or any(s < 0 for s in out_shape):
         return fail(
             f"receives {format_shape(shape)} and would output an empty tensor {format_shape(out_shape)}"
@@ -217,6 +208,41 @@ def _infer_layer(index: int, layer: LayerSpec, shape: tuple[int, ...], limit: in
         trainable=n_trainable,
         inferred=shown,
     )
+
+
+_OUTCOMES: dict = {}
+_OUTCOMES_KEPT = 4096   # layers seen recently: an edit re-runs only the layers whose input changed
+
+
+def _key(params: dict) -> str:
+    import json
+
+    return json.dumps(params, sort_keys=True, default=repr)
+
+
+def _meta_outcome(type_name: str, key: str, shape: tuple[int, ...], params: dict):
+    """(output shape, parameters, trainable, bytes of weights and buffers), or the error text, of
+    one layer built and run on the meta device. The same layer with the same input gives the same
+    answer, and the editor, the code view and the analysis ask for every layer at every edit: a
+    10,000-layer network took seconds per keystroke without this memo."""
+    cache_key = (type_name, key, shape)
+    if cache_key in _OUTCOMES:
+        return _OUTCOMES[cache_key]
+    layer_type = LAYERS[type_name]
+    try:
+        with torch.device("meta"):
+            module = layer_type.build(shape, params)
+        n_params = sum(p.numel() for p in module.parameters())
+        n_trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+        weights = 4 * (n_params + sum(b.numel() for b in module.buffers()))
+        out = module.eval()(torch.empty((2, *shape), device="meta"))   # meta: no memory, however large
+        outcome = (tuple(out.shape[1:]), n_params, n_trainable, weights)
+    except (ValueError, RuntimeError, IndexError, TypeError) as e:
+        outcome = _explain(str(e), layer_type, shape, params)
+    if len(_OUTCOMES) >= _OUTCOMES_KEPT:
+        _OUTCOMES.pop(next(iter(_OUTCOMES), None), None)
+    _OUTCOMES[cache_key] = outcome
+    return outcome
 
 
 def _rank_message(layer_type: LayerType, shape: tuple[int, ...]) -> str:

@@ -118,27 +118,18 @@ class Project:
 
     @classmethod
     def from_json(cls, text: str) -> Project:
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ProjectError(
-                f"not a project file: it is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"
-            ) from None
-        return _parse_project(raw)
+        return _parse_project(parse_json(text))
 
     @classmethod
     def load(cls, path: str | Path) -> Project:
+        from .files import read_limited
+
         path = Path(path)
+        data = read_limited(path, MAX_PROJECT_BYTES, "a project file", ProjectError)   # FIFOs, /dev/zero: refused
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ProjectError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise ProjectError(f"{path} is a folder, not a project file") from None
-        except OSError as e:
-            raise ProjectError(f"{path}: cannot be read ({e.strerror})") from None
-        try:
-            text = data.decode("utf-8")
+            text = decode_text(data)
+            if b"\x00" in data and not text.lstrip().startswith("{"):
+                raise UnicodeDecodeError("utf-16", data, 0, 1, "binary")   # a BOM by chance: not UTF-16 JSON
         except UnicodeDecodeError:
             raise ProjectError(f"{path} is not a project file: it is not text (JSON)") from None
         try:
@@ -149,6 +140,112 @@ class Project:
     def save(self, path: str | Path) -> None:
         """Write atomically: a crash or a full disk never leaves half a file where a good one was."""
         atomic_write_bytes(path, self.to_json().encode("utf-8"))
+
+
+MAX_PROJECT_BYTES = 16 * 2**20   # the largest example is 2 KiB; 10,000 layers are about 1 MiB
+MAX_JSON_DEPTH = 32              # a project nests 5 deep; deeper is not a project (and recursion has limits)
+MAX_INT = 2**63 - 1              # what torch and the C code below it hold in a 64-bit integer
+# One range for each setting, wherever it is read: the project file, the command line and the
+# training panel's spin boxes (which hold a C int) take the same values, so none clamps another.
+MAX_EPOCHS = 100_000
+MAX_BATCH = 1_000_000
+MAX_SEED = 2**31 - 1
+
+
+def decode_text(data: bytes) -> str:
+    """JSON text as editors save it: UTF-8 with or without a BOM, or UTF-16 / UTF-32 with one."""
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"),
+                       (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            return data.decode(codec)
+    return data.decode("utf-8")
+
+
+def parse_json(text: str, what: str = "a project file") -> Any:
+    """json.loads with the limits a project needs, each refusal one sentence: valid JSON, at most
+    MAX_JSON_DEPTH deep, no number beyond 64 bits or infinite, no text a file name or script cannot hold."""
+    def no_constant(name):
+        raise ProjectError(f"not {what}: {name} is not a JSON number")
+
+    try:
+        raw = json.loads(text, parse_constant=no_constant)
+    except ProjectError:
+        raise
+    except json.JSONDecodeError as e:
+        raise ProjectError(
+            f"not {what}: it is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"
+        ) from None
+    except RecursionError:
+        raise ProjectError(f"not {what}: it is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError as e:   # Python's limit on integer digits (4300)
+        raise ProjectError(f"not {what}: it holds a number with too many digits ({str(e).split(':')[0]})") from None
+    check_json_values(raw, what)
+    return raw
+
+
+def check_json_values(raw: Any, what: str = "a project file") -> None:
+    """Walk parsed JSON without recursion: depth, 64-bit integers, finite floats, text without
+    NUL or lone surrogates (they break file names and scripts), naming the key."""
+    stack = [(raw, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        at = where or "the top level"
+        if depth > MAX_JSON_DEPTH:
+            raise ProjectError(f"not {what}: {at} is nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):   # a project read from a checkpoint is a pickle, not JSON
+                    raise ProjectError(f"{at}: the key {str(key)[:40]!r} is not text")
+                _check_text(key, f"{at} (a key)", what)
+                stack.append((item, f"{where}.{key}" if where else str(key), depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, at, what)
+        elif isinstance(value, bool) or value is None:
+            pass
+        elif isinstance(value, int):
+            if abs(value) > MAX_INT:
+                raise ProjectError(f"{at}: {_digits(value)} is too large (at most {MAX_INT}, 2**63 - 1)")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise ProjectError(f"{at}: {value} is not a finite number")
+        else:
+            raise ProjectError(f"{at}: {_article(type(value).__name__)} is not a JSON value "
+                               "(text, a number, true/false, null, a list or an object)")
+
+
+def _show(raw: Any) -> str:
+    """A value in a message, as JSON, short; whatever it is (a checkpoint's project is a pickle)."""
+    try:
+        return json.dumps(raw, default=lambda o: _article(type(o).__name__))[:60]
+    except (ValueError, TypeError, RecursionError):
+        return _article(type(raw).__name__)
+
+
+def _article(name: str) -> str:
+    return ("an " if name[:1].lower() in "aeiou" else "a ") + name
+
+
+def _digits(value: int) -> str:
+    text = str(abs(value))
+    return text if len(text) <= 30 else f"a number of {len(text)} digits"
+
+
+def _check_text(value: Any, at: str, what: str) -> None:
+    if not isinstance(value, str):
+        return
+    if "\x00" in value:
+        raise ProjectError(f"{at}: the text holds a NUL character, which no file name or script can")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProjectError(f"{at}: the text holds a lone surrogate (\\u{ord(value[_surrogate(value)]):04x}), "
+                           "which is not a character") from None
+
+
+def _surrogate(value: str) -> int:
+    return next(i for i, c in enumerate(value) if 0xD800 <= ord(c) <= 0xDFFF)
 
 
 MAX_SAMPLE_VALUES = 2**28  # 1 GiB of float32 for one sample: far beyond any image or sequence here
@@ -170,7 +267,7 @@ def check_version(version: Any, current: int, what: str, kind: str, error: type[
 
 def _expect(raw: Any, kind: type | tuple, where: str, what: str) -> Any:
     if not isinstance(raw, kind) or (kind is int and isinstance(raw, bool)):
-        raise ProjectError(f"{where} must be {what}, not {json.dumps(raw)[:60]}")
+        raise ProjectError(f"{where} must be {what}, not {_show(raw)}")
     return raw
 
 
@@ -199,17 +296,22 @@ def _parse_component(raw: Any, where: str) -> ComponentSpec:
     return ComponentSpec(type_, dict(params))
 
 
-def _parse_int(raw: Any, where: str, minimum: int) -> int:
+def _parse_int(raw: Any, where: str, minimum: int, maximum: int = MAX_INT) -> int:
     if isinstance(raw, float) and raw.is_integer():
+        if abs(raw) > MAX_INT:
+            raise ProjectError(f"{where} must be at most {maximum:,}, not {raw:g}")
         raw = int(raw)
     _expect(raw, int, where, "a whole number")
     if raw < minimum:
         raise ProjectError(f"{where} must be at least {minimum}, not {raw}")
+    if raw > maximum:
+        raise ProjectError(f"{where} must be at most {maximum:,}, not {_digits(raw)}")
     return raw
 
 
 def _parse_project(raw: Any) -> Project:
     _expect(raw, dict, "the project", "a JSON object")
+    check_json_values(raw)   # also for projects inside checkpoints and recovery files, not only .json
     fmt = raw.get("format")
     if fmt != FORMAT:
         if fmt is None:
@@ -221,6 +323,8 @@ def _parse_project(raw: Any) -> Project:
     _no_unknown_keys(raw, ("format", "version", "name", "network", "data", "training"), "the project")
     name = raw.get("name", "Untitled")
     _expect(name, str, "name", "text")
+    if len(name) > 200 or any(ord(c) < 32 for c in name):
+        raise ProjectError("name must be one line of at most 200 characters")
 
     net = _expect(_get(raw, "network", "the project"), dict, "network", "an object")
     _no_unknown_keys(net, ("input_shape", "layers"), "network")
@@ -258,7 +362,7 @@ def _parse_project(raw: Any) -> Project:
         grad_clip = float(grad_clip)
     early = t.get("early_stopping")
     if early is not None:
-        early = _parse_int(early, "training.early_stopping", 1)
+        early = _parse_int(early, "training.early_stopping", 1, MAX_EPOCHS)
     training = TrainingSpec(
         loss=_parse_component(t["loss"], "training.loss") if "loss" in t else defaults.loss,
         optimizer=(
@@ -267,10 +371,10 @@ def _parse_project(raw: Any) -> Project:
             else defaults.optimizer
         ),
         scheduler=_parse_component(scheduler_raw, "training.scheduler") if scheduler_raw else None,
-        batch_size=_parse_int(t.get("batch_size", defaults.batch_size), "training.batch_size", 1),
-        epochs=_parse_int(t.get("epochs", defaults.epochs), "training.epochs", 1),
+        batch_size=_parse_int(t.get("batch_size", defaults.batch_size), "training.batch_size", 1, MAX_BATCH),
+        epochs=_parse_int(t.get("epochs", defaults.epochs), "training.epochs", 1, MAX_EPOCHS),
         device=_expect(t.get("device", defaults.device), str, "training.device", "a device name"),
-        seed=_parse_int(t.get("seed", defaults.seed), "training.seed", 0),
+        seed=_parse_int(t.get("seed", defaults.seed), "training.seed", 0, MAX_SEED),
         mixed_precision=_expect(
             t.get("mixed_precision", False), bool, "training.mixed_precision", "true or false"
         ),

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from . import data as datasets
+from .checkpoint import check_optimizer_state, check_scheduler_state
 from .distributed import SINGLE, SingleProcess
 from .errors import PlaygroundError, ShapeError, TrainingError
 from .health import HealthEvent, HealthProbe
@@ -33,6 +34,8 @@ from .spec import Project
 from .validation import check_component, validate_project
 
 FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
+# what the optimizer decides for itself, never a saved file (see checkpoint.check_optimizer_state)
+_OWN_FLAGS = ("foreach", "fused", "capturable", "differentiable")
 SNAPSHOT_INTERVAL = 0.5  # seconds between copies of the last good weights (kept for a non-finite loss)
 EVAL_BATCH = 2048        # evaluation needs no gradients, so it can take bigger bites
 
@@ -119,6 +122,7 @@ def check_trainable(project: Project, info: datasets.DataInfo | None = None, n_t
     net = infer_shapes(p.network)
     if not net.ok:
         raise ShapeError(net.error)
+    check_has_weights(net)
     last = p.network.layers[-1].type if p.network.layers else None
     plan = plan_targets(t.loss.type, net.output_shape, info.task, info.n_classes, info.name, last)
     _check_batches(p, datasets.train_size(p.data) if n_train is None else n_train, net)
@@ -152,6 +156,13 @@ def prepare_setup(project: Project, dataset: datasets.Dataset | None = None) -> 
         optimizer_params=opt_params,
         warnings=warnings,
     )
+
+
+def check_has_weights(net) -> None:
+    """torch.optim refuses an empty parameter list; say why in the network's terms (`net`: infer_shapes)."""
+    if net.ok and net.trainable_params == 0:
+        raise TrainingError("the network has no weights to train (none of its layers has parameters) "
+                            "— add a layer with weights, such as Linear")
 
 
 def initial_model(project: Project, device: torch.device, model_state: dict | None = None) -> nn.Sequential:
@@ -283,38 +294,43 @@ class Trainer:
             # oneDNN's convolutions run ~1.4x faster on CPU with channels-last weights (LeNet, 2 cores);
             # same values, other strides: state_dicts load into any model, exports copy contiguously
             self.model.to(memory_format=torch.channels_last)
-        self.optimizer = build_optimizer(t.optimizer.type, setup.optimizer_params, self.model.parameters())
+        optimizer = build_optimizer(t.optimizer.type, setup.optimizer_params, self.model.parameters())
+        saved = None
         if self._states[1] is not None:
-            self.optimizer.load_state_dict(self._states[1])
-            _match_layouts(self.optimizer)
+            # checked before any kernel sees it: a buffer of the wrong size makes fused kernels write past it
+            names = [name for name, _ in self.model.named_parameters()]
+            saved = check_optimizer_state(self._states[1], optimizer, t.optimizer.type, names)
+            optimizer.load_state_dict(saved)
+            _match_layouts(optimizer)
         if t.scheduler is not None:
             sched_params = check_component(t.scheduler, SCHEDULERS, "scheduler", "training.scheduler")
             self.scheduler = build_scheduler(
-                t.scheduler.type, sched_params, self.optimizer, t.epochs, len(setup.batches)
+                t.scheduler.type, sched_params, optimizer, t.epochs, len(setup.batches)
             )
             if self._states[2] is not None:
-                self.scheduler.load_state_dict(self._states[2])
+                self.scheduler.load_state_dict(check_scheduler_state(self._states[2], self.scheduler))
                 # building a scheduler sets its first rate (a one-cycle also its momentum): the saved
                 # run was further along, and its optimizer state says where
-                if self._states[1] is not None:
-                    for group, saved in zip(self.optimizer.param_groups, self._states[1]["param_groups"]):
-                        group.update({k: v for k, v in saved.items() if k != "params"})
+                if saved is not None:
+                    for group, kept in zip(optimizer.param_groups, saved["param_groups"]):
+                        group.update({k: v for k, v in kept.items() if k not in ("params", *_OWN_FLAGS)})
                 if schedule_ended(self.scheduler):
                     # a schedule as long as its run (cosine to T_max, one cycle) that has run out:
                     # continuing it would train at its final rate (0 for a cosine); start a new one
                     # over the added epochs instead, from the project's rate, as a warm restart
-                    for group in self.optimizer.param_groups:
+                    for group in optimizer.param_groups:
                         group["lr"] = setup.optimizer_params["lr"]
                         group.pop("initial_lr", None)
                     self.scheduler = build_scheduler(
-                        t.scheduler.type, sched_params, self.optimizer, t.epochs, len(setup.batches)
+                        t.scheduler.type, sched_params, optimizer, t.epochs, len(setup.batches)
                     )
                     setup.warnings.append(
                         f"the saved {t.scheduler.type} schedule had ended; a new one runs over these "
                         f"{t.epochs} epoch{'s' if t.epochs != 1 else ''}, from lr "
-                        f"{self.optimizer.param_groups[0]['lr']:g}"
+                        f"{optimizer.param_groups[0]['lr']:g}"
                     )
         self._start = self._restore_progress(setup)
+        self.optimizer = optimizer   # only now: a run refused in setup has no optimizer, and its weights are not adopted
         self.warnings = setup.warnings
         self._net = self.ranks.wrap(self.model)   # after loading weights: DDP starts every rank from rank 0's
         self._setup = setup

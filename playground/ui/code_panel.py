@@ -17,13 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.code_import import CodeImportError, parse_sequential
+from ..core.code_import import CodeImportError, parse_sequential, read_source
 from ..core.codegen import panel_source
 from ..core.errors import PlaygroundError
-from .document import ProjectDocument
+from .document import MAX_EDITOR_LAYERS, ProjectDocument
 
 MAX_SHOWN_PROBLEMS = 6
-MAX_SOURCE_BYTES = 1_000_000  # a network's source is a few kilobytes; anything this big is the wrong file
 _ERROR_STYLE = "color: #c62828;"
 _ERROR_LINE = QColor(255, 205, 210)
 
@@ -117,7 +116,7 @@ class CodePanel(QWidget):
             self._say("A run is training this network — stop it to apply code.", error=True)
             return False
         try:
-            spec = parse_sequential(self.source, self.document.network.input_shape)
+            spec = parse_sequential(self.source, self.document.network.input_shape, MAX_EDITOR_LAYERS)
         except CodeImportError as e:
             lines = str(e).splitlines()
             if len(lines) > MAX_SHOWN_PROBLEMS:  # the rest are tinted; the editor keeps its room
@@ -143,14 +142,9 @@ class CodePanel(QWidget):
         """Load source from a file and apply it; a file that is not source says why."""
         path = Path(path)
         try:
-            if path.stat().st_size > MAX_SOURCE_BYTES:
-                raise PlaygroundError(f"{path.name} is {path.stat().st_size:,} bytes — too big to be a network's code")
-            text = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError:
-            self._say(f"{path.name} is not text (UTF-8), so not Python source.", error=True)
-            return False
-        except (OSError, PlaygroundError) as e:
-            self._say(f"Cannot open {path.name}: {getattr(e, 'strerror', None) or e}", error=True)
+            text = read_source(path)   # a FIFO, /dev/zero or a folder is refused before it is opened
+        except PlaygroundError as e:
+            self._say(f"{e}.", error=True)
             return False
         self._set_text(text)
         self._edited = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -69,6 +70,7 @@ class ProjectDocument(QObject):
         self.undo_stack.cleanChanged.connect(self.clean_changed)
         self._project = project or new_project()
         self.path: Path | None = None
+        self._on_disk: tuple | None = None   # the file as this window last read or wrote it
         self._locked = False
         # dataset name -> params a newly chosen dataset starts with (the remembered data folder); the window sets it
         self.data_defaults = lambda dataset: {}
@@ -112,6 +114,7 @@ class ProjectDocument(QObject):
         """Show `project`; `modified` when it differs from `path` (a restored autosave)."""
         self._project = copy.deepcopy(project)
         self.path = Path(path) if path else None
+        self._on_disk = _disk_signature(self.path)
         self.undo_stack.clear()
         self.undo_stack.setClean()
         if modified:
@@ -129,8 +132,14 @@ class ProjectDocument(QObject):
         project.save(path)  # atomic; raises FileWriteError with a plain message
         self._project.name = project.name
         self.path = Path(path)
+        self._on_disk = _disk_signature(self.path)
         self.undo_stack.setClean()
         self.path_changed.emit()
+
+    def changed_on_disk(self) -> bool:
+        """True when another window or program replaced (or removed) the file since this one read
+        or wrote it: saving now would silently discard their version."""
+        return self.path is not None and _disk_signature(self.path) != self._on_disk
 
     # --- network edits ----------------------------------------------------------------------
 
@@ -286,3 +295,28 @@ _MISSING = object()
 
 def _common_params(dataset: str) -> set[str]:
     return {p.name for p in DATASETS[dataset].params} & {"seed", "val_fraction", "samples", "noise"}
+
+
+# Each layer is a card of widgets: 500 cards open in about 3 s on 2 cores and edits stay under half
+# a second; 10,000 froze the window for minutes. Longer networks train and inspect headless.
+MAX_EDITOR_LAYERS = 500
+
+
+def editor_refusal(n_layers: int) -> str | None:
+    """Why the editor does not take a network this long, or None."""
+    if n_layers <= MAX_EDITOR_LAYERS:
+        return None
+    return (f"it has {n_layers:,} layers, and the editor shows at most {MAX_EDITOR_LAYERS:,} — train or "
+            "inspect it with `playground train` / `playground inspect`, which take any length")
+
+
+def _disk_signature(path: Path | None) -> tuple | None:
+    """What changes when a file is replaced: every save is a new file (atomic rename), so the inode
+    changes even within one mtime tick; size and mtime catch writers that rewrite in place."""
+    if path is None:
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns

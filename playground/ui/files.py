@@ -26,7 +26,7 @@ from ..core.spec import Project
 from ..core.validation import defaults_used
 from ..resources_path import example_path
 from .data_folders import DataFolders
-from .document import new_project
+from .document import editor_refusal, new_project
 from .session import TrainedWeights
 
 PROJECT_FILTER = "Playground projects (*.json)"
@@ -133,6 +133,10 @@ class FileActions:
         except PlaygroundError as e:
             self._warn("Cannot open", str(e))
             return False
+        too_long = editor_refusal(len(project.network.layers))
+        if too_long:
+            self._warn("Cannot open", f"{path}: {too_long}")
+            return False
         if not self.maybe_save():
             return False
         self.document.open(project, path if kind == "project" else None)
@@ -171,6 +175,16 @@ class FileActions:
         return self._save_to(Path(path))
 
     def _save_to(self, path: Path) -> bool:
+        if self.document.path is not None and Path(path) == self.document.path and self.document.changed_on_disk():
+            answer = QMessageBox.question(
+                self.window, "File changed on disk",
+                f"{path} has changed on disk since this window opened or saved it (another window or "
+                "program saved it). Replace it with this version?",
+                QMessageBox.Save | QMessageBox.Cancel, QMessageBox.Cancel,
+            )
+            if answer != QMessageBox.Save:
+                self.window.statusBar().showMessage(f"Not saved: {path} changed on disk", 6000)
+                return False
         try:
             self.document.save(path)
         except (PlaygroundError, OSError) as e:
@@ -365,14 +379,22 @@ class FileActions:
             self.data_folders.remember(self.document.project.data)
 
     def _folder(self) -> str:
-        return str(self.settings.value("files/lastFolder", str(Path.home())))
+        value = self.settings.value("files/lastFolder")
+        if value is not None and not isinstance(value, str):
+            reset_setting(self.window, "files/lastFolder", value, "a folder")
+            value = None
+        return value if value and Path(value).is_dir() else str(Path.home())
 
     def _remember_folder(self, path: str | Path) -> None:
         self.settings.setValue("files/lastFolder", str(Path(path).resolve().parent))
 
     def recent_files(self) -> list[str]:
         value = self.settings.value("files/recent", [])
-        return [value] if isinstance(value, str) else list(value or [])
+        value = [value] if isinstance(value, str) else value   # QSettings reads a one-item list as text
+        if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+            reset_setting(self.window, "files/recent", value, "a list of files")
+            return []
+        return value[:MAX_RECENT]
 
     def _remember(self, path: Path) -> None:
         path = str(Path(path).resolve())
@@ -392,6 +414,14 @@ class FileActions:
 
     def _warn(self, title: str, text: str) -> None:
         QMessageBox.warning(self.window, title, text)
+
+
+def reset_setting(window, key: str, value, expected: str) -> None:
+    """A stored value of the wrong kind (a hand-edited or damaged settings file): removed, so the
+    default applies, and said once in the status bar — it is gone by the next start."""
+    window.settings.remove(key)
+    shown = type(value).__name__ if not isinstance(value, (str, int, float)) else repr(value)[:40]
+    window.statusBar().showMessage(f"Settings: {key} held {shown}, not {expected}; it was reset", 15000)
 
 
 def _module_name(name: str) -> str:

@@ -58,12 +58,17 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings()
         self._recovery_store = recovery
         self.built = False
+        self._terminating = False   # SIGTERM: close without questions nobody is there to answer
         self._restored = True   # the docks' first sizes wait for build()
         self.setWindowTitle("Playground")
         self.resize(1400, 900)
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)   # the frame already sits where the window was left
+        elif geometry is not None:
+            from .files import reset_setting
+
+            reset_setting(self, "window/geometry", geometry, "a saved geometry")
         if build:
             self.build(project, path)
         else:
@@ -294,7 +299,7 @@ class MainWindow(QMainWindow):
         if doc.data_error:
             return doc.data_error
         try:
-            check_trainable(doc.project, doc.data_info, device=device)   # the run's own checks
+            check_trainable(doc.project, doc.data_info, device=device)   # the run's own checks (weights too)
         except PlaygroundError as e:
             return str(e)
         return None
@@ -320,6 +325,10 @@ class MainWindow(QMainWindow):
         """The docks' layout; the geometry was restored with the frame (a window moved while torch
         loaded stays where it was moved)."""
         state = self.settings.value("window/state")
+        if state is not None and not isinstance(state, QByteArray):
+            from .files import reset_setting
+
+            reset_setting(self, "window/state", state, "a saved dock layout")
         return isinstance(state, QByteArray) and self.restoreState(state)
 
     def showEvent(self, event) -> None:
@@ -338,8 +347,24 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/state", self.saveState())
         self.settings.sync()
 
+    def terminate(self) -> None:
+        """SIGTERM (kill, logout, a session manager): as Ctrl-C does for `train`, stop the run and
+        keep the work — unsaved changes go to the recovery file, which the next start offers."""
+        if self._terminating:
+            return
+        self._terminating = True
+        if self.built:
+            keep = not self.document.is_clean and self.recovery.save_now()
+            self.session.shutdown()
+            self._save_settings()
+            if keep:
+                self.recovery.timer.stop()   # the file stays: this process ends, and with it the lock
+            else:
+                self.recovery.close()
+        QApplication.quit()
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.built:   # closed while torch loads: nothing to save yet
+        if not self.built or self._terminating:   # torch still loading, or terminate() kept the work
             event.accept()
             return
         if not self.files.maybe_save() or not self.runs.confirm_discarding("quitting"):
@@ -476,6 +501,7 @@ def run_gui(argv: list[str]) -> int:
     launcher = _Launcher(window, args[0] if args else None, collector)
     window.show()
     launcher.start()
+    quit_on_sigterm(window)
     try:
         return app.exec()
     finally:
@@ -485,3 +511,32 @@ def run_gui(argv: list[str]) -> int:
             worker.wait_for_training_threads()
         collector.stop()
         hook.uninstall()
+
+
+def quit_on_sigterm(window: MainWindow) -> None:
+    """SIGTERM calls window.terminate() instead of killing the process mid-run with nothing saved.
+
+    Python runs a signal handler only between its own bytecodes, and the event loop is C++: the
+    signal module writes the signal's number to a socket, and a notifier on it wakes Python up."""
+    import signal
+    import socket
+
+    from PySide6.QtCore import QSocketNotifier
+
+    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
+        return
+    receiver, sender = socket.socketpair()
+    receiver.setblocking(False)
+    sender.setblocking(False)
+    signal.set_wakeup_fd(sender.fileno())
+    signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, window.terminate))
+    notifier = QSocketNotifier(receiver.fileno(), QSocketNotifier.Read, window)
+
+    def drain() -> None:
+        try:
+            receiver.recv(64)   # running this is what lets the handler above run
+        except OSError:
+            pass
+
+    notifier.activated.connect(drain)
+    window._sigterm = (receiver, sender, notifier)   # kept alive with the window

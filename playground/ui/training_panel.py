@@ -32,8 +32,9 @@ from ..core.losses import LOSSES
 from ..core.optim import OPTIMIZERS, SCHEDULERS, available_devices, check_device
 from ..core.params import Choice
 from ..core.progress import Progress, format_duration
+from ..core.spec import MAX_BATCH, MAX_EPOCHS, MAX_SEED
 from .document import ProjectDocument
-from .param_editors import INT_LIMIT, ParamForm
+from .param_editors import ParamForm
 
 _NONE = ""  # combo data of the "None" entry: an item's data cannot reliably hold None
 _START_TIP = "Train the network with these settings."
@@ -201,9 +202,9 @@ class TrainingPanel(QWidget):
     # --- building ---------------------------------------------------------------------------
 
     def _build_training_box(self) -> QGroupBox:
-        self.batch_size = _spin("batchSizeSpin", 1, 1_000_000)
-        self.epochs = _spin("epochsSpin", 1, 100_000)
-        self.seed = _spin("seedSpin", 0, INT_LIMIT)
+        self.batch_size = _spin("batchSizeSpin", 1, MAX_BATCH)   # the project's own ranges: none clamps
+        self.epochs = _spin("epochsSpin", 1, MAX_EPOCHS)
+        self.seed = _spin("seedSpin", 0, MAX_SEED)
         self.seed.setToolTip("Same seed: same initial weights, same batches, same losses.")
         self.device = QComboBox(objectName="deviceCombo")
         self.device.currentIndexChanged.connect(self._on_device_current_index_changed)
@@ -214,7 +215,7 @@ class TrainingPanel(QWidget):
         self.grad_clip = _OptionalValue(QCheckBox(objectName="gradClipCheck"), clip)
         self.grad_clip.setToolTip("Clip the total gradient norm to this value (off: no clipping).")
         self.early_stopping = _OptionalValue(
-            QCheckBox(objectName="earlyStoppingCheck"), _spin("patienceSpin", 1, 100_000, " epochs", value=5))
+            QCheckBox(objectName="earlyStoppingCheck"), _spin("patienceSpin", 1, MAX_EPOCHS, " epochs", value=5))
         self.early_stopping.setToolTip("Stop when the validation loss has not improved for this many epochs.")
         self.shuffle = QCheckBox("Shuffle", objectName="shuffleCheck",
                                  toolTip="Reshuffle the batches every epoch.")

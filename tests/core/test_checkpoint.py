@@ -363,12 +363,13 @@ def test_checkpoint_keeps_only_plain_types_and_refuses_objects_it_could_not_relo
 
     history = collections.defaultdict(list, {"status": "stopped", "done": True, "steps": [(1, 0.5)]})
     path = tmp_path / "run.ckpt"
-    save_checkpoint(Checkpoint(small_project(), {}, history=history), path)
+    weights = build_network(small_project().network).state_dict()   # a checkpoint's weights fit its project
+    save_checkpoint(Checkpoint(small_project(), weights, history=history), path)
     assert load_checkpoint(path).history == {"status": "stopped", "done": True, "steps": [(1, 0.5)]}
     assert load_checkpoint(path).history["done"] is True
 
     with pytest.raises(CheckpointError, match=r"the history\['when'\] is an object"):
-        save_checkpoint(Checkpoint(small_project(), {}, history={"when": object()}), path)
+        save_checkpoint(Checkpoint(small_project(), weights, history={"when": object()}), path)
     assert load_checkpoint(path).history["status"] == "stopped"    # the earlier file is untouched
 
 

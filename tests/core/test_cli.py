@@ -121,7 +121,7 @@ def test_export_loads_in_a_plain_script(tmp_path, examples, fmt, monkeypatch):
     (["train", "{dir}/nope.json"], "nope.json: no such file"),
     (["train", "{dir}/bad.json"], "bad.json: not a project file: it is not valid JSON"),
     (["train", "{examples}/xor.json", "--device", "cuda"], "device 'cuda' cannot be used on this machine"),
-    (["train", "{examples}/xor.json", "--epochs", "0"], "--epochs must be at least 1"),
+    (["train", "{examples}/xor.json", "--epochs", "0"], "--epochs must be from 1 to 100,000, not 0"),
     (["train", "{examples}/xor.json", "--data-root", "/tmp"], "--data-root is for MNIST and Fashion-MNIST"),
     (["inspect", "{dir}/bad.json"], "not valid JSON"),
     (["inspect", "{dir}/w.pt"], "is a state_dict file: it holds weights but no network"),

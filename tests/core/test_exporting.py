@@ -150,5 +150,5 @@ def test_a_script_never_writes_its_weights_over_the_checkpoint_they_come_from(tm
     twin = tmp_path / "net.weights.pt"
     save_checkpoint(Checkpoint(project=project, model=build_network(project.network).state_dict()), twin)
     assert main(["export", str(twin), "--format", "python", "--out", str(tmp_path / "net.py")]) == 1
-    assert "would be written over" in capsys.readouterr().err
+    assert "which this command reads — writing its weights there would replace it" in capsys.readouterr().err
     assert load_checkpoint(twin).project == project

@@ -104,9 +104,9 @@ def test_open_loads_an_exported_script(window, tmp_path, examples):
     assert window.document.network == Project.load(examples / "mnist_lenet.json").network
     (tmp_path / "bin.py").write_bytes(b"\xff\xfe\x00")
     assert not window.code.open_path(tmp_path / "bin.py")
-    assert window.code.status.text() == "bin.py is not text (UTF-8), so not Python source."
+    assert window.code.status.text() == f"{tmp_path / 'bin.py'} is not text (UTF-8), so not Python source."
     assert not window.code.open_path(tmp_path / "missing.py")
-    assert window.code.status.text() == "Cannot open missing.py: No such file or directory"
+    assert window.code.status.text() == f"{tmp_path / 'missing.py'}: no such file."
 
 
 def test_apply_is_refused_while_training(window):
