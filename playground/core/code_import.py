@@ -1,17 +1,24 @@
-"""Import from code: `nn.Sequential(...)` source read with `ast` into layer specs — nothing is executed.
+"""Import from code: PyTorch source read with `ast` into layer specs — nothing is executed.
 
-Accepted: torch.nn constructors from the layer catalogue (`nn.Linear`, `torch.nn.Conv2d`, or the
-bare name after `from torch.nn import Linear`) with literal arguments, as tutorials write them,
-and the one-tensor `RNN` / `LSTM` / `GRU` helpers an exported script defines. Anything else in
-the Sequential is reported as `line N: ...`. Code outside the Sequential (imports, the helper
-classes of an exported script) is ignored, never run.
+Accepted: an `nn.Sequential(...)` (nested ones, `*[...]` lists, comprehensions over literal ranges,
+`OrderedDict([...])` names, names bound to other modules) or an `nn.Module` class whose `forward`
+is a straight chain (code_class.py). Layers are the catalogue's torch.nn constructors (`nn.Linear`,
+`torch.nn.Conv2d`, a bare `Linear`, `nn.LazyLinear`) and the one-tensor `RNN` / `LSTM` / `GRU`
+helpers an exported script defines; their arguments may be arithmetic on literals and names bound to
+literals in the same code (code_eval.py). Every problem is reported at once as `line N: ...`.
+
+The layers keep the names they have in the code (`conv1`, `features.0`): LayerSpec.name, so
+weights move between Playground and the original class (naming.py).
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import textwrap
+from dataclasses import dataclass, field
 
+from .code_eval import MAX_DEPTH, MAX_DIGITS, NotConstant, Scope, evaluate, literal_range
 from .codegen import RECURRENT, positional_names
 from .errors import ProjectError
 from .layers import LAYERS
@@ -19,50 +26,122 @@ from .params import ParamError, check_params
 from .shapes import infer_shapes
 from .spec import LayerSpec, NetworkSpec
 
+MAX_SOURCE_BYTES = 1_000_000  # a network's source is a few kilobytes; anything this big is the wrong file
+MAX_LEAVES = 10_000           # comprehensions and nesting cannot multiply a network beyond this
+
+# nn.LazyX infers its input size on the first call; Playground infers it from the shape.
+LAZY = {"LazyLinear": "Linear", "LazyConv1d": "Conv1d", "LazyConv2d": "Conv2d",
+        "LazyConvTranspose2d": "ConvTranspose2d", "LazyBatchNorm1d": "BatchNorm1d",
+        "LazyBatchNorm2d": "BatchNorm2d"}
+# Arguments that change nothing about what a card computes or stores.
+_IGNORED = {"inplace": None, "return_indices": False}
+
 
 class CodeImportError(ProjectError):
     """Source that cannot become cards; `problems` holds (line, message) for each construct."""
 
     def __init__(self, problems: list[tuple[int, str]]):
-        self.problems = problems
-        super().__init__("\n".join(f"line {line}: {message}" for line, message in problems))
+        self.problems = sorted(set(problems), key=lambda p: p[0])
+        super().__init__("\n".join(f"line {line}: {message}" for line, message in self.problems))
 
 
-def parse_sequential(source: str, input_shape: list[int] | tuple[int, ...]) -> NetworkSpec:
+@dataclass
+class Leaf:
+    """One card read from the code, before its inferred sizes are checked."""
+
+    line: int
+    type: str
+    params: dict
+    given: dict = field(default_factory=dict)      # input sizes the code states (checked against the shape)
+    name: str | None = None                        # the module's path in the original: "features.0"
+    features: int | None = None                    # x.view(-1, N): the N the flattened size must be
+    source: ast.AST | None = None                  # the constructor call: one module used twice is one node
+
+
+@dataclass
+class CodeImport:
+    network: NetworkSpec
+    notes: list[tuple[int, str]] = field(default_factory=list)  # what changed on the way, said once each
+    origin: str = "Sequential"                     # "Sequential" or the class's name
+
+
+def parse_sequential(source: str, input_shape: list[int] | tuple[int, ...],
+                     max_layers: int | None = None) -> NetworkSpec:
     """The network `source` describes, for samples of `input_shape`; raises CodeImportError."""
+    return import_code(source, input_shape, max_layers).network
+
+
+def import_code(source: str, input_shape: list[int] | tuple[int, ...],
+                max_layers: int | None = None) -> CodeImport:
+    """The network of a pasted Sequential or chain-forward class, with notes; raises CodeImportError."""
+    from .code_class import ClassReader
+
+    tree = _parse(source)
+    reader = ClassReader(tree)
+    leaves, origin = reader.network()
+    if not reader.problems and max_layers is not None and len(leaves) > max_layers:
+        reader.problems.append((leaves[max_layers].line, f"it has {len(leaves):,} layers, and the editor shows at "
+                                f"most {max_layers:,} — train or inspect a longer network with "
+                                "`playground train` / `playground inspect`"))
+    if reader.problems:
+        raise CodeImportError(reader.problems)
+    layers, problems = _check_inferred(leaves, list(input_shape))
+    if problems:
+        raise CodeImportError(problems)
+    if all(layer.name in (None, str(i)) for i, layer in enumerate(layers)):
+        for layer in layers:                       # a plain Sequential's names are Playground's own
+            layer.name = None
+    return CodeImport(NetworkSpec(list(input_shape), layers), sorted(set(reader.notes)), origin)
+
+
+def _parse(source: str) -> ast.Module:
+    size = len(source.encode("utf-8", "surrogatepass"))
+    if size > MAX_SOURCE_BYTES:
+        raise CodeImportError([(1, f"the source is {size:,} bytes — too big to be a network's code "
+                                   f"(at most {MAX_SOURCE_BYTES:,})")])
+    source = textwrap.dedent(source.expandtabs(8))  # pasted from a class body: its indentation goes
     try:
         tree = ast.parse(source)
     except SyntaxError as e:
-        raise CodeImportError([(e.lineno or 1, f"invalid Python: {e.msg}")]) from None
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and _is_sequential(node.func)]
-    if not calls:
-        raise CodeImportError([(1, "no nn.Sequential(...) found — paste a network like "
-                                   "nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))")])
-    outer = [c for c in calls if not any(c is not o and _contains(o, c) for o in calls)]
-    if len(outer) > 1:
-        raise CodeImportError([(outer[1].lineno, "a second nn.Sequential — give one network at a time")])
-    layers, problems = _layers(outer[0])
-    if problems:
-        raise CodeImportError(problems)
-    return NetworkSpec(list(input_shape), _drop_inferred(layers, list(input_shape)))
+        if "integer string conversion" in e.msg:
+            raise CodeImportError([(e.lineno or 1, f"a number of more than {MAX_DIGITS} digits is no layer size")]) from None
+        hint = (" — paste whole statements (the class, or the def with its body)"
+                if isinstance(e, IndentationError) else "")
+        raise CodeImportError([(e.lineno or 1, f"invalid Python: {e.msg}{hint}")]) from None
+    except (RecursionError, MemoryError):
+        raise CodeImportError([(1, f"the code is nested too deeply to read (more than {MAX_DEPTH} levels)")]) from None
+    except ValueError as e:
+        raise CodeImportError([(1, f"invalid Python: {str(e).split(':')[0]}")]) from None
+    _check_depth(tree)
+    return tree
 
 
-def _contains(outer: ast.AST, inner: ast.AST) -> bool:
-    return any(node is inner for node in ast.walk(outer))
+def _check_depth(tree: ast.AST) -> None:
+    """The readers recurse into expressions: a long `1+1+...` would exhaust Python's stack."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise CodeImportError([(getattr(node, "lineno", 1), f"the code is nested more than {MAX_DEPTH} "
+                                    "levels deep — a network is a flat list of layer calls")])
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
-def _dotted(node: ast.AST) -> str | None:
+# --- names and what they are ------------------------------------------------------------------
+
+
+def dotted(node: ast.AST) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
+        base = dotted(node.value)
         return f"{base}.{node.attr}" if base else None
     return None
 
 
-def _class_name(func: ast.AST) -> str | None:
+def class_name(func: ast.AST) -> str | None:
     """`Linear` for nn.Linear, torch.nn.Linear or a bare Linear; None for anything else."""
-    name = _dotted(func)
+    name = dotted(func)
     if name is None:
         return None
     for prefix in ("torch.nn.", "nn."):
@@ -71,11 +150,7 @@ def _class_name(func: ast.AST) -> str | None:
     return name if "." not in name else None
 
 
-def _is_sequential(func: ast.AST) -> bool:
-    return _class_name(func) == "Sequential"
-
-
-def _describe(node: ast.AST) -> str:
+def describe(node: ast.AST) -> str:
     """What a construct is, in a user's words."""
     if isinstance(node, ast.Name):
         return f"the variable {node.id!r}"
@@ -84,7 +159,7 @@ def _describe(node: ast.AST) -> str:
     if isinstance(node, ast.Starred):
         return "unpacking with *"
     if isinstance(node, ast.Call):
-        name = _dotted(node.func)
+        name = dotted(node.func)
         return f"a call to {name}()" if name else "a call"
     if isinstance(node, ast.Lambda):
         return "a lambda"
@@ -95,105 +170,176 @@ def _describe(node: ast.AST) -> str:
     return f"{type(node).__name__.lower()} {ast.unparse(node)!r}"
 
 
-def _layers(call: ast.Call) -> tuple[list[tuple[int, LayerSpec, dict]], list[tuple[int, str]]]:
-    problems: list[tuple[int, str]] = []
-    if call.keywords:
-        problems.append((call.lineno, "nn.Sequential takes the layers only, no keyword arguments"))
-    layers = []
-    for arg in call.args:
-        line = getattr(arg, "lineno", call.lineno)
-        if not isinstance(arg, ast.Call):
-            problems.append((line, f"{_describe(arg)} is not supported — write each layer as nn.Name(...)"))
-            continue
-        type_name = _class_name(arg.func)
-        if type_name is None or type_name == _dotted(arg.func) and type_name not in LAYERS:
-            problems.append((line, f"{_describe(arg)} is not a torch.nn layer — write nn.Name(...)"))
-            continue
-        if type_name == "Sequential":
-            problems.append((line, "a nested nn.Sequential is not supported — list its layers in the outer one"))
-            continue
-        if type_name not in LAYERS:
-            close = difflib.get_close_matches(type_name, LAYERS, n=1)
-            hint = f" — did you mean nn.{close[0]}?" if close else ""
-            problems.append((line, f"nn.{type_name} is not a layer Playground knows{hint}"))
-            continue
-        try:
-            params, given_inferred = _arguments(type_name, arg)
-        except _Problem as p:
-            problems.append((p.line or line, f"nn.{type_name}: {p.message}" if type_name not in RECURRENT
-                             else f"{type_name}: {p.message}"))
-            continue
-        layers.append((line, LayerSpec(type_name, params), given_inferred))
-    return layers, problems
-
-
-class _Problem(Exception):
+class Problem(Exception):
     def __init__(self, message: str, line: int | None = None):
         self.message, self.line = message, line
 
 
-def _value(node: ast.AST, name: str):
+# --- one layer constructor ------------------------------------------------------------------------
+
+
+def layer_leaf(call: ast.Call, scope: Scope | None, name: str | None) -> Leaf:
+    """The card for `nn.X(...)`; Problem if X is no catalogue layer or an argument cannot be read."""
+    type_name = class_name(call.func)
+    line = call.lineno
+    written = type_name
+    lazy = type_name in LAZY
+    if lazy:
+        type_name = LAZY[type_name]
+    if type_name is None or type_name == dotted(call.func) and type_name not in LAYERS:
+        raise Problem(f"{describe(call)} is not a torch.nn layer — write nn.Name(...)", line)
+    if type_name not in LAYERS:
+        close = difflib.get_close_matches(type_name, LAYERS, n=1)
+        hint = f" — did you mean nn.{close[0]}?" if close else ""
+        raise Problem(f"nn.{type_name} is not a layer Playground knows{hint}", line)
+    label = f"{type_name}" if type_name in RECURRENT else f"nn.{written}"
     try:
-        value = ast.literal_eval(node)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        raise _Problem(f"the value of {name} must be a literal (a number, text, True/False, None or a "
-                       f"tuple of them), not {_describe(node)}", getattr(node, "lineno", None)) from None
-    return list(value) if isinstance(value, tuple) else value
+        params, given = arguments(type_name, call, scope, skip_inferred=lazy)
+    except Problem as p:
+        raise Problem(f"{label}: {p.message}", p.line or line) from None
+    return Leaf(line, type_name, params, given, name, source=call)
 
 
-def _arguments(type_name: str, call: ast.Call) -> tuple[dict, dict]:
-    """The user's parameters, and the inferred input sizes the code gives (checked later)."""
+def value(node: ast.AST, name: str, scope: Scope | None):
+    try:
+        result = evaluate(node, scope)
+    except NotConstant as e:
+        raise Problem(f"the value of {name} cannot be read: {e.message}",
+                      e.line or getattr(node, "lineno", None)) from None
+    return list(result) if isinstance(result, tuple) else result
+
+
+def arguments(type_name: str, call: ast.Call, scope: Scope | None, skip_inferred: bool = False,
+              order: tuple[str, ...] | None = None, first: int = 0) -> tuple[dict, dict]:
+    """The user's parameters, and the inferred input sizes the code gives (checked later).
+    `order`: positional names (a functional form's); `first`: positional arguments to skip (the tensor)."""
     layer_type = LAYERS[type_name]
-    order = positional_names(type_name)
+    if order is None:
+        order = positional_names(type_name)
+        if skip_inferred:                        # LazyLinear(out_features): no in_features first
+            order = tuple(n for n in order if n not in layer_type.inferred_names)
     given: dict = {}
-    for i, node in enumerate(call.args):
+    positional = call.args[first:]
+    for i, node in enumerate(positional):
         if isinstance(node, ast.Starred):
-            raise _Problem("unpacking with * is not supported", node.lineno)
+            raise Problem("unpacking with * is not supported in a layer's arguments", node.lineno)
         if i >= len(order):
-            raise _Problem(f"takes at most {len(order)} positional arguments, got {len(call.args)}", node.lineno)
-        given[order[i]] = _value(node, order[i])
+            raise Problem(f"takes at most {len(order)} positional arguments, got {len(positional)}", node.lineno)
+        given[order[i]] = value(node, order[i], scope)
     for kw in call.keywords:
         if kw.arg is None:
-            raise _Problem("unpacking with ** is not supported", kw.value.lineno)
+            raise Problem("unpacking with ** is not supported", kw.value.lineno)
         if kw.arg in given:
-            raise _Problem(f"{kw.arg} is given twice", kw.value.lineno)
-        given[kw.arg] = _value(kw.value, kw.arg)
+            raise Problem(f"{kw.arg} is given twice", kw.value.lineno)
+        given[kw.arg] = value(kw.value, kw.arg, scope)
 
+    for name, harmless in _IGNORED.items():
+        if name in given and (harmless is None or given[name] == harmless):
+            del given[name]
     inferred_names = layer_type.inferred_names
     inferred = {k: given.pop(k) for k in inferred_names if k in given}
-    for name, value in layer_type.fixed.items():
+    for name, fixed in layer_type.fixed.items():
         if name in given:
-            if given.pop(name) != value:
-                raise _Problem(f"{name} must be {value} (Playground keeps the batch first)")
+            if given.pop(name) != fixed:
+                raise Problem(f"{name} must be {fixed} (Playground keeps the batch first)")
     declared = {p.name for p in layer_type.params}
     for name in given:
         if name not in declared:
             known = ", ".join(sorted(declared | set(inferred_names) | set(layer_type.fixed))) or "none"
-            raise _Problem(f"parameter {name!r} is not supported here (supported: {known})")
+            raise Problem(f"parameter {name!r} is not supported here (supported: {known})")
     try:
         check_params(layer_type.params, given, "")
     except ParamError as e:
-        raise _Problem(str(e)) from None
+        raise Problem(str(e)) from None
     if "normalized_shape" in inferred and isinstance(inferred["normalized_shape"], int):
         inferred["normalized_shape"] = [inferred["normalized_shape"]]
     return given, inferred
 
 
-def _drop_inferred(layers: list[tuple[int, LayerSpec, dict]], input_shape: list[int]) -> list[LayerSpec]:
+# --- inferred sizes ---------------------------------------------------------------------------------
+
+
+def _check_inferred(leaves: list[Leaf], input_shape: list[int]) -> tuple[list[LayerSpec], list]:
     """Input sizes the code states are dropped where they match what Playground infers, so the cards
-    keep inferring them; a size that does not match stays, and its card shows the mismatch."""
+    keep inferring them; a size that does not match stays, and its card shows the mismatch.
+    A `view(-1, N)` whose N is not the flattened size is a problem: the original would fail there."""
     specs: list[LayerSpec] = []
-    for _, layer, given in layers:
-        if given:
+    problems = []
+    for leaf in leaves:
+        layer = LayerSpec(leaf.type, dict(leaf.params), leaf.name)
+        if leaf.given or leaf.features is not None:
             info = infer_shapes(NetworkSpec(input_shape, specs + [LayerSpec(layer.type, dict(layer.params))]))
             this = info.layers[-1]
-            expected = LAYERS[layer.type].infer(this.input_shape) if this.input_shape is not None else None
-            for name, value in given.items():
-                if expected is None or _as_list(expected.get(name)) != _as_list(value):
-                    layer.params[name] = value
+            if leaf.features is not None and this.output_shape is not None \
+                    and tuple(this.output_shape) != (leaf.features,):
+                problems.append((leaf.line, f"the view to {leaf.features} features gets "
+                                 f"{'×'.join(map(str, this.input_shape))} values a sample — the code expects "
+                                 "another input shape than this project's"))
+            expected = LAYERS[layer.type].infer(this.input_shape) if this.input_shape is not None \
+                and LAYERS[layer.type].infer else None
+            for name, given in leaf.given.items():
+                if expected is None or _as_list(expected.get(name)) != _as_list(given):
+                    layer.params[name] = given
         specs.append(layer)
-    return specs
+    return specs, problems
 
 
-def _as_list(value):
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+def _as_list(v):
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def sequence_items(node: ast.AST, scope: Scope | None, lists: dict) -> list[tuple[ast.AST, Scope | None]]:
+    """The elements a `*[...]`, `*name` or `*[f(i) for i in range(n)]` unpacks, each with the scope
+    it is read in (a comprehension binds its variable); Problem for anything else."""
+    line = getattr(node, "lineno", None)
+    if isinstance(node, ast.Name) and node.id in lists:
+        return list(lists[node.id])
+    if isinstance(node, ast.Name) and scope is not None:
+        bound = _bound(node.id, scope)
+        if bound is not None:
+            return sequence_items(bound, scope, lists)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = []
+        for e in node.elts:
+            if isinstance(e, ast.Starred):
+                items.extend(sequence_items(e.value, scope, lists))
+            else:
+                items.append((e, scope))
+        return items
+    if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+        if len(node.generators) != 1:
+            raise Problem("a comprehension with several for clauses is not read — use one "
+                          "`for i in range(n)`", line)
+        gen = node.generators[0]
+        if gen.ifs or gen.is_async or not isinstance(gen.target, ast.Name):
+            raise Problem("only `[layer for i in range(n)]` comprehensions are read (one variable, no if)", line)
+        if isinstance(gen.iter, ast.Call) and dotted(gen.iter.func) == "range":
+            try:
+                values = list(literal_range(gen.iter, scope))
+            except NotConstant as e:
+                raise Problem(e.message, e.line or line) from None
+        else:
+            try:
+                values = evaluate(gen.iter, scope)
+            except NotConstant as e:
+                raise Problem(f"a comprehension must run over range(...) or a constant tuple: {e.message}",
+                              line) from None
+            if not isinstance(values, tuple):
+                raise Problem("a comprehension must run over range(...) or a constant tuple", line)
+        items = []
+        for v in values:
+            inner = Scope(scope)
+            inner.values[gen.target.id] = v
+            items.append((node.elt, inner))
+        if len(items) > MAX_LEAVES:
+            raise Problem(f"more than {MAX_LEAVES:,} layers", line)
+        return items
+    raise Problem(f"{describe(node)} cannot be unpacked into layers — write *[nn.Name(...), ...]", line)
+
+
+def _bound(name: str, scope: Scope) -> ast.AST | None:
+    while scope is not None:
+        if name in scope.nodes:
+            return scope.nodes[name]
+        scope = scope.parent
+    return None

@@ -1,0 +1,658 @@
+"""Reading modules from pasted code with `ast`: Sequentials, names bound to modules, and `nn.Module`
+classes whose `forward` is a straight chain of calls — turned into cards, nothing executed.
+
+A class is read as its `__init__` builds it (attributes, Sequentials, lists built with `append` in
+`for i in range(n)` loops, local constants and argument defaults) and as its `forward` runs: each
+statement must pass the one running tensor on (`x = F.relu(self.conv1(x))`). Branches, residual
+adds and second inputs cannot be a row of cards; each is refused with its line and the reason.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .code_eval import NotConstant, Scope, evaluate, literal_range
+from .code_import import (LAZY, MAX_LEAVES, Leaf, Problem, arguments, class_name, describe, dotted,
+                          layer_leaf, sequence_items)
+from .layers import LAYERS
+
+# Layers that hold weights or buffers: one of these applied twice would share them.
+WEIGHTED = {"Linear", "Conv1d", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
+            "GroupNorm", "RNN", "LSTM", "GRU"}
+
+# torch.nn.functional name -> (card, the positional arguments after the tensor)
+FUNCTIONAL = {
+    "relu": ("ReLU", ("inplace",)),
+    "relu_": ("ReLU", ()),
+    "leaky_relu": ("LeakyReLU", ("negative_slope", "inplace")),
+    "elu": ("ELU", ("alpha", "inplace")),
+    "gelu": ("GELU", ()),
+    "silu": ("SiLU", ("inplace",)),
+    "sigmoid": ("Sigmoid", ()),
+    "tanh": ("Tanh", ()),
+    "softplus": ("Softplus", ("beta", "threshold")),
+    "softmax": ("Softmax", ("dim",)),
+    "log_softmax": ("LogSoftmax", ("dim",)),
+    "max_pool1d": ("MaxPool1d", ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")),
+    "max_pool2d": ("MaxPool2d", ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")),
+    "avg_pool1d": ("AvgPool1d", ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")),
+    "avg_pool2d": ("AvgPool2d", ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")),
+    "adaptive_avg_pool2d": ("AdaptiveAvgPool2d", ("output_size",)),
+    "dropout": ("Dropout", ("p", "training", "inplace")),
+    "dropout2d": ("Dropout2d", ("p", "training", "inplace")),
+}
+_F_PREFIXES = ("F.", "torch.nn.functional.", "nn.functional.", "functional.")
+_TORCH = {"relu", "sigmoid", "tanh", "softmax", "log_softmax"}           # torch.relu(x) and friends
+_METHODS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax",
+            "log_softmax": "LogSoftmax"}                                   # x.relu()
+_MODULE_BASES = {"Module", "nn.Module", "torch.nn.Module"}
+
+
+class ClassReader:
+    """The network in a module's source: `network()` gives its leaves; problems and notes collect."""
+
+    def __init__(self, tree: ast.Module):
+        self.tree = tree
+        self.problems: list[tuple[int, str]] = []
+        self.notes: list[tuple[int, str]] = []
+        self.scope = Scope()
+        self.classes: dict[str, ast.ClassDef] = {}
+        self.functions: dict[str, ast.FunctionDef] = {}
+        self._leaves = 0
+        for stmt in tree.body:
+            if isinstance(stmt, ast.ClassDef) and any(dotted(b) in _MODULE_BASES for b in stmt.bases):
+                self.classes[stmt.name] = stmt
+            elif isinstance(stmt, ast.FunctionDef):
+                self.functions[stmt.name] = stmt
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                _bind(stmt, self.scope, {})
+
+    # --- which network -------------------------------------------------------------------------
+
+    def network(self) -> tuple[list[Leaf], str]:
+        top_calls = [n for stmt in self.tree.body if not isinstance(stmt, (ast.ClassDef, ast.FunctionDef))
+                     for n in ast.walk(stmt) if isinstance(n, ast.Call) and dotted(n.func) in self.classes]
+        if top_calls:                                      # model = Net() names the network
+            call = top_calls[-1]
+            return self.read_class(self.classes[dotted(call.func)], call, self.scope, ""), call.func.id
+        roots = self._sequential_roots()
+        if roots:
+            if len(roots) > 1:
+                self.problems.append((roots[1].lineno, "a second nn.Sequential — give one network at a time "
+                                      "(or the nn.Module class that uses them)"))
+                return [], "Sequential"
+            return self.modules(roots[0], self.scope, ""), "Sequential"
+        used = {dotted(n.func) for cls in self.classes.values() for n in ast.walk(cls)
+                if isinstance(n, ast.Call)}
+        top = [c for name, c in self.classes.items() if name not in used]
+        if len(top) == 1:
+            return self.read_class(top[0], None, self.scope, ""), top[0].name
+        if len(top) > 1:
+            self.problems.append((top[1].lineno, f"several nn.Module classes ({', '.join(c.name for c in top)}) "
+                                  "— add `model = Name()` for the one to import, or paste one"))
+            return [], "Sequential"
+        self.problems.append((1, "no nn.Sequential(...) or nn.Module class found — paste a network like "
+                                 "nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))"))
+        return [], "Sequential"
+
+    def _sequential_roots(self) -> list[ast.Call]:
+        """Outermost Sequentials outside classes and layer-making functions, not used by another."""
+        makers = [n for n in ast.walk(self.tree) if isinstance(n, ast.ClassDef) and n.name in self.classes
+                  or isinstance(n, ast.Call) and class_name(n.func) == "Sequential"]
+        called = {dotted(n.func) for m in makers for n in ast.walk(m) if isinstance(n, ast.Call)}
+        skip = [n for n in ast.walk(self.tree) if isinstance(n, ast.ClassDef) and n.name in self.classes
+                or isinstance(n, ast.FunctionDef) and n.name in called]
+        inside = {id(n) for s in skip for n in ast.walk(s)}
+        calls = [n for n in ast.walk(self.tree) if isinstance(n, ast.Call) and class_name(n.func) == "Sequential"
+                 and id(n) not in inside]
+        contained = {id(n) for c in calls for n in ast.walk(c) if n is not c}
+        outer = [c for c in calls if id(c) not in contained]
+        referenced = {n.id for c in outer for n in ast.walk(c) if isinstance(n, ast.Name)}
+        bound = {}
+        for n in ast.walk(self.tree):
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call):
+                for t in n.targets:
+                    if isinstance(t, ast.Name):
+                        bound[id(n.value)] = t.id
+        return sorted((c for c in outer if bound.get(id(c)) not in referenced), key=lambda c: c.lineno)
+
+    # --- module expressions ------------------------------------------------------------------
+
+    def modules(self, node: ast.AST, scope: Scope, path: str, lists: dict | None = None) -> list[Leaf]:
+        """The leaves of the module `node` builds, named from `path`; problems are collected."""
+        try:
+            return self._modules(node, scope, path, lists or {})
+        except Problem as p:
+            self.problems.append((p.line or getattr(node, "lineno", 1), p.message))
+            return []
+
+    def _modules(self, node: ast.AST, scope: Scope, path: str, lists: dict) -> list[Leaf]:
+        line = getattr(node, "lineno", None)
+        if isinstance(node, ast.Name):
+            bound = _lookup(node.id, scope)
+            if bound is None:
+                raise Problem(f"the variable {node.id!r} is not bound to a layer in this code", line)
+            return self._modules(bound[0], bound[1], path, lists)
+        if not isinstance(node, ast.Call):
+            raise Problem(f"{describe(node)} is not supported — write each layer as nn.Name(...)", line)
+        name = dotted(node.func)
+        if class_name(node.func) == "Sequential":
+            return self._sequential(node, scope, path, lists)
+        if name in self.classes:
+            return self.read_class(self.classes[name], node, scope, path)
+        if name in self.functions:
+            return self._factory(self.functions[name], node, scope, path)
+        if class_name(node.func) in ("ModuleList", "ModuleDict"):
+            raise Problem(f"nn.{class_name(node.func)} is not a chain by itself — use nn.Sequential", line)
+        leaf = layer_leaf(node, scope, path or None)
+        self._count(1, line)
+        return [leaf]
+
+    def _count(self, n: int, line) -> None:
+        self._leaves += n
+        if self._leaves > MAX_LEAVES:
+            raise Problem(f"more than {MAX_LEAVES:,} layers — no network here is that long", line)
+
+    def _sequential(self, call: ast.Call, scope: Scope, path: str, lists: dict) -> list[Leaf]:
+        if call.keywords:
+            self.problems.append((call.lineno, "nn.Sequential takes the layers only, no keyword arguments"))
+        prefix = f"{path}." if path else ""
+        if len(call.args) == 1 and isinstance(call.args[0], ast.Call) \
+                and dotted(call.args[0].func) in ("OrderedDict", "collections.OrderedDict"):
+            return self._ordered(call.args[0], scope, prefix, lists)
+        items: list[tuple[ast.AST, Scope]] = []
+        for arg in call.args:
+            if isinstance(arg, ast.Starred):
+                try:
+                    items.extend(sequence_items(arg.value, scope, lists))
+                except Problem as p:
+                    self.problems.append((p.line or arg.lineno, p.message))
+            else:
+                items.append((arg, scope))
+        leaves = []
+        for i, (node, item_scope) in enumerate(items):
+            leaves += self.modules(node, item_scope, f"{prefix}{i}", lists)
+        return leaves
+
+    def _ordered(self, call: ast.Call, scope: Scope, prefix: str, lists: dict) -> list[Leaf]:
+        pairs = call.args[0] if len(call.args) == 1 and not call.keywords else None
+        if not isinstance(pairs, (ast.List, ast.Tuple)):
+            raise Problem("OrderedDict must be given a list of (name, layer) pairs", call.lineno)
+        leaves = []
+        for pair in pairs.elts:
+            if not (isinstance(pair, ast.Tuple) and len(pair.elts) == 2 and isinstance(pair.elts[0], ast.Constant)
+                    and isinstance(pair.elts[0].value, str)):
+                self.problems.append((pair.lineno, "each OrderedDict entry must be a ('name', layer) pair"))
+                continue
+            leaves += self.modules(pair.elts[1], scope, f"{prefix}{pair.elts[0].value}", lists)
+        return leaves
+
+    def _factory(self, func: ast.FunctionDef, call: ast.Call, caller: Scope, path: str) -> list[Leaf]:
+        """`def block(c): return nn.Sequential(...)`: the layers it returns, its arguments bound."""
+        scope = self._arguments(func, call, caller, Scope(self.scope))
+        lists: dict = {}
+        for stmt in func.body:
+            if isinstance(stmt, ast.Return) and stmt.value is not None:
+                return self.modules(stmt.value, scope, path, lists)
+            self._statement(stmt, scope, lists, {}, f"{func.name}()")
+        raise Problem(f"{func.name}() returns no layers", func.lineno)
+
+    def _arguments(self, func: ast.FunctionDef, call: ast.Call | None, caller: Scope, scope: Scope) -> Scope:
+        args = func.args
+        names = [a.arg for a in args.posonlyargs + args.args]
+        if names and names[0] == "self":
+            names = names[1:]
+        defaults = dict(zip(names[len(names) - len(args.defaults):], args.defaults))
+        for a, d in zip(args.kwonlyargs, args.kw_defaults):
+            names.append(a.arg)
+            if d is not None:
+                defaults[a.arg] = d
+        given: dict[str, ast.AST] = {}
+        if call is not None:
+            if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+                raise Problem(f"{func.name}(*args/**kwargs) cannot be read — give the arguments one by one", call.lineno)
+            if len(call.args) > len(names):
+                raise Problem(f"{func.name}() takes {len(names)} arguments, the code gives {len(call.args)}", call.lineno)
+            given.update(zip(names, call.args))
+            given.update({k.arg: k.value for k in call.keywords})
+        for name in names:
+            node = given.get(name)
+            if node is not None:
+                bound = _lookup(node.id, caller) if isinstance(node, ast.Name) else None
+                if bound is not None and not _constant(node, caller):
+                    scope.bind(name, bound[0])               # a layer handed in: block(nn.ReLU())
+                    continue
+                try:
+                    scope.values[name] = evaluate(node, caller)
+                except NotConstant:
+                    scope.nodes[name] = node                 # a module expression, read where used
+            elif name in defaults:
+                try:
+                    scope.values[name] = evaluate(defaults[name], self.scope)
+                except NotConstant as e:
+                    self.problems.append((defaults[name].lineno, f"the default of {name}: {e.message}"))
+            elif call is not None:
+                raise Problem(f"{func.name}() needs its argument {name!r}", call.lineno)
+            # without a call (a class pasted alone), an argument without a default stays unbound:
+            # a layer that uses it says so
+        return scope
+
+    # --- classes -------------------------------------------------------------------------------
+
+    def read_class(self, cls: ast.ClassDef, call: ast.Call | None, caller: Scope, path: str) -> list[Leaf]:
+        prefix = f"{path}." if path else ""
+        class_scope = Scope(self.scope)
+        methods = {}
+        for stmt in cls.body:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                _bind(stmt, class_scope, {})
+            elif isinstance(stmt, ast.FunctionDef):
+                methods[stmt.name] = stmt
+        init, forward = methods.get("__init__"), methods.get("forward")
+        if forward is None:
+            raise Problem(f"class {cls.name} has no forward() — define forward(self, x) as a chain of calls",
+                          cls.lineno)
+        try:
+            scope = self._arguments(init, call, caller, Scope(class_scope)) if init else Scope(class_scope)
+        except Problem as p:
+            self.problems.append((p.line or cls.lineno, p.message))
+            scope = Scope(class_scope)
+        attrs: dict[str, tuple[ast.AST, Scope, dict]] = {}
+        lists: dict = {}
+        for stmt in (init.body if init else []):
+            self._statement(stmt, scope, lists, attrs, f"{cls.name}.__init__")
+        reader = _Forward(self, cls, forward, scope, attrs, prefix, set(methods) - {"__init__", "forward"})
+        leaves = reader.read()
+        for attr, (node, node_scope, node_lists) in attrs.items():
+            if attr in reader.used or not _is_module(node, self):
+                continue
+            saved = list(self.problems)
+            unused = self.modules(node, node_scope, prefix + attr, node_lists)
+            self.problems = saved                            # an unused layer's own problems do not matter
+            if any(leaf.type in WEIGHTED for leaf in unused):
+                self.problems.append((node.lineno, f"self.{attr} is built but forward() never uses it: its "
+                                      "weights would be missing from the cards — remove it or use it"))
+        return leaves
+
+    def _statement(self, stmt: ast.stmt, scope: Scope, lists: dict, attrs: dict, where: str) -> None:
+        """One statement of __init__ or a layer-making function: bindings, list building, loops."""
+        line = stmt.lineno
+        if isinstance(stmt, ast.Expr):
+            call = stmt.value
+            if isinstance(call, ast.Constant) or _is_super_init(call):
+                return
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
+                    and isinstance(call.func.value, ast.Name) and call.func.value.id in lists:
+                items = lists[call.func.value.id]
+                if call.func.attr == "append" and len(call.args) == 1:
+                    items.append((call.args[0], _snapshot(scope)))
+                    return
+                if call.func.attr == "extend" and len(call.args) == 1:
+                    self._extend(items, call.args[0], scope, lists)
+                    return
+            if isinstance(call, ast.Call) and dotted(call.func) == "print":
+                return
+            self.problems.append((line, f"{where}: {describe(call)} is not read — build the layers as "
+                                        "self.name = nn.Name(...) or a list"))
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            value = stmt.value
+            if value is None:
+                return
+            for target in targets:
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
+                        and target.value.id == "self":
+                    attrs[target.attr] = (value, _snapshot(scope), dict(lists))
+                    _bind_value(f"self.{target.attr}", value, scope)
+                elif isinstance(target, ast.Name):
+                    if isinstance(value, (ast.List, ast.Tuple)) and not _constant(value, scope):
+                        lists[target.id] = []
+                        self._extend(lists[target.id], value, scope, lists)
+                    else:
+                        lists.pop(target.id, None)
+                        _bind_value(target.id, value, scope)
+                else:
+                    self.problems.append((line, f"{where}: assigning to {ast.unparse(target)!r} is not read"))
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id in lists \
+                and isinstance(stmt.op, ast.Add):
+            self._extend(lists[stmt.target.id], stmt.value, scope, lists)
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            node = ast.BinOp(ast.Name(stmt.target.id, ast.Load()), stmt.op, stmt.value)
+            ast.copy_location(node, stmt)
+            ast.fix_missing_locations(node)
+            _bind_value(stmt.target.id, node, scope)
+        elif isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name) and not stmt.orelse:
+            try:
+                if isinstance(stmt.iter, ast.Call) and dotted(stmt.iter.func) == "range":
+                    values = list(literal_range(stmt.iter, scope))
+                else:
+                    values = evaluate(stmt.iter, scope)
+                    if not isinstance(values, tuple):
+                        raise NotConstant("the loop must run over range(...) or a constant tuple", line)
+            except NotConstant as e:
+                self.problems.append((line, f"{where}: this for loop cannot be unrolled: {e.message}"))
+                return
+            if len(values) > MAX_LEAVES:
+                self.problems.append((line, f"{where}: a loop of more than {MAX_LEAVES:,} rounds"))
+                return
+            for v in values:
+                scope.values[stmt.target.id] = v
+                for inner in stmt.body:
+                    self._statement(inner, scope, lists, attrs, where)
+        elif isinstance(stmt, (ast.Pass, ast.Import, ast.ImportFrom)):
+            return
+        else:
+            kind = {ast.If: "an if statement", ast.While: "a while loop", ast.For: "this for loop",
+                    ast.Try: "a try block", ast.With: "a with block"}.get(type(stmt), f"a {type(stmt).__name__} statement")
+            self.problems.append((line, f"{where}: {kind} is not read — build the layers without it "
+                                        "(self.name = nn.Name(...), lists and for i in range(n) loops are read)"))
+
+    def _extend(self, items: list, node: ast.AST, scope: Scope, lists: dict) -> None:
+        try:
+            items.extend((n, _snapshot(s)) for n, s in sequence_items(node, scope, lists))
+        except Problem as p:
+            self.problems.append((p.line or node.lineno, p.message))
+
+
+class _Forward:
+    """forward(self, x) read as a chain: the leaves in the order the running tensor meets them."""
+
+    def __init__(self, reader: ClassReader, cls, func: ast.FunctionDef, scope: Scope, attrs: dict, prefix: str,
+                 methods: set[str]):
+        self.reader, self.cls, self.func, self.scope = reader, cls, func, scope
+        self.attrs, self.prefix, self.methods = attrs, prefix, methods
+        self.used: dict[str, int] = {}
+        self.batch_names: set[str] = set()           # b = x.size(0): the batch size, for x.view(b, -1)
+        self._cache: dict[str, list[Leaf]] = {}
+
+    def problem(self, line, message) -> None:
+        self.reader.problems.append((line, message))
+
+    def read(self) -> list[Leaf]:
+        args = self.func.args
+        inputs = [a.arg for a in args.posonlyargs + args.args][1:]
+        if len(inputs) != 1 or args.vararg or args.kwonlyargs:
+            self.problem(self.func.lineno, f"{self.cls.name}.forward takes {len(inputs)} inputs — a row of cards "
+                         "takes one tensor: forward(self, x)")
+            return []
+        current = inputs[0]
+        leaves: list[Leaf] = []
+        for stmt in self.func.body:
+            line = stmt.lineno
+            if isinstance(stmt, ast.Expr) and (isinstance(stmt.value, ast.Constant)
+                                               or isinstance(stmt.value, ast.Call) and dotted(stmt.value.func) == "print"):
+                continue
+            if isinstance(stmt, ast.Return):
+                if stmt.value is None:
+                    self.problem(line, "forward returns nothing — return the chain's result")
+                elif isinstance(stmt.value, ast.Tuple):
+                    self.problem(line, "forward returns several values — a row of cards passes on one tensor")
+                else:
+                    leaves += self.chain(stmt.value, current)
+                break
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                if len(targets) != 1 or not isinstance(targets[0], ast.Name) or stmt.value is None:
+                    self.problem(line, "only `name = ...` assignments can be a chain")
+                    continue
+                if self._batch_size(stmt.value, current):
+                    self.batch_names.add(targets[0].id)
+                    continue
+                if not _mentions(stmt.value, current):
+                    self.problem(line, f"this line does not use the running tensor {current!r} — forward must "
+                                 "pass one tensor along, line by line")
+                    continue
+                leaves += self.chain(stmt.value, current)
+                current = targets[0].id
+                continue
+            if isinstance(stmt, ast.AugAssign):
+                self.problem(line, f"{ast.unparse(stmt)!r} adds to the running tensor (a residual connection) — "
+                             "cards are a chain with one path")
+                continue
+            kind = {ast.If: "an if statement (a branch)", ast.For: "a for loop", ast.While: "a while loop"}.get(
+                type(stmt), f"a {type(stmt).__name__} statement")
+            self.problem(line, f"{kind} in forward cannot be a chain of cards — write forward as one "
+                         "call after another")
+        else:
+            self.problem(self.func.lineno, "forward has no return")
+        return leaves
+
+    def _batch_size(self, node: ast.AST, var: str) -> bool:
+        """x.size(0), x.shape[0], len(x): the batch size."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "size" \
+                and _is_name(node.func.value, var) and len(node.args) == 1 and _is_const(node.args[0], 0):
+            return True
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape" \
+                and _is_name(node.value.value, var) and _is_const(node.slice, 0):
+            return True
+        if isinstance(node, ast.Call) and dotted(node.func) == "len" and len(node.args) == 1:
+            return _is_name(node.args[0], var)
+        return isinstance(node, ast.Name) and node.id in self.batch_names
+
+    def chain(self, node: ast.AST, var: str) -> list[Leaf]:
+        try:
+            return self._chain(node, var)
+        except Problem as p:
+            self.problem(p.line or getattr(node, "lineno", self.func.lineno), p.message)
+            return []
+
+    def _chain(self, node: ast.AST, var: str) -> list[Leaf]:
+        line = getattr(node, "lineno", None)
+        if isinstance(node, ast.Name):
+            if node.id == var:
+                return []
+            raise Problem(f"uses {node.id!r} where the running tensor is {var!r} — a branch or a second "
+                          "input cannot be a chain of cards", line)
+        if isinstance(node, ast.BinOp):
+            raise Problem(f"{ast.unparse(node)!r} combines tensors with {type(node.op).__name__.lower()} "
+                          "(a residual connection or a product) — cards are a chain with one path", line)
+        if not isinstance(node, ast.Call):
+            raise Problem(f"{describe(node)} in forward is not a layer call", line)
+        func = node.func
+        name = dotted(func)
+        if isinstance(func, ast.Attribute) and _is_name(func.value, "self"):
+            return self._attribute(node, func.attr, var)
+        for prefix in _F_PREFIXES:
+            if name and name.startswith(prefix) and name[len(prefix):] in FUNCTIONAL:
+                return self._functional(node, name[len(prefix):], var)
+        if name in ("torch.flatten",):
+            inner = self._tensor_arg(node, var)
+            return inner + [self._flatten(node, node.args[1:], {k.arg: k.value for k in node.keywords}, 0)]
+        if name and name.startswith("torch.") and name[6:] in _TORCH:
+            inner = self._tensor_arg(node, var)
+            return inner + [self._functional_leaf(node, _METHODS[name[6:]], ("dim",), 1)]
+        if name in ("torch.cat", "torch.stack", "torch.add"):
+            raise Problem(f"{name}() joins tensors — cards are a chain with one path", line)
+        if isinstance(func, ast.Attribute) and isinstance(func.value, (ast.Call, ast.Name)) \
+                and _mentions(func.value, var):
+            inner = self._chain(func.value, var)
+            return inner + self._method(node, func.attr, var)
+        raise Problem(f"{describe(node)} in forward is not a layer Playground knows — use self.layer(x), "
+                      "F.relu(x), torch.flatten(x, 1), x.view(-1, N) and the like", line)
+
+    def _tensor_arg(self, node: ast.Call, var: str) -> list[Leaf]:
+        tensor = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "input"), None)
+        if tensor is None:
+            raise Problem(f"{describe(node)} has no tensor to work on", node.lineno)
+        return self._chain(tensor, var)
+
+    def _attribute(self, node: ast.Call, attr: str, var: str) -> list[Leaf]:
+        line = node.lineno
+        if attr in self.methods:
+            raise Problem(f"self.{attr}() is a method of the class — write its calls in forward itself", line)
+        if attr not in self.attrs:
+            raise Problem(f"self.{attr} is not built in __init__", line)
+        if len(node.args) != 1 or node.keywords:
+            raise Problem(f"self.{attr} is called with {len(node.args) + len(node.keywords)} arguments — a "
+                          "chain passes one tensor", line)
+        inner = self._chain(node.args[0], var)
+        self.used[attr] = self.used.get(attr, 0) + 1
+        if attr not in self._cache:
+            value, scope, lists = self.attrs[attr]
+            self._cache[attr] = self.reader.modules(value, scope, self.prefix + attr, lists)
+            return inner + self._cache[attr]
+        leaves = self._cache[attr]
+        if any(leaf.type in WEIGHTED for leaf in leaves):
+            raise Problem(f"self.{attr} is applied a second time: it shares its weights between both places, "
+                          "which separate cards cannot — define a second layer", line)
+        self.reader.notes.append((line, f"self.{attr} is used more than once: each use becomes its own card"))
+        return inner + [Leaf(line, leaf.type, dict(leaf.params), dict(leaf.given), leaf.name, leaf.features)
+                        for leaf in leaves]
+
+    def _functional(self, node: ast.Call, fname: str, var: str) -> list[Leaf]:
+        type_name, order = FUNCTIONAL[fname]
+        inner = self._tensor_arg(node, var)
+        if fname.startswith("dropout") and not any(k.arg == "training" for k in node.keywords) and len(node.args) < 3:
+            self.reader.notes.append((node.lineno, f"F.{fname} without training=self.training drops values in "
+                                      "eval mode too; the Dropout card drops them only while training"))
+        return inner + [self._functional_leaf(node, type_name, order, 1)]
+
+    def _functional_leaf(self, node: ast.Call, type_name: str, order, first: int) -> Leaf:
+        keywords = [k for k in node.keywords if k.arg not in ("input", "training", "inplace", "_stacklevel",
+                                                               "return_indices", "dtype")]
+        args = node.args[first:]
+        if "training" in order:                       # F.dropout(x, 0.5, self.training): positional training
+            args = args[:order.index("training")]
+        call = ast.Call(node.func, [ast.Constant(None)] * first + list(args), keywords)
+        ast.copy_location(call, node)
+        try:
+            params, given = arguments(type_name, call, self.scope, order=order, first=first)
+        except Problem as p:
+            raise Problem(f"{dotted(node.func)}: {p.message}", p.line or node.lineno) from None
+        return Leaf(node.lineno, type_name, params, given, None, source=node)
+
+    def _method(self, node: ast.Call, method: str, var: str) -> list[Leaf]:
+        line = node.lineno
+        if method in ("view", "reshape"):
+            return [self._view(node)]
+        if method == "flatten":
+            return [self._flatten(node, node.args, {k.arg: k.value for k in node.keywords}, 0)]
+        if method in _METHODS:
+            return [self._functional_leaf(node, _METHODS[method], ("dim",), 0)]
+        if method in ("contiguous", "float"):
+            return []
+        raise Problem(f"the tensor method .{method}() is not a layer Playground knows", line)
+
+    def _view(self, node: ast.Call) -> Leaf:
+        line = node.lineno
+        args = node.args
+        if len(args) == 1 and isinstance(args[0], (ast.Tuple, ast.List)):
+            args = args[0].elts
+        if len(args) != 2 or node.keywords:
+            raise Problem(f"{ast.unparse(node)!r} reshapes to other than (batch, features) — only "
+                          "x.view(-1, N) or x.view(x.size(0), -1) flatten", line)
+        first, second = args
+        batch = self._batch_size(first, "") or _is_batch_of(first) or _is_const(first, -1)
+        if not batch:
+            raise Problem(f"{ast.unparse(node)!r} does not keep the batch first", line)
+        if _is_const(second, -1):
+            if _is_const(first, -1):
+                raise Problem(f"{ast.unparse(node)!r} has two unknown sizes", line)
+            return Leaf(line, "Flatten", {}, source=node)
+        if isinstance(second, ast.Call) and isinstance(second.func, ast.Attribute) \
+                and _is_name(second.func.value, "self") and second.func.attr in self.methods:
+            return Leaf(line, "Flatten", {}, source=node)  # x.view(-1, self.num_flat_features(x))
+        try:
+            n = evaluate(second, self.scope)
+        except NotConstant as e:
+            raise Problem(f"the size in {ast.unparse(node)!r} cannot be read: {e.message}", line) from None
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise Problem(f"the size in {ast.unparse(node)!r} is not a whole number", line)
+        return Leaf(line, "Flatten", {}, features=n, source=node)
+
+    def _flatten(self, node: ast.Call, args, keywords: dict, default_start: int) -> Leaf:
+        line = node.lineno
+        values = {}
+        for name, arg in zip(("start_dim", "end_dim"), args):
+            values[name] = arg
+        values.update({k: v for k, v in keywords.items() if k in ("start_dim", "end_dim")})
+        try:
+            start = evaluate(values["start_dim"], self.scope) if "start_dim" in values else default_start
+            end = evaluate(values["end_dim"], self.scope) if "end_dim" in values else -1
+        except NotConstant as e:
+            raise Problem(f"{ast.unparse(node)!r}: {e.message}", line) from None
+        if start == 0:
+            raise Problem(f"{ast.unparse(node)!r} flattens the batch dimension too — write torch.flatten(x, 1)", line)
+        params = {k: v for k, v in (("start_dim", start), ("end_dim", end)) if v != {"start_dim": 1, "end_dim": -1}[k]}
+        return Leaf(line, "Flatten", params, source=node)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _is_name(node, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
+def _is_const(node, value) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+        return -node.operand.value == value if isinstance(node.operand.value, (int, float)) else False
+    return isinstance(node, ast.Constant) and node.value == value and not isinstance(node.value, bool)
+
+
+def _is_batch_of(node) -> bool:
+    """x.size(0) / x.shape[0] / len(x) of whatever tensor name."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "size":
+        return len(node.args) == 1 and _is_const(node.args[0], 0)
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape":
+        return _is_const(node.slice, 0)
+    return False
+
+
+def _mentions(node: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+
+
+def _is_super_init(node) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "__init__"
+
+
+def _constant(node: ast.AST, scope: Scope) -> bool:
+    try:
+        evaluate(node, scope)
+        return True
+    except NotConstant:
+        return False
+
+
+def _bind_value(name: str, node: ast.AST, scope: Scope) -> None:
+    """Constants are computed at once (so `c = c * 2` and loops follow the code's order); anything else
+    is kept as the expression, read where it is used."""
+    try:
+        scope.values[name] = evaluate(node, scope)
+        scope.nodes.pop(name, None)
+    except NotConstant:
+        scope.values.pop(name, None)
+        scope.nodes[name] = node
+
+
+def _bind(stmt, scope: Scope, lists: dict) -> None:
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    if stmt.value is None:
+        return
+    for t in targets:
+        if isinstance(t, ast.Name):
+            _bind_value(t.id, stmt.value, scope)
+
+
+def _snapshot(scope: Scope) -> Scope:
+    """The scope as it stands now: a layer appended in a loop keeps the loop variable's value."""
+    copy = Scope(scope.parent)
+    copy.nodes, copy.values = dict(scope.nodes), dict(scope.values)
+    return copy
+
+
+def _lookup(name: str, scope: Scope) -> tuple[ast.AST, Scope] | None:
+    while scope is not None:
+        if name in scope.nodes:
+            return scope.nodes[name], scope
+        scope = scope.parent
+    return None
+
+
+def _is_module(node: ast.AST, reader: ClassReader) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    name = class_name(node.func)
+    return name in LAYERS or name in LAZY or name == "Sequential" or dotted(node.func) in reader.classes \
+        or dotted(node.func) in reader.functions
