@@ -91,7 +91,7 @@ class ClassReader:
             self.problems.append((top[1].lineno, f"several nn.Module classes ({', '.join(c.name for c in top)}) "
                                   "— add `model = Name()` for the one to import, or paste one"))
             return [], "Sequential"
-        self.problems.append((1, "no nn.Sequential(...) or nn.Module class found — paste a network like "
+        self.problems.append((1, "no nn.Sequential(...) found, nor an nn.Module class — paste a network like "
                                  "nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))"))
         return [], "Sequential"
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import difflib
-import textwrap
 from dataclasses import dataclass, field
 
 from .code_eval import MAX_DEPTH, MAX_DIGITS, NotConstant, Scope, evaluate, literal_range
@@ -99,7 +98,7 @@ def _parse(source: str) -> ast.Module:
     if size > MAX_SOURCE_BYTES:
         raise CodeImportError([(1, f"the source is {size:,} bytes — too big to be a network's code "
                                    f"(at most {MAX_SOURCE_BYTES:,})")])
-    source = textwrap.dedent(source.expandtabs(8))  # pasted from a class body: its indentation goes
+    source = dedent(source)                         # pasted from a class body: its indentation goes
     try:
         tree = ast.parse(source)
     except SyntaxError as e:
@@ -114,6 +113,19 @@ def _parse(source: str) -> ast.Module:
         raise CodeImportError([(1, f"invalid Python: {str(e).split(':')[0]}")]) from None
     _check_depth(tree)
     return tree
+
+
+def dedent(source: str) -> str:
+    """The code's common indentation removed; comment lines (a header above pasted class-body code)
+    do not count, and a comment indented less than the code is moved to the left edge."""
+    lines = source.expandtabs(8).splitlines()
+    code = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    margin = min((len(line) - len(line.lstrip()) for line in code), default=0)
+    out = []
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        out.append(line[min(margin, indent):] if line.strip() else "")
+    return "\n".join(out) + "\n"
 
 
 def _check_depth(tree: ast.AST) -> None:
