@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 
 from .code_eval import NotConstant, Scope, evaluate, literal_range
-from .code_import import (LAZY, MAX_LEAVES, Leaf, Problem, arguments, class_name, describe, dotted,
+from .code_layers import (LAZY, MAX_LEAVES, Leaf, Problem, arguments, class_name, describe, dotted,
                           layer_leaf, sequence_items)
 from .layers import LAYERS
 

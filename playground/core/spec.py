@@ -243,14 +243,15 @@ def _parse_project(raw: Any) -> Project:
     layers = []
     for i, layer in enumerate(layers_raw):
         where = f"network.layers[{i}]"
-        name = None
+        layer_name = None
         if isinstance(layer, dict) and "name" in layer:
             layer = dict(layer)
-            name = _expect(layer.pop("name"), str, f"{where}.name", "text (the layer's name in its code)")
-            if not name or len(name) > 200 or any(not part for part in name.split(".")):
-                raise ProjectError(f"{where}.name must be a module path like 'conv1' or 'features.0', not {name!r}")
+            layer_name = _expect(layer.pop("name"), str, f"{where}.name", "text (the layer's name in its code)")
+            if not layer_name or len(layer_name) > 200 or any(not part for part in layer_name.split(".")):
+                raise ProjectError(f"{where}.name must be a module path like 'conv1' or 'features.0', "
+                                   f"not {layer_name!r}")
         comp = _parse_component(layer, where)
-        layers.append(LayerSpec(comp.type, comp.params, name))
+        layers.append(LayerSpec(comp.type, comp.params, layer_name))
 
     data_raw = _expect(raw.get("data", {"dataset": "xor"}), dict, "data", "an object")
     _no_unknown_keys(data_raw, ("dataset", "params"), "data")

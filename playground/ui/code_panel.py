@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.code_import import CodeImportError, parse_sequential
+from ..core.code_import import CodeImportError, import_code
 from ..core.codegen import panel_source
 from ..core.errors import PlaygroundError
 from .document import ProjectDocument
@@ -117,7 +117,8 @@ class CodePanel(QWidget):
             self._say("A run is training this network — stop it to apply code.", error=True)
             return False
         try:
-            spec = parse_sequential(self.source, self.document.network.input_shape)
+            result = import_code(self.source, self.document.network.input_shape)
+            spec = result.network
         except CodeImportError as e:
             lines = str(e).splitlines()
             if len(lines) > MAX_SHOWN_PROBLEMS:  # the rest are tinted; the editor keeps its room
@@ -129,7 +130,9 @@ class CodePanel(QWidget):
         self._edited = False
         self._show_cards(keep_text=True)
         if self.document.network_info.ok:
-            self._say(f"Applied: {len(spec.layers)} layer{'s' if len(spec.layers) != 1 else ''}.")
+            notes = "".join(f"\nline {line}: {note}" for line, note in result.notes)
+            origin = "" if result.origin == "Sequential" else f" from class {result.origin}"
+            self._say(f"Applied: {len(spec.layers)} layer{'s' if len(spec.layers) != 1 else ''}{origin}.{notes}")
         self.applied.emit()
         return True
 
