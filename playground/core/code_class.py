@@ -70,6 +70,23 @@ class ClassReader:
     # --- which network -------------------------------------------------------------------------
 
     def network(self) -> tuple[list[Leaf], str]:
+        leaves, origin = self._network()
+        seen: dict[tuple, Leaf] = {}
+        for leaf in leaves:
+            if leaf.shared is None:
+                continue
+            first = seen.setdefault(leaf.shared, leaf)
+            if first is not leaf and leaf.name != first.name:
+                if leaf.type in WEIGHTED:
+                    self.problems.append((leaf.line, f"the same {leaf.type} appears twice ({first.name} and "
+                                          f"{leaf.name}): it shares its weights, which separate cards cannot — "
+                                          "build a second layer"))
+                else:
+                    self.notes.append((leaf.line, f"the same {leaf.type} is used twice: each use becomes its "
+                                       "own card"))
+        return leaves, origin
+
+    def _network(self) -> tuple[list[Leaf], str]:
         top_calls = [n for stmt in self.tree.body if not isinstance(stmt, (ast.ClassDef, ast.FunctionDef))
                      for n in ast.walk(stmt) if isinstance(n, ast.Call) and dotted(n.func) in self.classes]
         if top_calls:                                      # model = Net() names the network
@@ -132,7 +149,10 @@ class ClassReader:
             bound = _lookup(node.id, scope)
             if bound is None:
                 raise Problem(f"the variable {node.id!r} is not bound to a layer in this code", line)
-            return self._modules(bound[0], bound[1], path, lists)
+            leaves = self._modules(bound[0], bound[1], path, lists)
+            for i, leaf in enumerate(leaves):   # every use of this name is the same module object
+                leaf.shared = leaf.shared or (id(bound[0]), i)
+            return leaves
         if not isinstance(node, ast.Call):
             raise Problem(f"{describe(node)} is not supported — write each layer as nn.Name(...)", line)
         name = dotted(node.func)
@@ -233,8 +253,9 @@ class ClassReader:
                     self.problems.append((defaults[name].lineno, f"the default of {name}: {e.message}"))
             elif call is not None:
                 raise Problem(f"{func.name}() needs its argument {name!r}", call.lineno)
-            # without a call (a class pasted alone), an argument without a default stays unbound:
-            # a layer that uses it says so
+            else:                                # a class pasted alone: say how to give the value
+                self.problems.append((func.lineno, f"{name!r} has no default, so its value is unknown — add a "
+                                      f"line like `model = {_owner(func, self)}({name}=...)` below the class"))
         return scope
 
     # --- classes -------------------------------------------------------------------------------
@@ -263,8 +284,9 @@ class ClassReader:
             self._statement(stmt, scope, lists, attrs, f"{cls.name}.__init__")
         reader = _Forward(self, cls, forward, scope, attrs, prefix, set(methods) - {"__init__", "forward"})
         leaves = reader.read()
+        mentioned = {n.attr for n in ast.walk(forward) if isinstance(n, ast.Attribute) and _is_name(n.value, "self")}
         for attr, (node, node_scope, node_lists) in attrs.items():
-            if attr in reader.used or not _is_module(node, self):
+            if attr in reader.used or attr in mentioned or not _is_module(node, self):
                 continue
             saved = list(self.problems)
             unused = self.modules(node, node_scope, prefix + attr, node_lists)
@@ -304,10 +326,14 @@ class ClassReader:
                         and target.value.id == "self":
                     attrs[target.attr] = (value, _snapshot(scope), dict(lists))
                     _bind_value(f"self.{target.attr}", value, scope)
+                elif isinstance(target, ast.Tuple) and _unpack(target, value, scope):
+                    continue
                 elif isinstance(target, ast.Name):
-                    if isinstance(value, (ast.List, ast.Tuple)) and not _constant(value, scope):
-                        lists[target.id] = []
-                        self._extend(lists[target.id], value, scope, lists)
+                    if isinstance(value, ast.List) or isinstance(value, ast.Tuple) and not _constant(value, scope):
+                        lists[target.id] = []             # layers = [] ... layers.append(nn.Linear(...))
+                        if not _constant(value, scope):
+                            self._extend(lists[target.id], value, scope, lists)
+                        _bind_value(target.id, value, scope)
                     else:
                         lists.pop(target.id, None)
                         _bind_value(target.id, value, scope)
@@ -376,6 +402,7 @@ class _Forward:
                          "takes one tensor: forward(self, x)")
             return []
         current = inputs[0]
+        failed = False
         leaves: list[Leaf] = []
         for stmt in self.func.body:
             line = stmt.lineno
@@ -393,16 +420,25 @@ class _Forward:
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 if len(targets) != 1 or not isinstance(targets[0], ast.Name) or stmt.value is None:
-                    self.problem(line, "only `name = ...` assignments can be a chain")
+                    self.problem(line, f"{ast.unparse(targets[0]) if targets else 'this'} = ... takes several "
+                                 "results (a layer returning a tuple, like an LSTM's (output, state)) — a chain "
+                                 "passes one tensor: use Playground's LSTM card, which passes on one")
+                    names = [n.id for n in ast.walk(targets[0]) if isinstance(n, ast.Name)] if targets else []
+                    current = names[0] if names else current
+                    failed = True
                     continue
                 if self._batch_size(stmt.value, current):
                     self.batch_names.add(targets[0].id)
                     continue
                 if not _mentions(stmt.value, current):
-                    self.problem(line, f"this line does not use the running tensor {current!r} — forward must "
-                                 "pass one tensor along, line by line")
+                    if not failed:                   # after a refused line the running tensor is unknown
+                        self.problem(line, f"this line does not use the running tensor {current!r} — forward "
+                                     "must pass one tensor along, line by line")
+                    current = targets[0].id
                     continue
+                before = len(self.reader.problems)
                 leaves += self.chain(stmt.value, current)
+                failed = failed or len(self.reader.problems) > before
                 current = targets[0].id
                 continue
             if isinstance(stmt, ast.AugAssign):
@@ -552,6 +588,9 @@ class _Forward:
         if isinstance(second, ast.Call) and isinstance(second.func, ast.Attribute) \
                 and _is_name(second.func.value, "self") and second.func.attr in self.methods:
             return Leaf(line, "Flatten", {}, source=node)  # x.view(-1, self.num_flat_features(x))
+        if _is_const(first, -1) and any(isinstance(n, ast.Attribute) and n.attr in ("nelement", "numel")
+                                        for n in ast.walk(second)) and _is_per_sample(second):
+            return Leaf(line, "Flatten", {}, source=node)  # x.view(-1, int(x.nelement() / x.shape[0]))
         try:
             n = evaluate(second, self.scope)
         except NotConstant as e:
@@ -599,6 +638,23 @@ def _is_batch_of(node) -> bool:
     return False
 
 
+def _owner(func: ast.FunctionDef, reader: ClassReader) -> str:
+    """The class an __init__ belongs to, or the function itself."""
+    for cls in reader.classes.values():
+        if func in cls.body:
+            return cls.name
+    return func.name
+
+
+def _is_per_sample(node: ast.AST) -> bool:
+    """`x.nelement() / x.shape[0]` (or // x.size(0), wrapped in int()): the values of one sample."""
+    if isinstance(node, ast.Call) and dotted(node.func) == "int" and len(node.args) == 1:
+        node = node.args[0]
+    return (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv))
+            and isinstance(node.left, ast.Call) and isinstance(node.left.func, ast.Attribute)
+            and node.left.func.attr in ("nelement", "numel") and _is_batch_of(node.right))
+
+
 def _mentions(node: ast.AST, name: str) -> bool:
     return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
 
@@ -633,6 +689,24 @@ def _bind(stmt, scope: Scope, lists: dict) -> None:
     for t in targets:
         if isinstance(t, ast.Name):
             _bind_value(t.id, stmt.value, scope)
+        elif isinstance(t, ast.Tuple):
+            _unpack(t, stmt.value, scope)
+
+
+def _unpack(target: ast.Tuple, value: ast.AST, scope: Scope) -> bool:
+    """`N, D_in, H = 64, 1000, 100`: each name its constant; False when it is not that simple."""
+    if not all(isinstance(e, ast.Name) for e in target.elts):
+        return False
+    try:
+        values = evaluate(value, scope)
+    except NotConstant:
+        return False
+    if not isinstance(values, tuple) or len(values) != len(target.elts):
+        return False
+    for e, v in zip(target.elts, values):
+        scope.values[e.id] = v
+        scope.nodes.pop(e.id, None)
+    return True
 
 
 def _snapshot(scope: Scope) -> Scope:

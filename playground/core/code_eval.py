@@ -85,12 +85,47 @@ def evaluate(node: ast.AST, scope: Scope | None = None, depth: int = 0):
         if not _is_number(value):
             raise NotConstant(f"{ast.unparse(node)!r} negates something that is not a number", line)
         return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.Call) and _dotted(node.func) in ("int", "float", "torch.Size") \
+            and len(node.args) == 1 and not node.keywords:
+        value = evaluate(node.args[0], scope, depth + 1)   # int(16 * 5.0), torch.Size([2, 5, 5])
+        if _dotted(node.func) == "torch.Size":
+            if not isinstance(value, tuple) or not all(isinstance(v, int) for v in value):
+                raise NotConstant(f"{ast.unparse(node)!r} needs a tuple of whole numbers", line)
+            return value
+        if not _is_number(value):
+            raise NotConstant(f"{ast.unparse(node)!r} converts something that is not a number", line)
+        try:
+            return _bounded(int(value) if _dotted(node.func) == "int" else float(value), line)
+        except (OverflowError, ValueError) as e:
+            raise NotConstant(f"{ast.unparse(node)!r} cannot be computed ({e})", line) from None
+    if isinstance(node, ast.Call) and _dotted(node.func) == "len" and len(node.args) == 1 and not node.keywords:
+        value = evaluate(node.args[0], scope, depth + 1)
+        if not isinstance(value, (tuple, str)):
+            raise NotConstant(f"{ast.unparse(node)!r} takes the length of something that is not a tuple", line)
+        return len(value)
+    if isinstance(node, ast.Subscript):
+        value = evaluate(node.value, scope, depth + 1)
+        index = evaluate(node.slice, scope, depth + 1)
+        if not isinstance(value, tuple) or not isinstance(index, int) or isinstance(index, bool):
+            raise NotConstant(f"{ast.unparse(node)!r} indexes something that is not a tuple of constants", line)
+        if not -len(value) <= index < len(value):
+            raise NotConstant(f"{ast.unparse(node)!r} is out of range", line)
+        return value[index]
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left = evaluate(node.left, scope, depth + 1)
         right = evaluate(node.right, scope, depth + 1)
         return _binary(node, left, right, line)
     raise NotConstant(f"{ast.unparse(node)!r} is not a constant this reader computes "
                       "(numbers, tuples, + - * / // % ** and names bound to them)", line)
+
+
+def _dotted(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
 
 
 def _is_number(value) -> bool:

@@ -60,9 +60,10 @@ def import_code(source: str, input_shape: list[int] | tuple[int, ...],
                                 "`playground train` / `playground inspect`"))
     if reader.problems:
         raise CodeImportError(reader.problems)
-    layers, problems = _check_inferred(leaves, list(input_shape))
+    layers, problems, notes = _check_inferred(leaves, list(input_shape))
     if problems:
         raise CodeImportError(problems)
+    reader.notes += notes
     if all(layer.name in (None, str(i)) for i, layer in enumerate(layers)):
         for layer in layers:                       # a plain Sequential's names are Playground's own
             layer.name = None
@@ -96,12 +97,24 @@ def dedent(source: str) -> str:
     do not count, and a comment indented less than the code is moved to the left edge."""
     lines = source.expandtabs(8).splitlines()
     code = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if code and all(line.lstrip().startswith((">>>", "...")) for line in code):
+        # an example copied from a docstring: its prompts go, the code under them stays
+        lines = [_unprompt(line) for line in lines]
+        code = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     margin = min((len(line) - len(line.lstrip()) for line in code), default=0)
     out = []
     for line in lines:
         indent = len(line) - len(line.lstrip())
         out.append(line[min(margin, indent):] if line.strip() else "")
     return "\n".join(out) + "\n"
+
+
+def _unprompt(line: str) -> str:
+    stripped = line.lstrip()
+    for prompt in (">>> ", "... ", ">>>", "..."):
+        if stripped.startswith(prompt):
+            return stripped[len(prompt):]
+    return line
 
 
 def _check_depth(tree: ast.AST) -> None:
@@ -118,14 +131,23 @@ def _check_depth(tree: ast.AST) -> None:
 # --- inferred sizes ---------------------------------------------------------------------------------
 
 
-def _check_inferred(leaves: list[Leaf], input_shape: list[int]) -> tuple[list[LayerSpec], list]:
+def _check_inferred(leaves: list[Leaf], input_shape: list[int]) -> tuple[list[LayerSpec], list, list]:
     """Input sizes the code states are dropped where they match what Playground infers, so the cards
     keep inferring them; a size that does not match stays, and its card shows the mismatch.
-    A `view(-1, N)` whose N is not the flattened size is a problem: the original would fail there."""
+    A `view(-1, N)` whose N is not the flattened size is a problem: the original would fail there.
+    Returns the layers, the problems and the notes."""
     specs: list[LayerSpec] = []
-    problems = []
+    problems, notes = [], []
     for leaf in leaves:
         layer = LayerSpec(leaf.type, dict(leaf.params), leaf.name)
+        if leaf.type == "Dropout2d":
+            info = infer_shapes(NetworkSpec(input_shape, specs + [LayerSpec("Identity")]))
+            shape = info.layers[-1].input_shape
+            if shape is not None and len(shape) == 1:
+                # torch drops single values of a (batch, features) input here, as Dropout does (it warns)
+                layer.type = "Dropout"
+                notes.append((leaf.line, "nn.Dropout2d on features drops single values, as torch does for a "
+                                         "(batch, features) input: the card is Dropout"))
         if leaf.given or leaf.features is not None:
             info = infer_shapes(NetworkSpec(input_shape, specs + [LayerSpec(layer.type, dict(layer.params))]))
             this = info.layers[-1]
@@ -140,7 +162,7 @@ def _check_inferred(leaves: list[Leaf], input_shape: list[int]) -> tuple[list[La
                 if expected is None or _as_list(expected.get(name)) != _as_list(given):
                     layer.params[name] = given
         specs.append(layer)
-    return specs, problems
+    return specs, problems, notes
 
 
 def _as_list(v):

@@ -20,6 +20,7 @@ LAZY = {"LazyLinear": "Linear", "LazyConv1d": "Conv1d", "LazyConv2d": "Conv2d",
         "LazyBatchNorm2d": "BatchNorm2d"}
 # Arguments that change nothing about what a card computes or stores.
 _IGNORED = {"inplace": None, "return_indices": False}
+_UNREAD = object()            # an input size the code computes from names it does not bind
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Leaf:
     name: str | None = None                        # the module's path in the original: "features.0"
     features: int | None = None                    # x.view(-1, N): the N the flattened size must be
     source: ast.AST | None = None                  # the constructor call
+    shared: tuple | None = None                    # (binding, index) when reached through a name: one module
 
 
 # --- names and what they are ------------------------------------------------------------------
@@ -128,23 +130,33 @@ def arguments(type_name: str, call: ast.Call, scope: Scope | None, skip_inferred
             order = tuple(n for n in order if n not in layer_type.inferred_names)
     given: dict = {}
     positional = call.args[first:]
+    inferred_names = layer_type.inferred_names
+
+    def read(node, name):
+        try:
+            return value(node, name, scope)
+        except Problem:
+            if name in inferred_names:           # Playground infers it: what the code says is only checked
+                return _UNREAD
+            raise
+
     for i, node in enumerate(positional):
         if isinstance(node, ast.Starred):
             raise Problem("unpacking with * is not supported in a layer's arguments", node.lineno)
         if i >= len(order):
             raise Problem(f"takes at most {len(order)} positional arguments, got {len(positional)}", node.lineno)
-        given[order[i]] = value(node, order[i], scope)
+        given[order[i]] = read(node, order[i])
     for kw in call.keywords:
         if kw.arg is None:
             raise Problem("unpacking with ** is not supported", kw.value.lineno)
         if kw.arg in given:
             raise Problem(f"{kw.arg} is given twice", kw.value.lineno)
-        given[kw.arg] = value(kw.value, kw.arg, scope)
+        given[kw.arg] = read(kw.value, kw.arg)
+    given = {k: v for k, v in given.items() if v is not _UNREAD}
 
     for name, harmless in _IGNORED.items():
         if name in given and (harmless is None or given[name] == harmless):
             del given[name]
-    inferred_names = layer_type.inferred_names
     inferred = {k: given.pop(k) for k in inferred_names if k in given}
     for name, fixed in layer_type.fixed.items():
         if name in given:

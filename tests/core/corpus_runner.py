@@ -29,10 +29,14 @@ def main(jobs_path: str) -> None:
         torch.manual_seed(1)
         model = eval(job["model"], namespace).eval()
         x = torch.load(job["x"])
+        with torch.no_grad():
+            model(x)                             # a dry run: lazy layers take their sizes
         model.load_state_dict(torch.load(job["weights"]), strict=True)
         with torch.no_grad():
             torch.save(model(x), job["out_theirs_on_ours"])
         own = eval(job["model"], namespace).eval()
+        with torch.no_grad():
+            own(x)
         torch.save(own.state_dict(), job["own_weights"])
         with torch.no_grad():
             torch.save(own(x), job["out_own"])
@@ -43,6 +47,9 @@ def main(jobs_path: str) -> None:
 
 def _dedent(source: str) -> str:
     lines = source.splitlines()
+    if all(line.lstrip().startswith((">>>", "...")) for line in lines if line.strip() and not line.startswith("#")):
+        lines = [line if line.startswith("#") else line.lstrip()[4:] if line.lstrip()[3:4] == " "
+                 else line.lstrip()[3:] for line in lines]
     code = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     margin = min(len(line) - len(line.lstrip()) for line in code)
     return "\n".join(line[margin:] if len(line) - len(line.lstrip()) >= margin else line.lstrip()

@@ -24,6 +24,15 @@ CORPUS = Path(__file__).parent.parent / "data" / "code_corpus"
 RUNNER = Path(__file__).parent / "corpus_runner.py"
 ULPS = dict(rtol=1e-5, atol=1e-6)
 
+# Real code this Playground cannot import yet, and why (each is said in the import's own message):
+EXPECTED_FAILURES = {
+    "seq_dcgan_generator_main": "sizes come from argparse (ngf = int(opt.ngf)), not literals in the code",
+    "seq_dcgan_discriminator_main": "the same: ndf, nc from argparse",
+    "seq_examples_nn_polynomial": "Flatten(0, 1) flattens the batch into the output; cards keep the batch",
+    "class_examples_mnist_rnn": "the LSTM's (output, state) tuple and output[:, -1, :] are not a chain",
+    "class_examples_dqn_mlp": "nn.PReLU is not in the catalogue, and the sizes are constructor arguments",
+}
+
 
 def snippets() -> list[dict]:
     out = []
@@ -63,7 +72,9 @@ def test_the_corpus_imports_and_its_weights_go_both_ways(tmp_path):
             continue
         network = result.network
         info = infer_shapes(network)
-        assert info.ok, (s["name"], info.error)
+        if not info.ok:                      # imported, but a card says what does not fit: not a success
+            failed.append((s["name"], info.error))
+            continue
         torch.manual_seed(0)
         model = build_network(network).eval()
         x = torch.randn(2, *s["input"], generator=torch.Generator().manual_seed(0))
@@ -94,6 +105,8 @@ def test_the_corpus_imports_and_its_weights_go_both_ways(tmp_path):
 
     rates = {kind: (sum(1 for s in importable if s["kind"] == kind and s["name"] in ours),
                     sum(1 for s in importable if s["kind"] == kind)) for kind in ("sequential", "class")}
-    print("import rates:", {k: f"{a}/{b} = {a / b:.0%}" for k, (a, b) in rates.items()}, "failed:", failed)
-    assert rates["sequential"][0] >= 0.85 * rates["sequential"][1], failed
-    assert rates["class"][0] >= 0.70 * rates["class"][1], failed
+    print("import rates:", {k: f"{a}/{b} = {a / b:.0%}" for k, (a, b) in rates.items()})
+    for name, reason in failed:
+        print(f"  not imported: {name}: {reason.splitlines()[0]}")
+    # what this corpus measures today, so a change that imports less fails here (EXPECTED_FAILURES says why)
+    assert sorted(name for name, _ in failed) == sorted(EXPECTED_FAILURES), failed
