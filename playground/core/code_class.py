@@ -267,6 +267,8 @@ class ClassReader:
         for stmt in cls.body:
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 _bind(stmt, class_scope, {})
+                for name in list(class_scope.values):       # class attributes read as self.name too
+                    class_scope.values.setdefault(f"self.{name}", class_scope.values[name])
             elif isinstance(stmt, ast.FunctionDef):
                 methods[stmt.name] = stmt
         init, forward = methods.get("__init__"), methods.get("forward")

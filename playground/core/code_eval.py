@@ -9,6 +9,7 @@ lists, and names bound to such expressions in the same code are read; every resu
 from __future__ import annotations
 
 import ast
+import math
 import operator
 
 MAX_DEPTH = 100        # nesting of one expression (the same bound code_import puts on the tree)
@@ -146,8 +147,8 @@ def _binary(node: ast.BinOp, left, right, line):
     if not (_is_number(left) and _is_number(right)):
         raise NotConstant(f"{text!r} is arithmetic on something that is not a number", line)
     if isinstance(node.op, ast.Pow):
-        if abs(right) > MAX_EXPONENT or (isinstance(right, int) and abs(left) > 1
-                                         and abs(right) * len(str(int(abs(left)))) > MAX_DIGITS + 1):
+        if abs(right) > MAX_EXPONENT or (abs(left) > 1 and right > 0
+                                         and right * math.log10(abs(left)) > MAX_DIGITS):
             raise NotConstant(f"{text!r} is too large a power to be a layer size", line)
     try:
         value = _BINARY[type(node.op)](left, right)
