@@ -119,6 +119,7 @@ class CodePanel(QWidget):
         try:
             result = import_code(self.source, self.document.network.input_shape)
             spec = result.network
+            _keep_names(spec.layers, self.document.layers)
         except CodeImportError as e:
             lines = str(e).splitlines()
             if len(lines) > MAX_SHOWN_PROBLEMS:  # the rest are tinted; the editor keeps its room
@@ -209,3 +210,13 @@ class CodePanel(QWidget):
     @property
     def marked_lines(self) -> list[int]:
         return [s.cursor.blockNumber() + 1 for s in self.edit.extraSelections()]
+
+
+def _keep_names(new: list, old: list) -> None:
+    """The dock shows imported cards as a plain nn.Sequential, which has no names; applying an edit of
+    it keeps the names the cards came with (conv1, features.0) while the layer types stay in place."""
+    if any(layer.name for layer in new) or not any(layer.name for layer in old):
+        return
+    if [layer.type for layer in new] == [layer.type for layer in old]:
+        for layer, before in zip(new, old):
+            layer.name = before.name

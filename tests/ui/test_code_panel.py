@@ -211,3 +211,10 @@ def test_a_tutorial_class_pasted_with_its_indentation_becomes_named_cards(window
     assert [(layer.type, layer.name) for layer in window.document.layers] == [
         ("Conv2d", "conv1"), ("ReLU", None), ("MaxPool2d", "pool"), ("Flatten", None), ("Linear", "fc1")]
     assert window.code.status.text() == "Applied: 5 layers from class Net."
+
+    # the dock now shows the cards as a Sequential; editing a size there keeps the class's names
+    window.code.edit.setPlainText(window.code.source.replace("out_channels=6", "out_channels=8")
+                                  .replace("nn.Conv2d(1, 6, 5)", "nn.Conv2d(1, 8, 5)"))
+    assert window.code.apply()
+    assert window.document.layers[0].params["out_channels"] == 8
+    assert [layer.name for layer in window.document.layers] == ["conv1", None, "pool", None, "fc1"]
