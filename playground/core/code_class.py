@@ -46,6 +46,7 @@ _TORCH = {"relu", "sigmoid", "tanh", "softmax", "log_softmax"}           # torch
 _METHODS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax",
             "log_softmax": "LogSoftmax"}                                   # x.relu()
 _MODULE_BASES = {"Module", "nn.Module", "torch.nn.Module"}
+MAX_NESTING = 64              # Sequentials in classes in functions: real code nests a handful deep
 
 
 class ClassReader:
@@ -59,6 +60,7 @@ class ClassReader:
         self.classes: dict[str, ast.ClassDef] = {}
         self.functions: dict[str, ast.FunctionDef] = {}
         self._leaves = 0
+        self._depth = 0                          # modules() inside modules(): a name or class building itself
         for stmt in tree.body:
             if isinstance(stmt, ast.ClassDef) and any(dotted(b) in _MODULE_BASES for b in stmt.bases):
                 self.classes[stmt.name] = stmt
@@ -137,11 +139,17 @@ class ClassReader:
 
     def modules(self, node: ast.AST, scope: Scope, path: str, lists: dict | None = None) -> list[Leaf]:
         """The leaves of the module `node` builds, named from `path`; problems are collected."""
+        self._depth += 1
         try:
+            if self._depth > MAX_NESTING:
+                raise Problem(f"modules nested more than {MAX_NESTING} deep — does a class, function or name "
+                              "build itself?", getattr(node, "lineno", None))
             return self._modules(node, scope, path, lists or {})
         except Problem as p:
             self.problems.append((p.line or getattr(node, "lineno", 1), p.message))
             return []
+        finally:
+            self._depth -= 1
 
     def _modules(self, node: ast.AST, scope: Scope, path: str, lists: dict) -> list[Leaf]:
         line = getattr(node, "lineno", None)
@@ -149,7 +157,7 @@ class ClassReader:
             bound = _lookup(node.id, scope)
             if bound is None:
                 raise Problem(f"the variable {node.id!r} is not bound to a layer in this code", line)
-            leaves = self._modules(bound[0], bound[1], path, lists)
+            leaves = self.modules(bound[0], bound[1], path, lists)
             for i, leaf in enumerate(leaves):   # every use of this name is the same module object
                 leaf.shared = leaf.shared or (id(bound[0]), i)
             return leaves

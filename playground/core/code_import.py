@@ -53,7 +53,10 @@ def import_code(source: str, input_shape: list[int] | tuple[int, ...],
     """The network of a pasted Sequential or chain-forward class, with notes; raises CodeImportError."""
     tree = _parse(source)
     reader = ClassReader(tree)
-    leaves, origin = reader.network()
+    try:
+        leaves, origin = reader.network()
+    except RecursionError:                      # the guards above should come first; never a crash
+        raise CodeImportError([(1, "the code refers to itself too deeply to be read")]) from None
     if not reader.problems and max_layers is not None and len(leaves) > max_layers:
         reader.problems.append((leaves[max_layers].line, f"it has {len(leaves):,} layers, and the editor shows at "
                                 f"most {max_layers:,} — train or inspect a longer network with "

@@ -368,3 +368,12 @@ def test_nothing_in_a_pasted_class_is_executed(tmp_path):
     with pytest.raises(CodeImportError):
         parse_sequential(source, [2])   # the __init__ line with open() is refused, not run
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("source", [
+    "a = b\nb = a\nnet = nn.Sequential(a)",
+    "def f():\n    return f()\nnet = nn.Sequential(f())",
+])
+def test_code_that_builds_itself_is_refused_not_a_crash(source):
+    with pytest.raises(CodeImportError, match="nested more than 64 deep"):
+        parse_sequential(source, [2])
