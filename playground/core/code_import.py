@@ -83,7 +83,8 @@ def _parse(source: str) -> ast.Module:
         tree = ast.parse(source)
     except SyntaxError as e:
         if "integer string conversion" in e.msg:
-            raise CodeImportError([(e.lineno or 1, f"a number of more than {MAX_DIGITS} digits is no layer size")]) from None
+            raise CodeImportError([(e.lineno or 1,
+                                    f"a number of more than {MAX_DIGITS} digits is no layer size")]) from None
         hint = (" — paste whole statements (the class, or the def with its body)"
                 if isinstance(e, IndentationError) else "")
         raise CodeImportError([(e.lineno or 1, f"invalid Python: {e.msg}{hint}")]) from None

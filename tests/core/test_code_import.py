@@ -377,3 +377,21 @@ def test_nothing_in_a_pasted_class_is_executed(tmp_path):
 def test_code_that_builds_itself_is_refused_not_a_crash(source):
     with pytest.raises(CodeImportError, match="nested more than 64 deep"):
         parse_sequential(source, [2])
+
+
+def test_nested_loops_share_one_budget():
+    source = textwrap.dedent("""\
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                layers = []
+                for i in range(5000):
+                    for j in range(5000):
+                        layers.append(nn.ReLU())
+                self.body = nn.Sequential(*layers)
+
+            def forward(self, x):
+                return self.body(x)
+        """)
+    with pytest.raises(CodeImportError, match="line 6: Net.__init__: loops of more than 10,000 rounds in all"):
+        parse_sequential(source, [2])
