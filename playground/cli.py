@@ -451,7 +451,14 @@ def _export(args) -> int:
     if args.format in ("python", "pt2", "onnx"):
         return _export_network(args)
     _check_export_target(args)
-    state = load_state_dict(args.checkpoint)
+    from .core.checkpoint import describe_file, load_checkpoint
+    from .core.naming import original_state_dict
+
+    if describe_file(args.checkpoint) == "checkpoint":   # a network imported from code keeps its names
+        ckpt = load_checkpoint(args.checkpoint)
+        state = original_state_dict(ckpt.project.network, ckpt.model)
+    else:
+        state = load_state_dict(args.checkpoint)
     save_weights(state, args.out, format=args.format)
     print(f"wrote {args.out} ({args.format}, {len(state)} tensors)")
     return 0

@@ -415,12 +415,25 @@ def apply_state_dict(
     *,
     source: str | Path | None = None,            # the file, named in the error message
 ) -> None:
-    """Strict load that checks every key, shape and dtype first, so a mismatch changes nothing."""
+    """Strict load that checks every key, shape and dtype first, so a mismatch changes nothing.
+    A network imported from code also takes the original code's names (`conv1.weight`)."""
+    if network is not None:
+        from .naming import from_original
+
+        state = from_original(network, state, list(model.state_dict()))
     problems = _mismatches(model, state, network)
     if problems:
         if len(problems) > _MAX_PROBLEMS:
             problems = problems[:_MAX_PROBLEMS] + [f"… and {len(problems) - _MAX_PROBLEMS} more"]
         where = f"the weights in {source}" if source is not None else "these weights"
+        from .naming import match_in_order
+
+        try:
+            match_in_order(model.state_dict(), state)
+            problems.append("(their layers pair with this network's in order and shape: File > Load weights "
+                            "in the window shows that mapping and loads them by order if you confirm)")
+        except CheckpointError:
+            pass
         raise CheckpointError(f"{where} do not fit this network:\n  " + "\n  ".join(problems))
     try:
         model.load_state_dict(state, strict=True)

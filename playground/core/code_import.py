@@ -1,36 +1,30 @@
-"""Import from code: `nn.Sequential(...)` source read with `ast` into layer specs — nothing is executed.
+"""Import from code: PyTorch source read with `ast` into layer specs — nothing is executed.
 
-Accepted: torch.nn constructors from the layer catalogue (`nn.Linear`, `torch.nn.Conv2d`, or the
-bare name after `from torch.nn import Linear`) with literal arguments, as tutorials write them,
-and the one-tensor `RNN` / `LSTM` / `GRU` helpers an exported script defines. Anything else in
-the Sequential is reported as `line N: ...`. Code outside the Sequential (imports, the helper
-classes of an exported script) is ignored, never run.
+Accepted: an `nn.Sequential(...)` (nested ones, `*[...]` lists, comprehensions over literal ranges,
+`OrderedDict([...])` names, names bound to other modules) or an `nn.Module` class whose `forward`
+is a straight chain (code_class.py). Layers are the catalogue's torch.nn constructors (`nn.Linear`,
+`torch.nn.Conv2d`, a bare `Linear`, `nn.LazyLinear`) and the one-tensor `RNN` / `LSTM` / `GRU`
+helpers an exported script defines; their arguments may be arithmetic on literals and names bound to
+literals in the same code (code_eval.py). Every problem is reported at once as `line N: ...`.
+
+The layers keep the names they have in the code (`conv1`, `features.0`): LayerSpec.name, so
+weights move between Playground and the original class (naming.py).
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
+from dataclasses import dataclass, field
 
-from .codegen import RECURRENT, positional_names
+from .code_class import ClassReader
+from .code_eval import MAX_DEPTH, MAX_DIGITS
+from .code_layers import Leaf
 from .errors import ProjectError
 from .layers import LAYERS
-from .params import ParamError, check_params
 from .shapes import infer_shapes
 from .spec import LayerSpec, NetworkSpec
 
-
-class CodeImportError(ProjectError):
-    """Source that cannot become cards; `problems` holds (line, message) for each construct."""
-
-    def __init__(self, problems: list[tuple[int, str]]):
-        self.problems = problems
-        super().__init__("\n".join(f"line {line}: {message}" for line, message in problems))
-
-
 MAX_SOURCE_BYTES = 1_000_000  # a network's source is a few kilobytes; anything this big is the wrong file
-MAX_DEPTH = 100               # nesting of the syntax tree: a layer call is ~6 deep; the walks below recurse
-MAX_DIGITS = 30               # a literal beyond this is no layer size (and str() of 4300+ digits raises)
 
 
 def read_source(path) -> str:
@@ -44,207 +38,149 @@ def read_source(path) -> str:
         raise ProjectError(f"{path} is not text (UTF-8), so not Python source") from None
 
 
+class CodeImportError(ProjectError):
+    """Source that cannot become cards; `problems` holds (line, message) for each construct."""
+
+    def __init__(self, problems: list[tuple[int, str]]):
+        self.problems = sorted(set(problems), key=lambda p: p[0])
+        super().__init__("\n".join(f"line {line}: {message}" for line, message in self.problems))
+
+
+@dataclass
+class CodeImport:
+    network: NetworkSpec
+    notes: list[tuple[int, str]] = field(default_factory=list)  # what changed on the way, said once each
+    origin: str = "Sequential"                     # "Sequential" or the class's name
+
+
 def parse_sequential(source: str, input_shape: list[int] | tuple[int, ...],
                      max_layers: int | None = None) -> NetworkSpec:
-    """The network `source` describes, for samples of `input_shape`; raises CodeImportError.
-    `max_layers`: refuse longer networks before checking their sizes (the editor's limit)."""
+    """The network `source` describes, for samples of `input_shape`; raises CodeImportError."""
+    return import_code(source, input_shape, max_layers).network
+
+
+def import_code(source: str, input_shape: list[int] | tuple[int, ...],
+                max_layers: int | None = None) -> CodeImport:
+    """The network of a pasted Sequential or chain-forward class, with notes; raises CodeImportError."""
+    tree = _parse(source)
+    reader = ClassReader(tree)
+    try:
+        leaves, origin = reader.network()
+    except RecursionError:                      # the guards above should come first; never a crash
+        raise CodeImportError([(1, "the code refers to itself too deeply to be read")]) from None
+    if not reader.problems and max_layers is not None and len(leaves) > max_layers:
+        reader.problems.append((leaves[max_layers].line, f"it has {len(leaves):,} layers, and the editor shows at "
+                                f"most {max_layers:,} — train or inspect a longer network with "
+                                "`playground train` / `playground inspect`"))
+    if reader.problems:
+        raise CodeImportError(reader.problems)
+    layers, problems, notes = _check_inferred(leaves, list(input_shape))
+    if problems:
+        raise CodeImportError(problems)
+    reader.notes += notes
+    if all(layer.name in (None, str(i)) for i, layer in enumerate(layers)):
+        for layer in layers:                       # a plain Sequential's names are Playground's own
+            layer.name = None
+    return CodeImport(NetworkSpec(list(input_shape), layers), sorted(set(reader.notes)), origin)
+
+
+def _parse(source: str) -> ast.Module:
     size = len(source.encode("utf-8", "surrogatepass"))
     if size > MAX_SOURCE_BYTES:
         raise CodeImportError([(1, f"the source is {size:,} bytes — too big to be a network's code "
                                    f"(at most {MAX_SOURCE_BYTES:,})")])
+    source = dedent(source)                         # pasted from a class body: its indentation goes
     try:
         tree = ast.parse(source)
     except SyntaxError as e:
         if "integer string conversion" in e.msg:
-            raise CodeImportError([(e.lineno or 1, f"a number of more than {MAX_DIGITS} digits is no layer size")]) from None
-        raise CodeImportError([(e.lineno or 1, f"invalid Python: {e.msg}")]) from None
-    except (RecursionError, MemoryError):   # CPython's parser gives up on ~100k nested operators
+            raise CodeImportError([(e.lineno or 1,
+                                    f"a number of more than {MAX_DIGITS} digits is no layer size")]) from None
+        hint = (" — paste whole statements (the class, or the def with its body)"
+                if isinstance(e, IndentationError) else "")
+        raise CodeImportError([(e.lineno or 1, f"invalid Python: {e.msg}{hint}")]) from None
+    except (RecursionError, MemoryError):
         raise CodeImportError([(1, f"the code is nested too deeply to read (more than {MAX_DEPTH} levels)")]) from None
-    except ValueError as e:                 # a NUL byte, or an integer literal of 4300+ digits
+    except ValueError as e:
         raise CodeImportError([(1, f"invalid Python: {str(e).split(':')[0]}")]) from None
-    _check_tree(tree)
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and _is_sequential(node.func)]
-    if not calls:
-        raise CodeImportError([(1, "no nn.Sequential(...) found — paste a network like "
-                                   "nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))")])
-    outer = [c for c in calls if not any(c is not o and _contains(o, c) for o in calls)]
-    if len(outer) > 1:
-        raise CodeImportError([(outer[1].lineno, "a second nn.Sequential — give one network at a time")])
-    if max_layers is not None and len(outer[0].args) > max_layers:
-        raise CodeImportError([(outer[0].lineno, f"it has {len(outer[0].args):,} layers, and the editor shows at "
-                                                 f"most {max_layers:,} — train or inspect a longer network with "
-                                                 "`playground train` / `playground inspect`")])
-    layers, problems = _layers(outer[0])
-    if problems:
-        raise CodeImportError(problems)
-    return NetworkSpec(list(input_shape), _drop_inferred(layers, list(input_shape)))
+    _check_depth(tree)
+    return tree
 
 
-def _check_tree(tree: ast.AST) -> None:
-    """Depth and literal size, walked without recursion: the helpers below recurse into attribute
-    chains and expressions, and a long `1+1+...` or `a.b.c...` would exhaust Python's stack."""
+def dedent(source: str) -> str:
+    """The code's common indentation removed; comment lines (a header above pasted class-body code)
+    do not count, and a comment indented less than the code is moved to the left edge."""
+    lines = source.expandtabs(8).splitlines()
+    code = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if code and all(line.lstrip().startswith((">>>", "...")) for line in code):
+        # an example copied from a docstring: its prompts go, the code under them stays
+        lines = [_unprompt(line) for line in lines]
+        code = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    margin = min((len(line) - len(line.lstrip()) for line in code), default=0)
+    out = []
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        out.append(line[min(margin, indent):] if line.strip() else "")
+    return "\n".join(out) + "\n"
+
+
+def _unprompt(line: str) -> str:
+    stripped = line.lstrip()
+    for prompt in (">>> ", "... ", ">>>", "..."):
+        if stripped.startswith(prompt):
+            return stripped[len(prompt):]
+    return line
+
+
+def _check_depth(tree: ast.AST) -> None:
+    """The readers recurse into expressions: a long `1+1+...` would exhaust Python's stack."""
     stack = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
-        line = getattr(node, "lineno", 1)
         if depth > MAX_DEPTH:
-            raise CodeImportError([(line, f"the code is nested more than {MAX_DEPTH} levels deep — "
-                                          "a network is a flat list of layer calls")])
-        if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool) \
-                and node.value.bit_length() > MAX_DIGITS * 3.33:
-            raise CodeImportError([(line, f"a number of more than {MAX_DIGITS} digits is no layer size")])
-        if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)) and len(node.value) > 10_000:
-            raise CodeImportError([(line, "a text of more than 10,000 characters is no layer parameter")])
+            raise CodeImportError([(getattr(node, "lineno", 1), f"the code is nested more than {MAX_DEPTH} "
+                                    "levels deep — a network is a flat list of layer calls")])
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
-def _contains(outer: ast.AST, inner: ast.AST) -> bool:
-    return any(node is inner for node in ast.walk(outer))
+# --- inferred sizes ---------------------------------------------------------------------------------
 
 
-def _dotted(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
-
-
-def _class_name(func: ast.AST) -> str | None:
-    """`Linear` for nn.Linear, torch.nn.Linear or a bare Linear; None for anything else."""
-    name = _dotted(func)
-    if name is None:
-        return None
-    for prefix in ("torch.nn.", "nn."):
-        if name.startswith(prefix) and "." not in name[len(prefix):]:
-            return name[len(prefix):]
-    return name if "." not in name else None
-
-
-def _is_sequential(func: ast.AST) -> bool:
-    return _class_name(func) == "Sequential"
-
-
-def _describe(node: ast.AST) -> str:
-    """What a construct is, in a user's words."""
-    if isinstance(node, ast.Name):
-        return f"the variable {node.id!r}"
-    if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp)):
-        return "a comprehension"
-    if isinstance(node, ast.Starred):
-        return "unpacking with *"
-    if isinstance(node, ast.Call):
-        name = _dotted(node.func)
-        return f"a call to {name}()" if name else "a call"
-    if isinstance(node, ast.Lambda):
-        return "a lambda"
-    if isinstance(node, (ast.BinOp, ast.BoolOp, ast.Compare, ast.UnaryOp)):
-        return f"the expression {ast.unparse(node)!r}"
-    if isinstance(node, ast.Attribute):
-        return f"the attribute {ast.unparse(node)!r}"
-    return f"{type(node).__name__.lower()} {ast.unparse(node)!r}"
-
-
-def _layers(call: ast.Call) -> tuple[list[tuple[int, LayerSpec, dict]], list[tuple[int, str]]]:
-    problems: list[tuple[int, str]] = []
-    if call.keywords:
-        problems.append((call.lineno, "nn.Sequential takes the layers only, no keyword arguments"))
-    layers = []
-    for arg in call.args:
-        line = getattr(arg, "lineno", call.lineno)
-        if not isinstance(arg, ast.Call):
-            problems.append((line, f"{_describe(arg)} is not supported — write each layer as nn.Name(...)"))
-            continue
-        type_name = _class_name(arg.func)
-        if type_name is None or type_name == _dotted(arg.func) and type_name not in LAYERS:
-            problems.append((line, f"{_describe(arg)} is not a torch.nn layer — write nn.Name(...)"))
-            continue
-        if type_name == "Sequential":
-            problems.append((line, "a nested nn.Sequential is not supported — list its layers in the outer one"))
-            continue
-        if type_name not in LAYERS:
-            close = difflib.get_close_matches(type_name, LAYERS, n=1)
-            hint = f" — did you mean nn.{close[0]}?" if close else ""
-            problems.append((line, f"nn.{type_name} is not a layer Playground knows{hint}"))
-            continue
-        try:
-            params, given_inferred = _arguments(type_name, arg)
-        except _Problem as p:
-            problems.append((p.line or line, f"nn.{type_name}: {p.message}" if type_name not in RECURRENT
-                             else f"{type_name}: {p.message}"))
-            continue
-        layers.append((line, LayerSpec(type_name, params), given_inferred))
-    return layers, problems
-
-
-class _Problem(Exception):
-    def __init__(self, message: str, line: int | None = None):
-        self.message, self.line = message, line
-
-
-def _value(node: ast.AST, name: str):
-    try:
-        value = ast.literal_eval(node)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        raise _Problem(f"the value of {name} must be a literal (a number, text, True/False, None or a "
-                       f"tuple of them), not {_describe(node)}", getattr(node, "lineno", None)) from None
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _arguments(type_name: str, call: ast.Call) -> tuple[dict, dict]:
-    """The user's parameters, and the inferred input sizes the code gives (checked later)."""
-    layer_type = LAYERS[type_name]
-    order = positional_names(type_name)
-    given: dict = {}
-    for i, node in enumerate(call.args):
-        if isinstance(node, ast.Starred):
-            raise _Problem("unpacking with * is not supported", node.lineno)
-        if i >= len(order):
-            raise _Problem(f"takes at most {len(order)} positional arguments, got {len(call.args)}", node.lineno)
-        given[order[i]] = _value(node, order[i])
-    for kw in call.keywords:
-        if kw.arg is None:
-            raise _Problem("unpacking with ** is not supported", kw.value.lineno)
-        if kw.arg in given:
-            raise _Problem(f"{kw.arg} is given twice", kw.value.lineno)
-        given[kw.arg] = _value(kw.value, kw.arg)
-
-    inferred_names = layer_type.inferred_names
-    inferred = {k: given.pop(k) for k in inferred_names if k in given}
-    for name, value in layer_type.fixed.items():
-        if name in given:
-            if given.pop(name) != value:
-                raise _Problem(f"{name} must be {value} (Playground keeps the batch first)")
-    declared = {p.name for p in layer_type.params}
-    for name in given:
-        if name not in declared:
-            known = ", ".join(sorted(declared | set(inferred_names) | set(layer_type.fixed))) or "none"
-            raise _Problem(f"parameter {name!r} is not supported here (supported: {known})")
-    try:
-        check_params(layer_type.params, given, "")
-    except ParamError as e:
-        raise _Problem(str(e)) from None
-    if "normalized_shape" in inferred and isinstance(inferred["normalized_shape"], int):
-        inferred["normalized_shape"] = [inferred["normalized_shape"]]
-    return given, inferred
-
-
-def _drop_inferred(layers: list[tuple[int, LayerSpec, dict]], input_shape: list[int]) -> list[LayerSpec]:
+def _check_inferred(leaves: list[Leaf], input_shape: list[int]) -> tuple[list[LayerSpec], list, list]:
     """Input sizes the code states are dropped where they match what Playground infers, so the cards
-    keep inferring them; a size that does not match stays, and its card shows the mismatch."""
+    keep inferring them; a size that does not match stays, and its card shows the mismatch.
+    A `view(-1, N)` whose N is not the flattened size is a problem: the original would fail there.
+    Returns the layers, the problems and the notes."""
     specs: list[LayerSpec] = []
-    for _, layer, given in layers:
-        if given:
+    problems, notes = [], []
+    for leaf in leaves:
+        layer = LayerSpec(leaf.type, dict(leaf.params), leaf.name)
+        if leaf.type == "Dropout2d":
+            info = infer_shapes(NetworkSpec(input_shape, specs + [LayerSpec("Identity")]))
+            shape = info.layers[-1].input_shape
+            if shape is not None and len(shape) == 1:
+                # torch drops single values of a (batch, features) input here, as Dropout does (it warns)
+                layer.type = "Dropout"
+                notes.append((leaf.line, "nn.Dropout2d on features drops single values, as torch does for a "
+                                         "(batch, features) input: the card is Dropout"))
+        if leaf.given or leaf.features is not None:
             info = infer_shapes(NetworkSpec(input_shape, specs + [LayerSpec(layer.type, dict(layer.params))]))
             this = info.layers[-1]
-            expected = LAYERS[layer.type].infer(this.input_shape) if this.input_shape is not None else None
-            for name, value in given.items():
-                if expected is None or _as_list(expected.get(name)) != _as_list(value):
-                    layer.params[name] = value
+            if leaf.features is not None and this.output_shape is not None \
+                    and tuple(this.output_shape) != (leaf.features,):
+                problems.append((leaf.line, f"the view to {leaf.features} features gets "
+                                 f"{'×'.join(map(str, this.input_shape))} values a sample — the code expects "
+                                 "another input shape than this project's"))
+            expected = LAYERS[layer.type].infer(this.input_shape) if this.input_shape is not None \
+                and LAYERS[layer.type].infer else None
+            for name, given in leaf.given.items():
+                if expected is None or _as_list(expected.get(name)) != _as_list(given):
+                    layer.params[name] = given
         specs.append(layer)
-    return specs
+    return specs, problems, notes
 
 
-def _as_list(value):
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+def _as_list(v):
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+

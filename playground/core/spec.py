@@ -14,16 +14,20 @@ from .errors import ProjectError
 from .files import atomic_write_bytes
 
 FORMAT = "playground-project"
-VERSION = 1
+VERSION = 2  # 2: a layer may carry `name`, its key prefix in imported code; written only when one does
 
 
 @dataclass
 class LayerSpec:
     type: str                                    # torch.nn class name: "Conv2d"
     params: dict[str, Any] = field(default_factory=dict)  # constructor arguments the user set
+    name: str | None = None                      # its state_dict prefix in imported code ("conv1"); None: its index
 
     def to_dict(self) -> dict:
-        return {"type": self.type, "params": copy.deepcopy(self.params)}
+        out = {"type": self.type, "params": copy.deepcopy(self.params)}
+        if self.name is not None:
+            out["name"] = self.name
+        return out
 
 
 @dataclass
@@ -102,7 +106,8 @@ class Project:
     def to_dict(self) -> dict:
         return {
             "format": FORMAT,
-            "version": VERSION,
+            # version 1 while no layer has a name, so older Playgrounds still open such projects
+            "version": VERSION if any(layer.name is not None for layer in self.network.layers) else 1,
             "name": self.name,
             "network": self.network.to_dict(),
             "data": self.data.to_dict(),
@@ -342,8 +347,15 @@ def _parse_project(raw: Any) -> Project:
     layers = []
     for i, layer in enumerate(layers_raw):
         where = f"network.layers[{i}]"
+        layer_name = None
+        if isinstance(layer, dict) and "name" in layer:
+            layer = dict(layer)
+            layer_name = _expect(layer.pop("name"), str, f"{where}.name", "text (the layer's name in its code)")
+            if not layer_name or len(layer_name) > 200 or any(not part for part in layer_name.split(".")):
+                raise ProjectError(f"{where}.name must be a module path like 'conv1' or 'features.0', "
+                                   f"not {layer_name!r}")
         comp = _parse_component(layer, where)
-        layers.append(LayerSpec(comp.type, comp.params))
+        layers.append(LayerSpec(comp.type, comp.params, layer_name))
 
     data_raw = _expect(raw.get("data", {"dataset": "xor"}), dict, "data", "an object")
     _no_unknown_keys(data_raw, ("dataset", "params"), "data")

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.code_import import CodeImportError, parse_sequential, read_source
+from ..core.code_import import CodeImportError, import_code, read_source
 from ..core.codegen import panel_source
 from ..core.errors import PlaygroundError
 from .document import MAX_EDITOR_LAYERS, ProjectDocument
@@ -116,7 +116,9 @@ class CodePanel(QWidget):
             self._say("A run is training this network — stop it to apply code.", error=True)
             return False
         try:
-            spec = parse_sequential(self.source, self.document.network.input_shape, MAX_EDITOR_LAYERS)
+            result = import_code(self.source, self.document.network.input_shape, MAX_EDITOR_LAYERS)
+            spec = result.network
+            _keep_names(spec.layers, self.document.layers)
         except CodeImportError as e:
             lines = str(e).splitlines()
             if len(lines) > MAX_SHOWN_PROBLEMS:  # the rest are tinted; the editor keeps its room
@@ -128,7 +130,9 @@ class CodePanel(QWidget):
         self._edited = False
         self._show_cards(keep_text=True)
         if self.document.network_info.ok:
-            self._say(f"Applied: {len(spec.layers)} layer{'s' if len(spec.layers) != 1 else ''}.")
+            notes = "".join(f"\nline {line}: {note}" for line, note in result.notes)
+            origin = "" if result.origin == "Sequential" else f" from class {result.origin}"
+            self._say(f"Applied: {len(spec.layers)} layer{'s' if len(spec.layers) != 1 else ''}{origin}.{notes}")
         self.applied.emit()
         return True
 
@@ -200,3 +204,13 @@ class CodePanel(QWidget):
     @property
     def marked_lines(self) -> list[int]:
         return [s.cursor.blockNumber() + 1 for s in self.edit.extraSelections()]
+
+
+def _keep_names(new: list, old: list) -> None:
+    """The dock shows imported cards as a plain nn.Sequential, which has no names; applying an edit of
+    it keeps the names the cards came with (conv1, features.0) while the layer types stay in place."""
+    if any(layer.name for layer in new) or not any(layer.name for layer in old):
+        return
+    if [layer.type for layer in new] == [layer.type for layer in old]:
+        for layer, before in zip(new, old):
+            layer.name = before.name

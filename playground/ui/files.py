@@ -19,6 +19,7 @@ from ..core.checkpoint import (
     save_weights,
 )
 from ..core.errors import PlaygroundError
+from ..core.naming import mapping_table, match_in_order, original_state_dict
 from ..core.exporting import FORMATS, export_model, export_script, format_for, weights_path
 from ..core.resume import carry_over
 from ..core.shapes import build_network
@@ -223,7 +224,8 @@ class FileActions:
         weights = self._current_weights()
         if weights is None:
             return False
-        return self._write(path, "Cannot export weights", lambda: save_weights(weights.model, path, format=fmt),
+        return self._write(path, "Cannot export weights",
+                           lambda: save_weights(original_state_dict(weights.network, weights.model), path, format=fmt),
                            lambda _: f"Exported weights to {path}", saved=weights)
 
     def save_checkpoint(self) -> None:
@@ -270,7 +272,13 @@ class FileActions:
                 )
                 return answer == QMessageBox.Open and self.open_path(path)
             model = build_network(self.document.network, initialise=False)   # the weights come next
-            apply_state_dict(model, state, self.document.network, source=path)
+            try:
+                apply_state_dict(model, state, self.document.network, source=path)
+            except PlaygroundError as e:
+                state = self._offer_order(model, state, path, e) if ckpt is None else None
+                if state is None:
+                    raise
+                apply_state_dict(model, state, self.document.network, source=path)
         except PlaygroundError as e:
             self._warn("These weights do not fit", str(e))
             return False
@@ -279,6 +287,24 @@ class FileActions:
         self._remember_folder(path)
         self.window.statusBar().showMessage(f"Loaded weights from {path}", 4000)
         return True
+
+    def _offer_order(self, model, state: dict, path: Path, error: PlaygroundError) -> dict | None:
+        """Other names, same layers: show how the file's weights would pair with the cards, in order
+        and shape, and load them that way only if the user agrees. None: no pairing, or declined."""
+        try:
+            pairs = match_in_order(model.state_dict(), state)
+        except PlaygroundError:
+            return None
+        box = QMessageBox(QMessageBox.Question, "Load weights by layer order?",
+                          f"The names in {path.name} are not this network's, but its {len(pairs)} weights pair "
+                          "with the cards one by one in order and shape (the table below). Load them that way?",
+                          QMessageBox.Yes | QMessageBox.Cancel, self.window)
+        box.setObjectName("loadByOrderBox")
+        box.setDetailedText(mapping_table(pairs) + "\n\nWhy not by name:\n" + str(error))
+        box.setDefaultButton(QMessageBox.Cancel)
+        if box.exec() != QMessageBox.Yes:
+            return None
+        return {ours: state[theirs] for theirs, ours, _ in pairs}
 
     # --- code and standard formats -----------------------------------------------------------
 

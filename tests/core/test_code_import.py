@@ -1,10 +1,11 @@
 """Import from code: nn.Sequential source becomes layer specs through ast; nothing is executed."""
 
+import ast
 import textwrap
 
 import pytest
 
-from playground.core.code_import import CodeImportError, parse_sequential
+from playground.core.code_import import CodeImportError, import_code, parse_sequential
 from playground.core.codegen import panel_source, python_script
 from playground.core.layers import LAYERS
 from playground.core.params import check_params
@@ -90,24 +91,24 @@ def test_every_unsupported_construct_is_reported_with_its_line():
             nn.Conv2d(1, 2, kernel_size=0),
             nn.LSTM(2, 3, batch_first=False),
             nn.ReLU,
+            nn.Linear(2, 10 ** 10 ** 10),
+            nn.Linear(2, undefined),
         )
         """)
     with pytest.raises(CodeImportError) as e:
         parse_sequential(source, [2])
-    assert [line for line, _ in e.value.problems] == [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
+    # every problem at once, in line order; lines 3, 5, 7 and 9 are read now
+    assert [line for line, _ in e.value.problems] == [4, 6, 8, 10, 11, 12, 13, 14, 15]
     text = str(e.value).splitlines()
-    assert text[0] == ("line 3: nn.Linear: the value of out_features must be a literal (a number, text, "
-                       "True/False, None or a tuple of them), not the variable 'hidden'")
-    assert text[1] == "line 4: a call to make_layer() is not a torch.nn layer — write nn.Name(...)"
-    assert text[2].startswith("line 5: unpacking with * is not supported")
-    assert text[3] == "line 6: nn.Conv3d is not a layer Playground knows — did you mean nn.Conv2d?"
-    assert "not the expression '0.1 * 2'" in text[4]
-    assert text[5].startswith("line 8: nn.Linear: parameter 'device' is not supported here (supported: bias,")
-    assert text[6].startswith("line 9: a nested nn.Sequential is not supported")
-    assert "did you mean nn.Linear?" in text[7]
-    assert text[8] == "line 11: nn.Conv2d: kernel_size must be at least 1, not 0"
-    assert text[9] == "line 12: LSTM: batch_first must be True (Playground keeps the batch first)"
-    assert text[10].startswith("line 13: the attribute 'nn.ReLU' is not supported")
+    assert text[0] == "line 4: a call to make_layer() is not a torch.nn layer — write nn.Name(...)"
+    assert text[1] == "line 6: nn.Conv3d is not a layer Playground knows — did you mean nn.Conv2d?"
+    assert text[2].startswith("line 8: nn.Linear: parameter 'device' is not supported here (supported: bias,")
+    assert "did you mean nn.Linear?" in text[3]
+    assert text[4] == "line 11: nn.Conv2d: kernel_size must be at least 1, not 0"
+    assert text[5] == "line 12: LSTM: batch_first must be True (Playground keeps the batch first)"
+    assert text[6].startswith("line 13: the attribute 'nn.ReLU' is not supported")
+    assert text[7].endswith("'10 ** 10 ** 10' is too large a power to be a layer size")
+    assert text[8].endswith("the variable 'undefined' is not bound to a number in this code")
 
 
 @pytest.mark.parametrize("source, message", [
@@ -135,3 +136,262 @@ def test_lenet_from_the_example(examples):
     project = Project.load(examples / "mnist_lenet.json")
     back = parse_sequential(panel_source(project.network), [1, 28, 28])
     assert back == project.network
+
+
+# --- the constant evaluator -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("expression, value", [
+    ("16 * 5 * 5", 400), ("28*28", 784), ("2 ** 10", 1024), ("-(3 - 5) // 1", 2), ("7 % 4", 3),
+    ("(3, 3) * 2", (3, 3, 3, 3)), ("(1,) + (2, 3)", (1, 2, 3)), ("int(64 / 2)", 32), ("len((1, 2, 3))", 3),
+    ("(4, 5, 6)[1]", 5), ("torch.Size([2, 5, 5])", (2, 5, 5)), ("0.1 * 2", 0.2),
+])
+def test_the_evaluator_computes_literal_arithmetic(expression, value):
+    from playground.core.code_eval import evaluate
+
+    assert evaluate(ast.parse(expression, mode="eval").body) == value
+
+
+@pytest.mark.parametrize("expression, message", [
+    ("10 ** 10 ** 10", "too large a power"),
+    ("9 ** 40", "too large a power"),
+    ("10 ** 29 * 10 ** 29", "more than 30 digits"),
+    ("(1,) * 100000", "at most 10,000 items"),
+    ("1 / 0", "cannot be computed"),
+    ("a", "not bound to a number"),
+    ("open('x').read()", "not a constant this reader computes"),
+    ("(1, 2)[5]", "out of range"),
+])
+def test_the_evaluator_refuses_in_words(expression, message):
+    from playground.core.code_eval import NotConstant, evaluate
+
+    with pytest.raises(NotConstant, match=message):
+        evaluate(ast.parse(expression, mode="eval").body)
+
+
+def test_names_bound_to_literals_module_level_class_level_and_defaults():
+    source = textwrap.dedent("""\
+        N_HIDDEN = 300
+        N, D_in, H = 64, 1000, 100
+
+        class Net(nn.Module):
+            width = N_HIDDEN // 3
+
+            def __init__(self, classes=10, p=0.1 * 5):
+                super().__init__()
+                hidden = self.width * 2
+                self.fc1 = nn.Linear(D_in, hidden)
+                self.drop = nn.Dropout(p)
+                self.fc2 = nn.Linear(hidden, classes)
+
+            def forward(self, x):
+                return self.fc2(self.drop(F.relu(self.fc1(x))))
+        """)
+    spec = parse_sequential(source, [1000])
+    assert [(layer.type, layer.params, layer.name) for layer in spec.layers] == [
+        ("Linear", {"out_features": 200}, "fc1"), ("ReLU", {}, None), ("Dropout", {"p": 0.5}, "drop"),
+        ("Linear", {"out_features": 10}, "fc2")]
+
+
+# --- Sequentials as tutorials write them --------------------------------------------------------------
+
+def test_inplace_star_lists_comprehensions_nested_and_lazy():
+    source = textwrap.dedent("""\
+        blocks = [nn.Linear(8, 8) for _ in range(2)]
+        net = nn.Sequential(
+            nn.LazyLinear(8), nn.ReLU(True),
+            *blocks,
+            nn.Sequential(nn.Dropout(0.5, inplace=True), nn.LeakyReLU(0.2, inplace=True)),
+            *[nn.Linear(8, 8), nn.Tanh()],
+            nn.LazyLinear(2),
+        )
+        """)
+    spec = parse_sequential(source, [4])
+    assert [layer.type for layer in spec.layers] == ["Linear", "ReLU", "Linear", "Linear", "Dropout", "LeakyReLU",
+                                                     "Linear", "Tanh", "Linear"]
+    assert spec.layers[4].params == {"p": 0.5} and spec.layers[5].params == {"negative_slope": 0.2}
+    # the nested Sequential's layers keep its path, so the original's keys are known
+    assert [layer.name for layer in spec.layers] == ["0", "1", "2", "3", "4.0", "4.1", "5", "6", "7"]
+    assert infer_shapes(spec).output_shape == (2,)
+
+
+def test_ordered_dict_keeps_the_names_and_a_plain_sequential_has_none():
+    spec = parse_sequential(textwrap.dedent("""\
+        from collections import OrderedDict
+        model = nn.Sequential(OrderedDict([
+            ('conv1', nn.Conv2d(1, 20, 5)),
+            ('relu1', nn.ReLU()),
+        ]))
+        """), [1, 28, 28])
+    assert [layer.name for layer in spec.layers] == ["conv1", "relu1"]
+    assert [layer.name for layer in parse_sequential("nn.Sequential(nn.Linear(2, 3), nn.ReLU())", [2]).layers] \
+        == [None, None]
+
+
+def test_features_and_classifier_of_a_class_are_one_chain():
+    source = textwrap.dedent("""\
+        class AlexNetLike(nn.Module):
+            def __init__(self, num_classes: int = 10) -> None:
+                super().__init__()
+                self.features = nn.Sequential(
+                    nn.Conv2d(3, 16, kernel_size=3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+                self.avgpool = nn.AdaptiveAvgPool2d((2, 2))
+                self.classifier = nn.Sequential(nn.Dropout(), nn.Linear(16 * 2 * 2, num_classes))
+
+            def forward(self, x):
+                x = self.features(x)
+                x = self.avgpool(x)
+                x = x.view(x.size(0), -1)
+                x = self.classifier(x)
+                return x
+        """)
+    result = import_code(source, [3, 8, 8])
+    assert result.origin == "AlexNetLike"
+    assert [(layer.type, layer.name) for layer in result.network.layers] == [
+        ("Conv2d", "features.0"), ("ReLU", "features.1"), ("MaxPool2d", "features.2"),
+        ("AdaptiveAvgPool2d", "avgpool"), ("Flatten", None), ("Dropout", "classifier.0"),
+        ("Linear", "classifier.1")]
+
+
+def test_layers_built_in_a_loop_and_a_block_function():
+    source = textwrap.dedent("""\
+        def block(c_out):
+            return nn.Sequential(nn.LazyConv2d(c_out, kernel_size=3, padding=1), nn.ReLU())
+
+        class Stack(nn.Module):
+            def __init__(self, widths=(4, 8)):
+                super().__init__()
+                layers = []
+                for w in widths:
+                    layers.append(block(w))
+                    layers.append(nn.MaxPool2d(2))
+                self.body = nn.Sequential(*layers)
+                self.head = nn.Sequential(nn.Flatten(), nn.LazyLinear(3))
+
+            def forward(self, x):
+                return self.head(self.body(x))
+        """)
+    spec = parse_sequential(source, [1, 8, 8])
+    assert [(layer.type, layer.name) for layer in spec.layers] == [
+        ("Conv2d", "body.0.0"), ("ReLU", "body.0.1"), ("MaxPool2d", "body.1"), ("Conv2d", "body.2.0"),
+        ("ReLU", "body.2.1"), ("MaxPool2d", "body.3"), ("Flatten", "head.0"), ("Linear", "head.1")]
+    assert spec.layers[3].params == {"out_channels": 8, "kernel_size": 3, "padding": 1}
+
+
+def test_code_pasted_from_a_class_body_or_a_docstring_is_dedented():
+    body = "        self.stack = nn.Sequential(\n            nn.Linear(4, 2),\n        )\n"
+    assert [layer.type for layer in parse_sequential(body, [4]).layers] == ["Linear"]
+    doc = "    >>> m = nn.Sequential(\n    >>>     nn.Linear(50, 50),\n    >>>     nn.Unflatten(1, (2, 5, 5))\n    >>> )\n"
+    assert [layer.type for layer in parse_sequential(doc, [50]).layers] == ["Linear", "Unflatten"]
+
+
+# --- chain-forward classes ------------------------------------------------------------------------
+
+def test_functional_calls_and_views_become_cards_and_a_reused_layer_two_cards_with_a_note():
+    source = textwrap.dedent("""\
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv1 = nn.Conv2d(1, 4, 3)
+                self.pool = nn.MaxPool2d(2, 2)
+                self.conv2 = nn.Conv2d(4, 4, 3)
+                self.fc = nn.Linear(4 * 5 * 5, 10)
+
+            def forward(self, x):
+                x = self.pool(torch.relu(self.conv1(x)))
+                x = self.pool(F.relu(self.conv2(x), inplace=True))
+                x = F.dropout(x, p=0.2, training=self.training)
+                x = x.view(-1, 4 * 5 * 5)
+                return torch.sigmoid(self.fc(x))
+        """)
+    result = import_code(source, [1, 26, 26])
+    assert [layer.type for layer in result.network.layers] == [
+        "Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Dropout", "Flatten", "Linear", "Sigmoid"]
+    assert result.notes == [(11, "self.pool is used more than once: each use becomes its own card")]
+    with pytest.raises(CodeImportError, match="line 13: the view to 100 features gets 4×4×4"):
+        import_code(source, [1, 24, 24])
+
+
+def test_what_cannot_be_a_chain_is_refused_every_line_at_once_with_its_reason():
+    source = textwrap.dedent("""\
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a = nn.Linear(4, 4)
+                self.b = nn.Linear(4, 4)
+                self.unused = nn.Linear(4, 4)
+
+            def forward(self, x, y):
+                return x
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a = nn.Linear(4, 4)
+                self.b = nn.Linear(4, 4)
+                self.unused = nn.Linear(4, 4)
+
+            def forward(self, x):
+                identity = x
+                x = self.a(x)
+                if x.sum() > 0:
+                    x = -x
+                x = x + identity
+                x = self.b(self.b(x))
+                return torch.cat([x, x])
+        model = Net()
+        """)
+    with pytest.raises(CodeImportError) as e:
+        parse_sequential(source, [4])
+    text = str(e.value)
+    assert "line 15: self.unused is built but forward() never uses it" in text
+    assert "line 20: an if statement (a branch) in forward cannot be a chain of cards" in text
+    assert "line 22: 'x + identity' combines tensors with add (a residual connection" in text
+    assert "line 23: self.b is applied a second time: it shares its weights" in text
+    assert "line 24: torch.cat() joins tensors" in text
+    with pytest.raises(CodeImportError, match="line 8: Block.forward takes 2 inputs"):
+        parse_sequential(source.replace("model = Net()", "model = Block()"), [4])
+
+
+def test_nothing_in_a_pasted_class_is_executed(tmp_path):
+    marker = tmp_path / "ran"
+    source = textwrap.dedent(f"""\
+        open({str(marker)!r}, 'w').write('module')
+        class Net(nn.Module):
+            side = open({str(marker)!r}, 'w')
+            def __init__(self, n=__import__('os').system('touch {marker}')):
+                super().__init__()
+                open({str(marker)!r}, 'w')
+                self.fc = nn.Linear(2, 3)
+            def forward(self, x):
+                return self.fc(x)
+        net = Net()
+        """)
+    with pytest.raises(CodeImportError):
+        parse_sequential(source, [2])   # the __init__ line with open() is refused, not run
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("source", [
+    "a = b\nb = a\nnet = nn.Sequential(a)",
+    "def f():\n    return f()\nnet = nn.Sequential(f())",
+])
+def test_code_that_builds_itself_is_refused_not_a_crash(source):
+    with pytest.raises(CodeImportError, match="nested more than 64 deep"):
+        parse_sequential(source, [2])
+
+
+def test_nested_loops_share_one_budget():
+    source = textwrap.dedent("""\
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                layers = []
+                for i in range(5000):
+                    for j in range(5000):
+                        layers.append(nn.ReLU())
+                self.body = nn.Sequential(*layers)
+
+            def forward(self, x):
+                return self.body(x)
+        """)
+    with pytest.raises(CodeImportError, match="line 6: Net.__init__: loops of more than 10,000 rounds in all"):
+        parse_sequential(source, [2])

@@ -174,4 +174,16 @@ def test_missing_file_and_folder(tmp_path):
 def test_defaults_make_a_trainable_project():
     project = Project(NetworkSpec([2], [LayerSpec("Linear", {"out_features": 2})]), DataSpec("xor"))
     validate_project(project)
-    assert project.to_dict()["version"] == VERSION
+    assert project.to_dict()["version"] == 1  # no layer names: older Playgrounds still open it
+
+
+def test_layer_names_are_saved_with_version_2_and_old_projects_still_load():
+    project = Project(NetworkSpec([4], [LayerSpec("Linear", {"out_features": 2}, "fc1"), LayerSpec("ReLU")]))
+    raw = project.to_dict()
+    assert raw["version"] == VERSION == 2
+    assert raw["network"]["layers"] == [{"type": "Linear", "params": {"out_features": 2}, "name": "fc1"},
+                                        {"type": "ReLU", "params": {}}]
+    assert Project.from_json(project.to_json()) == project
+    raw["network"]["layers"][0]["name"] = "fc1..weight"
+    with pytest.raises(ProjectError, match=r"network.layers\[0\].name must be a module path"):
+        Project.from_dict(raw)

@@ -87,7 +87,8 @@ CODE = {
     "a 20,000-digit literal": ("nn.Sequential(nn.Linear(2, " + "9" * 20_000 + "))",
                                "line 1: a number of more than 30 digits is no layer size"),
     "a 40-digit literal": ("nn.Sequential(nn.Linear(2, " + "9" * 40 + "))",
-                           "line 1: a number of more than 30 digits is no layer size"),
+                           "line 1: nn.Linear: the value of out_features cannot be read: a number of more "
+                           "than 30 digits is no layer size"),
     "a deep attribute chain": ("nn.Sequential(" + ".".join(["a"] * 20_000) + "())",
                                "line 1: the code is nested too deeply to read"),
     "a chain just past the limit": ("nn.Sequential(" + ".".join(["a"] * 150) + "())",

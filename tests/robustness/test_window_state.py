@@ -88,8 +88,8 @@ def test_a_network_longer_than_the_editor_shows_is_refused_with_the_limit(window
     # the same network pasted into the Code dock
     window.code.edit.setPlainText("nn.Sequential(\n" + "    nn.Tanh(),\n" * (n - 1) + "    nn.Linear(2, 2),\n)")
     assert window.code.apply() is False
-    assert window.code.status.text().startswith(
-        f"line 1: it has {n:,} layers, and the editor shows at most {MAX_EDITOR_LAYERS:,}")
+    assert window.code.status.text().startswith(   # the line of the first layer past the limit
+        f"line {MAX_EDITOR_LAYERS + 2}: it has {n:,} layers, and the editor shows at most {MAX_EDITOR_LAYERS:,}")
     assert window.document.layers == layers
 
     code, out, err = cli("inspect", path)            # the command takes any length

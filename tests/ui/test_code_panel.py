@@ -1,6 +1,7 @@
 """The code panel and File > Export as Python script / Export model, as a person uses them."""
 
 import copy
+import textwrap
 
 import pytest
 import torch
@@ -65,8 +66,8 @@ def test_errors_show_with_their_lines_and_change_nothing(window):
     window.code.edit.setPlainText("nn.Sequential(\n    nn.Flatten(),\n    nn.Linear(784, n),\n    foo(),\n)")
     assert not window.code.apply()
     assert window.code.status.text().splitlines() == [
-        "line 3: nn.Linear: the value of out_features must be a literal (a number, text, True/False, None "
-        "or a tuple of them), not the variable 'n'",
+        "line 3: nn.Linear: the value of out_features cannot be read: the variable 'n' is not bound to a "
+        "number in this code",
         "line 4: a call to foo() is not a torch.nn layer — write nn.Name(...)",
     ]
     assert "c62828" in window.code.status.styleSheet()
@@ -190,3 +191,30 @@ def test_ctrl_return_applies_and_long_error_lists_are_cut_short(qtbot, window):
     with qtbot.waitSignal(window.code.applied):
         qtbot.keyClick(window.code.edit, Qt.Key_Return, Qt.ControlModifier)
     assert [layer.type for layer in window.document.layers] == ["Flatten", "Linear"]
+
+
+def test_a_tutorial_class_pasted_with_its_indentation_becomes_named_cards(window):
+    window.code.edit.setPlainText(textwrap.indent(textwrap.dedent("""\
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv1 = nn.Conv2d(1, 6, 5)
+                self.pool = nn.MaxPool2d(2, 2)
+                self.fc1 = nn.Linear(6 * 12 * 12, 10)
+
+            def forward(self, x):
+                x = self.pool(F.relu(self.conv1(x)))
+                x = torch.flatten(x, 1)
+                return self.fc1(x)
+        """), "    "))
+    assert window.code.apply()
+    assert [(layer.type, layer.name) for layer in window.document.layers] == [
+        ("Conv2d", "conv1"), ("ReLU", None), ("MaxPool2d", "pool"), ("Flatten", None), ("Linear", "fc1")]
+    assert window.code.status.text() == "Applied: 5 layers from class Net."
+
+    # the dock now shows the cards as a Sequential; editing a size there keeps the class's names
+    window.code.edit.setPlainText(window.code.source.replace("out_channels=6", "out_channels=8")
+                                  .replace("nn.Conv2d(1, 6, 5)", "nn.Conv2d(1, 8, 5)"))
+    assert window.code.apply()
+    assert window.document.layers[0].params["out_channels"] == 8
+    assert [layer.name for layer in window.document.layers] == ["conv1", None, "pool", None, "fc1"]
