@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..resources_path import resource_path
+from . import shortcuts
 from .errors import ExceptionHook
 from .gc_guard import MainThreadGarbageCollector
 
@@ -139,7 +140,9 @@ class MainWindow(QMainWindow):
 
     def _action(self, text: str, slot, shortcut=None, menu=None) -> QAction:
         action = QAction(text, self)
-        if shortcut is not None:
+        if isinstance(shortcut, QKeySequence.StandardKey):
+            action.setShortcuts(shortcuts.standard_keys(shortcut))   # all of the platform's, not the first
+        elif shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(slot)
         if menu is not None:
@@ -153,9 +156,9 @@ class MainWindow(QMainWindow):
 
         edit = bar.addMenu("&Edit")
         undo = self.document.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.Undo)
+        undo.setShortcuts(shortcuts.standard_keys(QKeySequence.Undo))
         redo = self.document.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        redo.setShortcuts(shortcuts.redo_keys())
         edit.addActions([undo, redo])
         self.undo_action, self.redo_action = undo, redo
 
