@@ -5,9 +5,7 @@ from __future__ import annotations
 from difflib import SequenceMatcher
 
 from PySide6.QtCore import (
-    QEvent,
     QMimeData,
-    QObject,
     QPoint,
     QPointF,
     Qt,
@@ -16,9 +14,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QAction, QDrag, QKeySequence, QPalette
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QApplication,
-    QComboBox,
     QFrame,
     QHBoxLayout,
     QScrollArea,
@@ -265,14 +261,6 @@ class NetworkEditor(QScrollArea):
             return
         super().keyPressEvent(event)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        # The wheel scrolls the editor unless the spin box or combo under it has focus: no value
-        # changes by accident while scrolling past a card.
-        if event.type() == QEvent.Wheel and not watched.hasFocus():
-            event.ignore()
-            return True
-        return super().eventFilter(watched, event)
-
     # --- following the document --------------------------------------------------------------
 
     def _on_document_network_changed(self) -> None:
@@ -327,11 +315,7 @@ class NetworkEditor(QScrollArea):
         card.drag_started.connect(self._on_card_drag_started)
         card.param_changed.connect(self._on_card_param_changed)
         card.removal_requested.connect(self._on_card_removal_requested)
-        for child in card.form.findChildren(QWidget):
-            if isinstance(child, (QAbstractSpinBox, QComboBox)):
-                child.setFocusPolicy(Qt.StrongFocus)
-                child.installEventFilter(self)
-        return card
+        return card   # the wheel over its fields scrolls the editor: ui/wheel.py
 
     def _on_document_settings_changed(self) -> None:
         self.input_card.update_from(self.document)

@@ -29,6 +29,7 @@ from ..resources_path import resource_path
 from . import shortcuts
 from .errors import ExceptionHook
 from .gc_guard import MainThreadGarbageCollector
+from .wheel import install_wheel_guard
 
 if TYPE_CHECKING:
     from ..core.recovery import RecoveryStore
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
                  settings: QSettings | None = None, recovery: RecoveryStore | None = None, *,
                  build: bool = True):
         super().__init__()
+        install_wheel_guard()   # before any field is polished: every one gets StrongFocus
         self.setObjectName("mainWindow")
         self.settings = settings or QSettings()
         self._recovery_store = recovery
