@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..resources_path import resource_path
-from . import shortcuts
+from . import layout, shortcuts
 from .errors import ExceptionHook
 from .gc_guard import MainThreadGarbageCollector
 from .wheel import install_wheel_guard
@@ -61,9 +61,10 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings()
         self._recovery_store = recovery
         self.built = False
-        self._restored = True   # the docks' first sizes wait for build()
+        self._layout_pending = False   # the docks' first sizes wait for build() and the first show
+        self._state_restored = False
         self.setWindowTitle("Playground")
-        self.resize(1400, 900)
+        self.setGeometry(layout.first_geometry(self.screen().availableGeometry()))
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)   # the frame already sits where the window was left
@@ -105,24 +106,24 @@ class MainWindow(QMainWindow):
         self.files = FileActions(self)
 
         self.setCentralWidget(self.editor)
-        self._dock("Layers", self.palette, Qt.LeftDockWidgetArea, "paletteDock")
-        training_dock = self._dock("Training", self.panel, Qt.RightDockWidgetArea, "trainingDock")
-        self.code_dock = self._dock("Code", self.code, Qt.RightDockWidgetArea, "codeDock")
-        self.tabifyDockWidget(training_dock, self.code_dock)
-        training_dock.raise_()
+        self._dock("Layers", self.palette, "paletteDock")
+        self._dock("Training", self.panel, "trainingDock")
+        self.code_dock = self._dock("Code", self.code, "codeDock")
         bottom = QSplitter(Qt.Horizontal)
         bottom.setObjectName("plotsSplitter")
         bottom.addWidget(self.plots)
         bottom.addWidget(self.runs)
         bottom.setStretchFactor(0, 3)
         bottom.setStretchFactor(1, 1)
-        plots_dock = self._dock("Plots", bottom, Qt.BottomDockWidgetArea, "plotsDock")
-        self.views_dock = self._dock("Views", self.views, Qt.BottomDockWidgetArea, "viewsDock")
-        self.splitDockWidget(plots_dock, self.views_dock, Qt.Horizontal)
+        self._dock("Plots", bottom, "plotsDock")
+        self.views_dock = self._dock("Views", self.views, "viewsDock")
+        self._arrange_docks()
+        layout.keep_editor_usable(self.editor)
         self._build_menus()
         self._wire()
         self.recovery = RecoveryAutosave(self, self._recovery_store or RecoveryStore())
-        self._restored = self._restore_settings()
+        self._state_restored = self._restore_settings()
+        self._layout_pending = True
         self.built = True
         self._on_document_changed()
         self._update_title()
@@ -131,14 +132,26 @@ class MainWindow(QMainWindow):
 
     # --- construction ------------------------------------------------------------------------
 
-    def _dock(self, title: str, widget, area, name: str) -> QDockWidget:
+    def _dock(self, title: str, widget, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
                          | QDockWidget.DockWidgetClosable)
-        self.addDockWidget(area, dock)
         return dock
+
+    def _arrange_docks(self) -> None:
+        """Palette left; Training with Code tabbed behind it on the right; plots and views below."""
+        docks = {dock.objectName(): dock for dock in self.findChildren(QDockWidget)}
+        for name, area in (("paletteDock", Qt.LeftDockWidgetArea), ("trainingDock", Qt.RightDockWidgetArea),
+                           ("codeDock", Qt.RightDockWidgetArea), ("plotsDock", Qt.BottomDockWidgetArea),
+                           ("viewsDock", Qt.BottomDockWidgetArea)):
+            docks[name].setFloating(False)
+            self.addDockWidget(area, docks[name])
+            docks[name].show()
+        self.tabifyDockWidget(docks["trainingDock"], docks["codeDock"])
+        self.splitDockWidget(docks["plotsDock"], docks["viewsDock"], Qt.Horizontal)
+        docks["trainingDock"].raise_()
 
     def _action(self, text: str, slot, shortcut=None, menu=None) -> QAction:
         action = QAction(text, self)
@@ -180,6 +193,9 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         for dock in self.findChildren(QDockWidget):
             view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        self.reset_layout_action = self._action("&Reset layout", self.reset_layout, None, view)
+        self.reset_layout_action.setToolTip("Every panel back in its place, at its first size")
 
         help_menu = bar.addMenu("&Help")
         self.examples_menu = help_menu.addMenu("&Examples")
@@ -322,11 +338,26 @@ class MainWindow(QMainWindow):
         self._first_layout()
 
     def _first_layout(self) -> None:
-        if not self._restored:  # first launch: give the editor most of the height
-            self._restored = True
-            self.resizeDocks([self.findChild(QDockWidget, "plotsDock")], [int(self.height() * 0.38)], Qt.Vertical)
-            self.resizeDocks([self.findChild(QDockWidget, "paletteDock"), self.findChild(QDockWidget, "trainingDock")],
-                             [200, 340], Qt.Horizontal)
+        """Once, when the built window is first shown: the default sizes, or the restored ones if they
+        leave every panel usable (see ui/layout.py)."""
+        if not self._layout_pending:
+            return
+        self._layout_pending = False
+        if not self._state_restored:
+            layout.default_sizes(self)
+            return
+        self.layout().activate()   # the restored sizes, applied to this window now
+        problem = layout.layout_problem(self)
+        if problem:
+            self.reset_layout()
+            self.statusBar().showMessage(f"The saved layout did not fit this window ({problem}); "
+                                         "back to the default layout", 10000)
+
+    def reset_layout(self) -> None:
+        """View > Reset layout: every dock shown, docked where it started, at the first sizes."""
+        self._arrange_docks()
+        self.layout().activate()
+        layout.default_sizes(self)
 
     def _save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
