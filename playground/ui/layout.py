@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
 FIRST_SIZE = QSize(1400, 900)     # what the window opens at where the screen has room
 FRAME_ROOM = QSize(16, 56)        # the window manager's frame and a panel: kept free around the first window
-EDITOR_MIN = QSize(260, 150)      # a card (132 px labels and a field) stays readable; never squeezed below
+EDITOR_MIN = QSize(320, 150)      # a card (132 px labels and a field) fits without a sideways scroll bar
 SIDE_DOCK_MAX = 0.4               # of the window's width: a palette or training panel wider is a broken state
 BOTTOM_DOCK_MAX = 0.6             # of the window's height, for the plots and views
 DOCK_MIN = 60                     # px: a dock thinner than this shows nothing
@@ -34,8 +34,11 @@ def first_geometry(available: QRect) -> QRect:
 
 def default_sizes(window: QMainWindow) -> None:
     """Most of the height to the editor; the side docks at their first widths, narrower on a small window."""
-    plots = window.findChild(QDockWidget, "plotsDock")
+    window.layout().activate()   # a window built while shown has not placed its new docks yet
+    plots, views = window.findChild(QDockWidget, "plotsDock"), window.findChild(QDockWidget, "viewsDock")
     window.resizeDocks([plots], [int(window.height() * PLOTS_SHARE)], Qt.Vertical)
+    half = window.width() // 2   # the views (what the model does) as large as the curves
+    window.resizeDocks([plots, views], [half, window.width() - half], Qt.Horizontal)
     scale = min(1.0, window.width() / FIRST_SIZE.width() * 1.25)   # 1024 px: palette 183, training 311
     docks = [window.findChild(QDockWidget, name) for name in SIDE_WIDTHS]
     window.resizeDocks(docks, [int(w * scale) for w in SIDE_WIDTHS.values()], Qt.Horizontal)
@@ -69,3 +72,16 @@ def layout_problem(window: QMainWindow) -> str | None:
 def keep_editor_usable(editor: QWidget) -> None:
     """The main window's layout never gives the central widget less than its minimum size."""
     editor.setMinimumSize(EDITOR_MIN)
+
+
+def scrolled(content: QWidget) -> QScrollArea:
+    """`content` in a frameless scroll area, so that a dock holding it keeps the size the user gave
+    it: without one, a view whose content grows (a longer caption while drawing, another project's
+    tabs) raised the dock's minimum size and the dock, and the canvas in it, moved mid-stroke. Too
+    small a dock scrolls instead of pushing the editor aside."""
+    area = QScrollArea()
+    area.setObjectName(f"{content.objectName()}Scroll")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    area.setWidget(content)
+    return area

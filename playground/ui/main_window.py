@@ -115,8 +115,8 @@ class MainWindow(QMainWindow):
         bottom.addWidget(self.runs)
         bottom.setStretchFactor(0, 3)
         bottom.setStretchFactor(1, 1)
-        self._dock("Plots", bottom, "plotsDock")
-        self.views_dock = self._dock("Views", self.views, "viewsDock")
+        self._dock("Plots", layout.scrolled(bottom), "plotsDock")
+        self.views_dock = self._dock("Views", layout.scrolled(self.views), "viewsDock")
         self._arrange_docks()
         layout.keep_editor_usable(self.editor)
         self._build_menus()
@@ -127,8 +127,8 @@ class MainWindow(QMainWindow):
         self.built = True
         self._on_document_changed()
         self._update_title()
-        if self.isVisible():
-            self._first_layout()
+        if self.isVisible():   # built into a shown frame: size the docks once Qt has placed them
+            QTimer.singleShot(0, self._first_layout)
 
     # --- construction ------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@ and View > Reset layout puts every panel back."""
 
 import pytest
 from PySide6.QtCore import QPoint, QRect, QSettings, Qt
-from PySide6.QtWidgets import QDockWidget, QMessageBox, QPushButton, QTabBar
+from PySide6.QtWidgets import QDockWidget, QLabel, QMessageBox, QPushButton, QTabBar
 
 from playground.ui import layout
 from playground.ui.main_window import MainWindow
@@ -103,3 +103,32 @@ def test_reset_layout_brings_every_panel_back(qtbot, settings):
     assert layout.layout_problem(win) is None
     view = next(a.menu() for a in win.menuBar().actions() if a.text() == "&View")
     assert win.reset_layout_action in view.actions()
+
+
+def test_a_frame_built_while_shown_gets_the_first_sizes(qtbot, settings):
+    """As the app starts: the frame paints first, the panels arrive once torch is loaded."""
+    win = MainWindow(settings=settings, build=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.build()
+    qtbot.waitUntil(lambda: not win._layout_pending)
+    palette = dock(win, "paletteDock").width()
+    assert palette <= layout.SIDE_WIDTHS["paletteDock"] + 10, palette   # not the 400-500 px it grew to
+    assert win.editor.width() >= layout.EDITOR_MIN.width()
+    assert layout.layout_problem(win) is None
+
+
+def test_docks_keep_their_size_while_the_views_change(qtbot, settings, examples):
+    """The Views dock widened while the person drew (a longer caption): the canvas moved mid-stroke.
+    Content that grows or shrinks (other projects' views, long captions) scrolls inside the dock."""
+    win = open_window(qtbot, settings)
+    qtbot.waitUntil(lambda: not win._layout_pending)
+    sizes = {d.objectName(): d.size() for d in win.findChildren(QDockWidget)}
+    for name in ("mnist_lenet.json", "spiral.json", "quadratic.json", "xor.json"):
+        win.files.open_path(examples / name)
+        for view in win.views.views:
+            for label in view.findChildren(QLabel):
+                label.setText(label.text() + " a caption that grows " * 6)
+        win.layout().activate()
+        assert {d.objectName(): d.size() for d in win.findChildren(QDockWidget)} == sizes, name
