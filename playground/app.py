@@ -13,8 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help")):
         from .cli import main as cli_main
+        from .pipes import run_command
 
-        return cli_main(argv)
+        return run_command(cli_main, argv)   # `playground train … | head` is not a failure
     if argv and argv[0] == "--version":
         from . import __version__
 
