@@ -29,6 +29,7 @@ from ..resources_path import resource_path
 from . import layout, shortcuts
 from .errors import ExceptionHook
 from .gc_guard import MainThreadGarbageCollector
+from .probe import install_probe
 from .wheel import install_wheel_guard
 
 if TYPE_CHECKING:
@@ -176,6 +177,10 @@ class MainWindow(QMainWindow):
         redo.setShortcuts(shortcuts.redo_keys())
         edit.addActions([undo, redo])
         self.undo_action, self.redo_action = undo, redo
+        edit.addSeparator()
+        self.find_layer_action = self._action("&Find layer…", self.find_layer, QKeySequence.Find, edit)
+        self.find_layer_action.setToolTip("Type part of a layer's name, Enter to pick the first match, "
+                                          "Enter again to append it")
 
         training = bar.addMenu("&Training")
         self.start_action = self._action("&Start", self.session.start, "F5", training)
@@ -252,6 +257,14 @@ class MainWindow(QMainWindow):
         weights = self.session.weights
         fits = weights is not None and weights.fits(self.document.network)
         self.views.set_weights(weights.model if fits else None)
+
+    def find_layer(self) -> None:
+        """Edit > Find layer (Ctrl+F): the palette's search, from wherever the keyboard is."""
+        dock = self.findChild(QDockWidget, "paletteDock")
+        dock.show()
+        dock.raise_()
+        self.palette.search.setFocus(Qt.ShortcutFocusReason)
+        self.palette.search.selectAll()
 
     def open_lr_finder(self) -> LRFinderDialog | None:
         """The range test on a fresh copy of the model; Apply sets the optimizer's lr (undoably)."""
@@ -498,6 +511,7 @@ def run_gui(argv: list[str]) -> int:
     collector = MainThreadGarbageCollector(app)
     collector.start()
     window = MainWindow(build=False)   # the frame paints now; the panels follow once torch is in
+    install_probe(window)   # only with PLAYGROUND_DESKTOP_PROBE set: the desktop tests' read-back
     args = [a for a in app.arguments()[1:] if not a.startswith("-")]
     launcher = _Launcher(window, args[0] if args else None, collector)
     window.show()
