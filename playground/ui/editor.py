@@ -34,6 +34,7 @@ from .cards import (
     make_label,
 )
 from .document import ProjectDocument
+from .focus import tab_stops
 from .palette import LAYER_MIME, drag_pixmap
 
 
@@ -249,6 +250,13 @@ class NetworkEditor(QScrollArea):
         self.move_up_action.setEnabled(editable and index > 0)
         self.move_down_action.setEnabled(editable and index < len(self.cards) - 1)
 
+    def focusInEvent(self, event) -> None:
+        # Tabbed into with nothing selected: select the first card, so the focus is somewhere visible
+        super().focusInEvent(event)
+        if event.reason() in (Qt.TabFocusReason, Qt.BacktabFocusReason, Qt.ShortcutFocusReason) \
+                and self._selected_index < 0 and self.cards:
+            self.select(0)
+
     def keyPressEvent(self, event) -> None:
         # Up / Down walk the selection; scrolling stays on the wheel, the scroll bar and Page keys.
         step = {Qt.Key_Up: -1, Qt.Key_Down: 1}.get(event.key())
@@ -256,6 +264,11 @@ class NetworkEditor(QScrollArea):
             current = self._selected_index
             self.select(max(0, min(len(self.cards) - 1, current + step if current >= 0 else 0)))
             return
+        if event.key() in (Qt.Key_Return, Qt.Key_Enter) and self._selected is not None:
+            fields = tab_stops(self._selected.form)   # Enter: into the selected card's first field
+            if fields:
+                fields[0].setFocus(Qt.TabFocusReason)
+                return
         if event.key() == Qt.Key_Escape and self._selected_index >= 0:
             self.select(-1)
             return

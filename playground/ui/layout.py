@@ -83,5 +83,6 @@ def scrolled(content: QWidget) -> QScrollArea:
     area.setObjectName(f"{content.objectName()}Scroll")
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.NoFrame)
+    area.setFocusPolicy(Qt.NoFocus)   # a Tab stop that shows nothing; the wheel still scrolls it
     area.setWidget(content)
     return area

@@ -19,6 +19,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
+    QGraphicsView,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -220,6 +221,11 @@ class MainWindow(QMainWindow):
         self.session.weights_changed.connect(self._on_session_weights_changed)
         self.editor.layer_selected.connect(self.views.layer_output.set_layer)
         self.document.locked_changed.connect(self._on_document_locked_changed)
+        self._code_stops: dict = {}
+        self.code_dock.visibilityChanged.connect(self._on_code_dock_visibility_changed)
+        self._sync_code_tab_stops()   # built tabbed behind Training; a restored state may raise it
+        for canvas in self.findChildren(QGraphicsView):   # plots and view canvases draw no focus: no Tab stop
+            canvas.setFocusPolicy(Qt.ClickFocus if canvas.focusPolicy() != Qt.NoFocus else Qt.NoFocus)
 
     # --- reactions ---------------------------------------------------------------------------
 
@@ -242,7 +248,35 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().clearMessage()
         self.session.update_continue()
+        self._order_tab_stops()
 
+    def _on_code_dock_visibility_changed(self, _visible: bool) -> None:
+        QTimer.singleShot(0, self._sync_code_tab_stops)   # once the dock area has placed the tabs
+
+    def _sync_code_tab_stops(self) -> None:
+        # Behind the Training tab the code editor is out of sight but not out of Tab's reach (Qt
+        # counts a dock tabbed away as visible), and it keeps Tab for indenting: Tab fell into it
+        # and stayed there, unseen. Its stops are off while it is out of sight.
+        from .focus import tab_stops
+
+        in_sight = self.code_dock.isVisible() and not self.code_dock.visibleRegion().isEmpty()
+        if not in_sight and not self._code_stops:
+            self._code_stops = {widget: widget.focusPolicy() for widget in tab_stops(self.code)}
+            for widget in self._code_stops:
+                widget.setFocusPolicy(Qt.NoFocus)
+        elif in_sight and self._code_stops:
+            for widget, policy in self._code_stops.items():
+                widget.setFocusPolicy(policy)
+            self._code_stops = {}
+
+    def _order_tab_stops(self) -> None:
+        """Tab walks the window as it reads: palette, editor, each card's fields, the training
+        settings, the run buttons (see ui/focus.py); rebuilt forms and new cards join in place."""
+        from .focus import chain, tab_stops
+
+        stops = [self.palette.search, self.palette.tree, self.editor, *tab_stops(self.editor.column),
+                 *tab_stops(self.panel)]
+        chain([w for w in stops if w.focusPolicy() != Qt.NoFocus])
     def _on_document_locked_changed(self, locked: bool) -> None:
         # undo/redo bypass the edit methods' lock check: switch them off while a run trains
         stack = self.document.undo_stack

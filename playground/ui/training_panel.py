@@ -173,6 +173,7 @@ class TrainingPanel(QWidget):
         column.addStretch(1)
         scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setFocusPolicy(Qt.NoFocus)   # a Tab stop with nothing to show; Tab scrolls to each field
         scroll.setWidget(self._settings)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

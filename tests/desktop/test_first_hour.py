@@ -179,6 +179,10 @@ def test_the_first_hour_with_a_real_mouse_and_keyboard(app):
     app.wait(lambda s: s["focus"] and s["focus"]["name"] == "paletteTree", "Enter to move to the first match")
     app.key("Return")
     s = app.wait(lambda s: types(s) == dropped + ["Tanh"], "Enter to append Tanh")
+    app.key("Tab")   # from the palette into the editor: a card is selected, so the focus shows
+    s = app.wait(lambda s: s["focus"]["name"] == "networkEditor" and s["selected"] >= 0, "Tab into the editor")
+    app.key("Up", "Up", "Return")   # walk up to the Linear card; Enter goes into its first field
+    app.wait(lambda s: s["focus"]["name"].startswith("param_") and s["focus"]["rect"], "Enter into a card's field")
     app.key("F5")
     app.wait(lambda s: s["run_state"] != "idle" or s["runs"] == 1, "F5 to start the run")
     s = app.wait(lambda s: s["run_state"] == "idle" and s["runs"] == 1, "the run to finish")
