@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from . import theme
 from ..core.errors import PlaygroundError
 from ..core.layers import LAYERS
 from ..core.losses import plan_targets
@@ -27,7 +28,7 @@ from .param_editors import ParamForm
 CARD_MIME = "application/x-playground-card"  # payload: the dragged card's layer index, ASCII
 LOCKED_TEXT = "Training — stop the run to edit the network"
 UNREACHABLE_TEXT = "not checked: an earlier layer has an error"
-RED, GREEN, AMBER = QColor("#d1242f"), QColor("#1a7f37"), QColor("#9a6700")
+RED, GREEN, AMBER = theme.ERROR, theme.OK, theme.WARNING
 COLUMN_WIDTH = 440  # wider cards only stretch the fields; the eye has further to travel
 ESSENTIAL_ROWS = 4  # a card shows the catalogue's first params (what people change) and any set ones
 

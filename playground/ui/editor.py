@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from . import theme
 from ..core.layers import LAYERS
 from .cards import (
     CARD_MIME,
@@ -72,7 +73,7 @@ class NetworkEditor(QScrollArea):
         self._stack.setSpacing(8)
         self.banner = make_label(LOCKED_TEXT, name="lockedBanner")
         self.banner.setAlignment(Qt.AlignCenter)
-        self.banner.setStyleSheet("QLabel { background: rgba(154, 103, 0, 0.12); border-radius: 4px; padding: 4px; }")
+        self.banner.setStyleSheet(theme.BANNER_STYLE)
         self.banner.hide()
         self.input_card = InputCard()
         self.summary_card = SummaryCard()

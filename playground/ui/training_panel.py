@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from . import theme
 from ..core.data import DATASETS, REGRESSION, DatasetType, default_root
 from ..core.errors import PlaygroundError
 from ..core.losses import LOSSES
@@ -38,7 +39,7 @@ from .param_editors import INT_LIMIT, ParamForm
 _NONE = ""  # combo data of the "None" entry: an item's data cannot reliably hold None
 _START_TIP = "Train the network with these settings."
 _CONTINUE_TIP = "Train on from the weights the last run ended with, instead of freshly initialised ones."
-_ERROR_STYLE = "color: #c62828;"
+_ERROR_STYLE = theme.ERROR_STYLE
 
 
 def _dataset_label(kind: DatasetType) -> str:
