@@ -39,6 +39,10 @@ from .focus import tab_stops
 from .palette import LAYER_MIME, drag_pixmap
 
 
+EMPTY_TEXT = ("No layers yet. Drag one here from the Layers palette, or press Ctrl+F, type a name and "
+              "press Enter twice.\nHelp > Examples opens complete networks to start from.")
+
+
 class NetworkEditor(QScrollArea):
     """The network as a column of cards, edited through the document so every change can be undone."""
 
@@ -77,7 +81,11 @@ class NetworkEditor(QScrollArea):
         self.banner.hide()
         self.input_card = InputCard()
         self.summary_card = SummaryCard()
-        for w in (self.banner, self.input_card, self.summary_card):
+        self.empty_hint = make_label(EMPTY_TEXT, muted=True, name="emptyHint")
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setAlignment(Qt.AlignCenter)
+        self.empty_hint.setContentsMargins(12, 18, 12, 18)
+        for w in (self.banner, self.input_card, self.empty_hint, self.summary_card):
             self._stack.addWidget(w)
         self._stack.addStretch(1)
         self.insertion_line = QFrame(self.column)
@@ -290,6 +298,7 @@ class NetworkEditor(QScrollArea):
             for i, card in enumerate(cards):
                 self._stack.insertWidget(self._stack.indexOf(self.input_card) + 1 + i, card)
         self.cards = cards
+        self.empty_hint.setVisible(not cards)
         for i, (card, layer) in enumerate(zip(cards, layers)):
             card.update_from(i, layer, infos[i] if i < len(infos) else None)
         self.input_card.update_from(self.document)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QStyle,
 )
 
 from ..resources_path import resource_path
@@ -207,6 +208,19 @@ class MainWindow(QMainWindow):
         self.examples_menu = help_menu.addMenu("&Examples")
         self.files.build_examples_menu(self.examples_menu)
         self._action("&About Playground", self._on_about_triggered, None, help_menu)
+        self._set_icons()
+
+    def _set_icons(self) -> None:
+        """The platform style's icons on the main actions, so they read at a glance in the menus."""
+        style, icon = self.style(), QStyle.StandardPixmap
+        files = {a.text(): a for a in self.file_menu.actions()}
+        for action, pixmap in ((files.get("&New"), icon.SP_FileIcon), (files.get("&Open…"), icon.SP_DialogOpenButton),
+                               (files.get("&Save"), icon.SP_DialogSaveButton), (self.undo_action, icon.SP_ArrowBack),
+                               (self.redo_action, icon.SP_ArrowForward), (self.start_action, icon.SP_MediaPlay),
+                               (self.stop_action, icon.SP_MediaStop), (self.reset_layout_action, icon.SP_BrowserReload),
+                               (self.find_layer_action, icon.SP_FileDialogContentsView)):
+            if action is not None:
+                action.setIcon(style.standardIcon(pixmap))
 
     def _wire(self) -> None:
         self.palette.layer_activated.connect(self._on_palette_layer_activated)

@@ -87,6 +87,7 @@ def snapshot(window) -> dict:
         "dataset": doc.project.data.dataset,
         "scheduler": doc.project.training.scheduler.type if doc.project.training.scheduler else None,
         "editor_scroll": window.editor.verticalScrollBar().value(),
+        "drop_line": window.editor.insertion_line.isVisible(),   # a drag is over the editor
         "panel_scroll": window.panel.findChild(QWidget, "trainingSettings").parentWidget().parentWidget()
         .verticalScrollBar().value(),
         "focus": None if focus is None else {"name": focus.objectName(), "class": type(focus).__name__,

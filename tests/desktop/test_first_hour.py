@@ -17,7 +17,7 @@ import pytest
 
 from playground.core.spec import Project
 
-TIMEOUT = 90  # s: torch's import and the first build on a loaded 2-core machine
+TIMEOUT = 60  # s: torch's import and the first build on a loaded 2-core machine
 SHOT = """
 import sys
 from PySide6.QtGui import QGuiApplication
@@ -47,7 +47,8 @@ class App:
             if state and condition(state):
                 return state
             time.sleep(0.05)   # polling the probe file, not a delay the check depends on
-        pytest.fail(f"timed out after {timeout:g} s waiting for {what}; last state: {self.state()}")
+        shot = self.screenshot("timed-out")
+        pytest.fail(f"timed out after {timeout:g} s waiting for {what} (screen: {shot}); last state: {self.state()}")
 
     def xdo(self, *args) -> None:
         subprocess.run(["xdotool", *map(str, args)], check=True, timeout=30,
@@ -65,11 +66,18 @@ class App:
             self.xdo("click", 5 if notches < 0 else 4)   # X11 buttons 4 and 5 are the wheel
 
     def drag(self, start, end, steps: int = 12) -> None:
+        """Press, move as a hand does (many small moves past the drag distance), and release once the
+        editor shows where the layer will land: Qt's drag loop has then taken over the pointer."""
         (x0, y0), (x1, y1) = start, end
         self.xdo("mousemove", "--sync", x0, y0)
         self.xdo("mousedown", 1)
-        for i in range(1, steps + 1):   # a hand's drag: many small moves, past the drag distance
+        for i in range(1, steps + 1):
             self.xdo("mousemove", x0 + (x1 - x0) * i // steps, y0 + (y1 - y0) * i // steps, "sleep", 0.03)
+        deadline = time.monotonic() + TIMEOUT
+        wiggle = 0
+        while not self.state().get("drop_line") and time.monotonic() < deadline:
+            wiggle = 1 - wiggle   # the drag loop updates on pointer motion: keep the pointer alive
+            self.xdo("mousemove", x1, y1 - wiggle, "sleep", 0.05)
         self.xdo("mouseup", 1)
 
     def screenshot(self, name: str) -> Path:
