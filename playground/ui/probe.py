@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRect, QTimer
-from PySide6.QtWidgets import QApplication, QDockWidget, QWidget
+from PySide6.QtGui import QCursor
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QDockWidget, QWidget
 
 DESKTOP_PROBE = "PLAYGROUND_DESKTOP_PROBE"
 WIDGETS = ("startButton", "trainingPanel", "datasetCombo", "schedulerCombo", "epochsSpin",
@@ -63,6 +64,12 @@ def snapshot(window) -> dict:
                    "active": app.activeWindow() is window}
     modal = app.activeModalWidget()
     state["modal"] = modal.windowTitle() if modal else None
+    popup = app.activePopupWidget()
+    state["popup"] = type(popup).__name__ if popup else None
+    under = app.widgetAt(QCursor.pos())
+    state["pointer"] = [QCursor.pos().x(), QCursor.pos().y(), type(under).__name__ if under else None,
+                        under.objectName() if under else None]
+    state["buttons"] = int(app.mouseButtons().value)
     if not window.built:
         return state
     focus = app.focusWidget()
@@ -88,6 +95,7 @@ def snapshot(window) -> dict:
         "scheduler": doc.project.training.scheduler.type if doc.project.training.scheduler else None,
         "editor_scroll": window.editor.verticalScrollBar().value(),
         "drop_line": window.editor.insertion_line.isVisible(),   # a drag is over the editor
+        "dragging": tree.state() == QAbstractItemView.DraggingState,   # a palette drag has begun
         "panel_scroll": window.panel.findChild(QWidget, "trainingSettings").parentWidget().parentWidget()
         .verticalScrollBar().value(),
         "focus": None if focus is None else {"name": focus.objectName(), "class": type(focus).__name__,

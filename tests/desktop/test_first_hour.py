@@ -66,19 +66,36 @@ class App:
             self.xdo("click", 5 if notches < 0 else 4)   # X11 buttons 4 and 5 are the wheel
 
     def drag(self, start, end, steps: int = 12) -> None:
-        """Press, move as a hand does (many small moves past the drag distance), and release once the
-        editor shows where the layer will land: Qt's drag loop has then taken over the pointer."""
+        """Press, move a little until the palette's drag has begun, move on to `end` as a hand does,
+        and release once the editor shows where the layer will land. A press the window missed
+        (now and then under Xvfb, the first press after typing) is let go and made again."""
         (x0, y0), (x1, y1) = start, end
-        self.xdo("mousemove", "--sync", x0, y0)
-        self.xdo("mousedown", 1)
-        for i in range(1, steps + 1):
-            self.xdo("mousemove", x0 + (x1 - x0) * i // steps, y0 + (y1 - y0) * i // steps, "sleep", 0.03)
-        deadline = time.monotonic() + TIMEOUT
-        wiggle = 0
-        while not self.state().get("drop_line") and time.monotonic() < deadline:
-            wiggle = 1 - wiggle   # the drag loop updates on pointer motion: keep the pointer alive
-            self.xdo("mousemove", x1, y1 - wiggle, "sleep", 0.05)
+        for _attempt in range(3):
+            self.xdo("mousemove", "--sync", x0, y0)
+            self.xdo("mousedown", 1)
+            if self._moving_until("dragging", [(x0 + 4 * i, y0) for i in range(1, 6)], timeout=10):
+                break
+            self.xdo("mouseup", 1)
+        else:
+            state = {k: self.state().get(k) for k in ("pointer", "popup", "modal", "buttons", "focus", "active")}
+            pytest.fail(f"a palette drag never began (screen: {self.screenshot('drag')}); {state}")
+        if not self._moving_until("drop_line", [(x0 + (x1 - x0) * i // steps, y0 + (y1 - y0) * i // steps)
+                                                for i in range(1, steps + 1)]):
+            pytest.fail(f"the drag never showed the drop line (screen: {self.screenshot('drag')})")
         self.xdo("mouseup", 1)
+
+    def _moving_until(self, key: str, path, timeout: float = TIMEOUT) -> bool:
+        """Move along `path`, then keep the pointer stirring at its end (Qt's drag loop acts on
+        motion) until the probe reports `key`; False if it does not within `timeout`."""
+        for x, y in path:
+            self.xdo("mousemove", x, y, "sleep", 0.03)
+        deadline, wiggle = time.monotonic() + timeout, 0
+        while not self.state().get(key):
+            if time.monotonic() > deadline:
+                return False
+            wiggle = 1 - wiggle
+            self.xdo("mousemove", x, y - wiggle, "sleep", 0.05)
+        return True
 
     def screenshot(self, name: str) -> Path:
         path = self.shots / f"{name}.png"
