@@ -88,6 +88,7 @@ def snapshot(window) -> dict:
                    "fields": {name: _visible(editor.widget) for name, editor in card.form.editors.items()}}
                   for card in window.editor.cards],
         "palette": palette,
+        "search": window.palette.search.text(),
         "layers": [{"type": layer.type, "params": layer.params} for layer in doc.layers],
         "undo": doc.undo_stack.index(),
         "modified": window.isWindowModified(),
