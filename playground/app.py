@@ -13,8 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help")):
         from .cli import main as cli_main
+        from .pipes import run_command
 
-        return cli_main(argv)
+        return run_command(cli_main, argv)   # `playground train … | head` is not a failure
     if argv and argv[0] == "--version":
         from . import __version__
 
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     if typo:
         print(f"playground: error: {typo}", file=sys.stderr)
         return 2
-    problem = qt_problem() or display_problem()
+    problem = qt_problem() or display_problem() or qt_library_problem()
     if problem:
         print(f"playground: error: {problem}", file=sys.stderr)
         return 1
@@ -79,3 +80,49 @@ def display_problem(env=None, platform: str = sys.platform) -> str | None:
         "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set). "
         "The headless commands work anywhere: playground train | inspect | export."
     )
+
+
+# What Qt's xcb platform plugin loads beyond the X client library itself (ldd of libqxcb.so and
+# libQt6XcbQpa.so.6), with the Debian / Ubuntu package of each. Since Qt 6.5 libxcb-cursor0 is the
+# one a fresh Debian lacks; without it Qt prints "could not load the Qt platform plugin" and aborts.
+XCB_LIBRARIES = {
+    "libxcb.so.1": "libxcb1", "libX11-xcb.so.1": "libx11-xcb1", "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4", "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1", "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-render.so.0": "libxcb-render0", "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-shape.so.0": "libxcb-shape0", "libxcb-shm.so.0": "libxcb-shm0", "libxcb-sync.so.1": "libxcb-sync1",
+    "libxcb-util.so.1": "libxcb-util1", "libxcb-xfixes.so.0": "libxcb-xfixes0", "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon.so.0": "libxkbcommon0", "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+}
+
+
+def _loads(soname: str) -> bool:
+    import ctypes
+
+    try:
+        ctypes.CDLL(soname)
+    except OSError:
+        return False
+    return True
+
+
+def qt_library_problem(env=None, platform: str = sys.platform, loads=None) -> str | None:
+    """When Qt would use its xcb platform: the system libraries it needs that are missing, with the
+    line that installs them; checked before QApplication, whose failure is a core dump."""
+    import os
+
+    env = os.environ if env is None else env
+    chosen = env.get("QT_QPA_PLATFORM", "")
+    if not platform.startswith("linux") or (chosen and not chosen.startswith("xcb")):
+        return None
+    if not chosen and env.get("WAYLAND_DISPLAY"):
+        return None   # Qt takes its Wayland plugin there
+    loads = loads or _loads
+    missing = [soname for soname in XCB_LIBRARIES if not loads(soname)]
+    if not missing:
+        return None
+    packages = " ".join(XCB_LIBRARIES[soname] for soname in missing)
+    return (f"the window needs system libraries that Qt's xcb platform loads, and {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} missing. On Debian or Ubuntu install "
+            f"{'it' if len(missing) == 1 else 'them'} with:\n    sudo apt install {packages}\n"
+            "(the headless commands work without: playground train | inspect | export)")

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from . import theme
 from ..core.errors import PlaygroundError
 from ..core.layers import LAYERS
 from ..core.losses import plan_targets
@@ -27,7 +28,7 @@ from .param_editors import ParamForm
 CARD_MIME = "application/x-playground-card"  # payload: the dragged card's layer index, ASCII
 LOCKED_TEXT = "Training — stop the run to edit the network"
 UNREACHABLE_TEXT = "not checked: an earlier layer has an error"
-RED, GREEN, AMBER = QColor("#d1242f"), QColor("#1a7f37"), QColor("#9a6700")
+RED, GREEN, AMBER = theme.ERROR, theme.OK, theme.WARNING
 COLUMN_WIDTH = 440  # wider cards only stretch the fields; the eye has further to travel
 ESSENTIAL_ROWS = 4  # a card shows the catalogue's first params (what people change) and any set ones
 
@@ -193,13 +194,15 @@ class LayerCard(_Card):
 
         self.header = QWidget()
         self.header.setCursor(Qt.OpenHandCursor)
-        self.header.setToolTip(f"{layer_type.doc if layer_type else type_name}\nDrag to reorder.")
+        self.header.setToolTip(f"{layer_type.category + ' · ' if layer_type else ''}"
+                               f"{layer_type.doc if layer_type else type_name}\nDrag to reorder.")
         row = QHBoxLayout(self.header)
         row.setContentsMargins(0, 0, 0, 0)
         self.index_label = make_label(muted=True, name="cardIndex")
         self.index_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("00") + 4)
         self.type_label = make_label(type_name, bold=True, name="cardType")
         self.category = make_label(layer_type.category if layer_type else "", muted=True)
+        self.category.hide()   # compact: the palette already groups by it; the tooltip says it
         self.remove_button = _tool_button("✕", "cardRemove", lambda: self.removal_requested.emit(self.index))
         self.remove_button.setToolTip("Delete this layer (Del)")
         for w in (self.index_label, self.type_label, self.category, self.remove_button):
@@ -227,10 +230,11 @@ class LayerCard(_Card):
         self.footer = make_label(name="cardFooter")
         self.footer.setWordWrap(True)
         self.footer.setTextInteractionFlags(Qt.TextSelectableByMouse)  # errors are worth copying
+        self._chip: bool | None = None   # the footer shows the output shape as a chip, or a message
         self.more_button = _tool_button("", "cardMore", self._on_more_button_clicked)
         self.expanded = False
         self._values: dict = {}
-        footer.addWidget(self.footer, 1)
+        footer.addWidget(self.footer, 1, Qt.AlignLeft)   # a chip keeps to the left, as text does
         footer.addWidget(self.more_button, 0, Qt.AlignTop)
         self.column.addLayout(footer)
 
@@ -254,23 +258,34 @@ class LayerCard(_Card):
         else:
             params = f" · {info.params:,} params" if info.params else ""
             self.footer.setText(f"→ {format_shape(info.output_shape)}{params}")
+        self._show_chip(status not in (ERROR, UNREACHABLE))
         _set_colour(self.footer, RED if status == ERROR else None)
         self.footer.setForegroundRole(QPalette.PlaceholderText if status == UNREACHABLE else QPalette.WindowText)
         self.type_label.setEnabled(status != UNREACHABLE)
         self._set_state(status, self.selected)
 
+    def _show_chip(self, chip: bool) -> None:
+        """The output shape and parameter count as a compact chip; an error as wrapped text."""
+        if chip != self._chip:
+            self._chip = chip
+            self.footer.setStyleSheet(theme.CHIP_STYLE if chip else "")
+            self.footer.setWordWrap(not chip)
+            self.footer.setSizePolicy(QSizePolicy.Maximum if chip else QSizePolicy.Preferred, QSizePolicy.Preferred)
+
     def _show_rows(self) -> None:
         rows = list(self.form.editors.values())
         folded = [row for row, editor in enumerate(rows) if row >= ESSENTIAL_ROWS
                   and self._values.get(editor.param.name, editor.param.default) == editor.param.default]
-        if self.expanded or len(folded) < 2:  # "1 more" takes the room of the row it hides
+        folded += range(len(rows), self.form.layout_.rowCount())   # inferred sizes: details on demand
+        foldable = len(folded) >= 2   # "1 more" takes the room of the row it hides
+        if self.expanded or not foldable:
             folded = []
-        for row in range(len(rows)):
+        for row in range(self.form.layout_.rowCount()):
             self.form.layout_.setRowVisible(row, row not in folded)
         hidden = len(folded)
         self.more_button.setText(f"{hidden} more ▾" if hidden else "fewer ▴")
         self.more_button.setToolTip("Show every parameter" if hidden else "Hide parameters left at their defaults")
-        self.more_button.setVisible(hidden > 0 or (self.expanded and len(self.form.editors) > ESSENTIAL_ROWS))
+        self.more_button.setVisible(foldable)
 
     def _on_more_button_clicked(self) -> None:
         self.expanded = not self.expanded

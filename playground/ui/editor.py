@@ -5,9 +5,7 @@ from __future__ import annotations
 from difflib import SequenceMatcher
 
 from PySide6.QtCore import (
-    QEvent,
     QMimeData,
-    QObject,
     QPoint,
     QPointF,
     Qt,
@@ -16,9 +14,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QAction, QDrag, QKeySequence, QPalette
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QApplication,
-    QComboBox,
     QFrame,
     QHBoxLayout,
     QScrollArea,
@@ -26,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from . import theme
 from ..core.layers import LAYERS
 from .cards import (
     CARD_MIME,
@@ -38,7 +35,12 @@ from .cards import (
     make_label,
 )
 from .document import ProjectDocument
+from .focus import tab_stops
 from .palette import LAYER_MIME, drag_pixmap
+
+
+EMPTY_TEXT = ("No layers yet. Drag one here from the Layers palette, or press Ctrl+F, type a name and "
+              "press Enter twice.\nHelp > Examples opens complete networks to start from.")
 
 
 class NetworkEditor(QScrollArea):
@@ -75,11 +77,15 @@ class NetworkEditor(QScrollArea):
         self._stack.setSpacing(8)
         self.banner = make_label(LOCKED_TEXT, name="lockedBanner")
         self.banner.setAlignment(Qt.AlignCenter)
-        self.banner.setStyleSheet("QLabel { background: rgba(154, 103, 0, 0.12); border-radius: 4px; padding: 4px; }")
+        self.banner.setStyleSheet(theme.BANNER_STYLE)
         self.banner.hide()
         self.input_card = InputCard()
         self.summary_card = SummaryCard()
-        for w in (self.banner, self.input_card, self.summary_card):
+        self.empty_hint = make_label(EMPTY_TEXT, muted=True, name="emptyHint")
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setAlignment(Qt.AlignCenter)
+        self.empty_hint.setContentsMargins(12, 18, 12, 18)
+        for w in (self.banner, self.input_card, self.empty_hint, self.summary_card):
             self._stack.addWidget(w)
         self._stack.addStretch(1)
         self.insertion_line = QFrame(self.column)
@@ -253,6 +259,13 @@ class NetworkEditor(QScrollArea):
         self.move_up_action.setEnabled(editable and index > 0)
         self.move_down_action.setEnabled(editable and index < len(self.cards) - 1)
 
+    def focusInEvent(self, event) -> None:
+        # Tabbed into with nothing selected: select the first card, so the focus is somewhere visible
+        super().focusInEvent(event)
+        if event.reason() in (Qt.TabFocusReason, Qt.BacktabFocusReason, Qt.ShortcutFocusReason) \
+                and self._selected_index < 0 and self.cards:
+            self.select(0)
+
     def keyPressEvent(self, event) -> None:
         # Up / Down walk the selection; scrolling stays on the wheel, the scroll bar and Page keys.
         step = {Qt.Key_Up: -1, Qt.Key_Down: 1}.get(event.key())
@@ -260,18 +273,15 @@ class NetworkEditor(QScrollArea):
             current = self._selected_index
             self.select(max(0, min(len(self.cards) - 1, current + step if current >= 0 else 0)))
             return
+        if event.key() in (Qt.Key_Return, Qt.Key_Enter) and self._selected is not None:
+            fields = tab_stops(self._selected.form)   # Enter: into the selected card's first field
+            if fields:
+                fields[0].setFocus(Qt.TabFocusReason)
+                return
         if event.key() == Qt.Key_Escape and self._selected_index >= 0:
             self.select(-1)
             return
         super().keyPressEvent(event)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        # The wheel scrolls the editor unless the spin box or combo under it has focus: no value
-        # changes by accident while scrolling past a card.
-        if event.type() == QEvent.Wheel and not watched.hasFocus():
-            event.ignore()
-            return True
-        return super().eventFilter(watched, event)
 
     # --- following the document --------------------------------------------------------------
 
@@ -288,6 +298,7 @@ class NetworkEditor(QScrollArea):
             for i, card in enumerate(cards):
                 self._stack.insertWidget(self._stack.indexOf(self.input_card) + 1 + i, card)
         self.cards = cards
+        self.empty_hint.setVisible(not cards)
         for i, (card, layer) in enumerate(zip(cards, layers)):
             card.update_from(i, layer, infos[i] if i < len(infos) else None)
         self.input_card.update_from(self.document)
@@ -327,11 +338,7 @@ class NetworkEditor(QScrollArea):
         card.drag_started.connect(self._on_card_drag_started)
         card.param_changed.connect(self._on_card_param_changed)
         card.removal_requested.connect(self._on_card_removal_requested)
-        for child in card.form.findChildren(QWidget):
-            if isinstance(child, (QAbstractSpinBox, QComboBox)):
-                child.setFocusPolicy(Qt.StrongFocus)
-                child.installEventFilter(self)
-        return card
+        return card   # the wheel over its fields scrolls the editor: ui/wheel.py
 
     def _on_document_settings_changed(self) -> None:
         self.input_card.update_from(self.document)

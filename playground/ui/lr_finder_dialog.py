@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from ..core.errors import PlaygroundError
 from ..core.lr_finder import LRFinderResult, LRFinderStep, find_lr
 from ..core.spec import Project
+from . import theme
 from .colors import with_alpha
 from .plots import PALETTE
 from .worker import DELIVERY_INTERVAL_MS, _Mailbox, _thread_keeper
@@ -103,10 +104,8 @@ class LRFinderDialog(QDialog):
         self._raw: list[float] = []
         self._stop_asked = False
         self._closing = False
-        dark = self.palette().color(QPalette.Window).lightness() < 128
-        self._bg = QColor("#1e1f22") if dark else QColor("#ffffff")
-        self._fg = QColor("#c8c8c8") if dark else QColor("#303030")
-        self._red = QColor("#ff6b6b") if dark else QColor("#c0392b")
+        self._bg, self._fg = theme.canvas_colors(self)
+        self._red = theme.error_color(self)
         self._build()
 
         self._delivery = QTimer(self)

@@ -19,15 +19,20 @@ from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
+    QGraphicsView,
     QLabel,
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QStyle,
 )
 
 from ..resources_path import resource_path
+from . import layout, shortcuts
 from .errors import ExceptionHook
 from .gc_guard import MainThreadGarbageCollector
+from .probe import install_probe
+from .wheel import install_wheel_guard
 
 if TYPE_CHECKING:
     from ..core.recovery import RecoveryStore
@@ -54,14 +59,16 @@ class MainWindow(QMainWindow):
                  settings: QSettings | None = None, recovery: RecoveryStore | None = None, *,
                  build: bool = True):
         super().__init__()
+        install_wheel_guard()   # before any field is polished: every one gets StrongFocus
         self.setObjectName("mainWindow")
         self.settings = settings or QSettings()
         self._recovery_store = recovery
         self.built = False
         self._terminating = False   # SIGTERM: close without questions nobody is there to answer
-        self._restored = True   # the docks' first sizes wait for build()
+        self._layout_pending = False   # the docks' first sizes wait for build() and the first show
+        self._state_restored = False
         self.setWindowTitle("Playground")
-        self.resize(1400, 900)
+        self.setGeometry(layout.first_geometry(self.screen().availableGeometry()))
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)   # the frame already sits where the window was left
@@ -107,44 +114,58 @@ class MainWindow(QMainWindow):
         self.files = FileActions(self)
 
         self.setCentralWidget(self.editor)
-        self._dock("Layers", self.palette, Qt.LeftDockWidgetArea, "paletteDock")
-        training_dock = self._dock("Training", self.panel, Qt.RightDockWidgetArea, "trainingDock")
-        self.code_dock = self._dock("Code", self.code, Qt.RightDockWidgetArea, "codeDock")
-        self.tabifyDockWidget(training_dock, self.code_dock)
-        training_dock.raise_()
+        self._dock("Layers", self.palette, "paletteDock")
+        self._dock("Training", self.panel, "trainingDock")
+        self.code_dock = self._dock("Code", self.code, "codeDock")
         bottom = QSplitter(Qt.Horizontal)
         bottom.setObjectName("plotsSplitter")
         bottom.addWidget(self.plots)
         bottom.addWidget(self.runs)
         bottom.setStretchFactor(0, 3)
         bottom.setStretchFactor(1, 1)
-        plots_dock = self._dock("Plots", bottom, Qt.BottomDockWidgetArea, "plotsDock")
-        self.views_dock = self._dock("Views", self.views, Qt.BottomDockWidgetArea, "viewsDock")
-        self.splitDockWidget(plots_dock, self.views_dock, Qt.Horizontal)
+        self._dock("Plots", layout.scrolled(bottom), "plotsDock")
+        self.views_dock = self._dock("Views", layout.scrolled(self.views), "viewsDock")
+        self._arrange_docks()
+        layout.keep_editor_usable(self.editor)
         self._build_menus()
         self._wire()
         self.recovery = RecoveryAutosave(self, self._recovery_store or RecoveryStore())
-        self._restored = self._restore_settings()
+        self._state_restored = self._restore_settings()
+        self._layout_pending = True
         self.built = True
         self._on_document_changed()
         self._update_title()
-        if self.isVisible():
-            self._first_layout()
+        if self.isVisible():   # built into a shown frame: size the docks once Qt has placed them
+            QTimer.singleShot(0, self._first_layout)
 
     # --- construction ------------------------------------------------------------------------
 
-    def _dock(self, title: str, widget, area, name: str) -> QDockWidget:
+    def _dock(self, title: str, widget, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
                          | QDockWidget.DockWidgetClosable)
-        self.addDockWidget(area, dock)
         return dock
+
+    def _arrange_docks(self) -> None:
+        """Palette left; Training with Code tabbed behind it on the right; plots and views below."""
+        docks = {dock.objectName(): dock for dock in self.findChildren(QDockWidget)}
+        for name, area in (("paletteDock", Qt.LeftDockWidgetArea), ("trainingDock", Qt.RightDockWidgetArea),
+                           ("codeDock", Qt.RightDockWidgetArea), ("plotsDock", Qt.BottomDockWidgetArea),
+                           ("viewsDock", Qt.BottomDockWidgetArea)):
+            docks[name].setFloating(False)
+            self.addDockWidget(area, docks[name])
+            docks[name].show()
+        self.tabifyDockWidget(docks["trainingDock"], docks["codeDock"])
+        self.splitDockWidget(docks["plotsDock"], docks["viewsDock"], Qt.Horizontal)
+        docks["trainingDock"].raise_()
 
     def _action(self, text: str, slot, shortcut=None, menu=None) -> QAction:
         action = QAction(text, self)
-        if shortcut is not None:
+        if isinstance(shortcut, QKeySequence.StandardKey):
+            action.setShortcuts(shortcuts.standard_keys(shortcut))   # all of the platform's, not the first
+        elif shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(slot)
         if menu is not None:
@@ -158,11 +179,15 @@ class MainWindow(QMainWindow):
 
         edit = bar.addMenu("&Edit")
         undo = self.document.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.Undo)
+        undo.setShortcuts(shortcuts.standard_keys(QKeySequence.Undo))
         redo = self.document.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        redo.setShortcuts(shortcuts.redo_keys())
         edit.addActions([undo, redo])
         self.undo_action, self.redo_action = undo, redo
+        edit.addSeparator()
+        self.find_layer_action = self._action("&Find layer…", self.find_layer, QKeySequence.Find, edit)
+        self.find_layer_action.setToolTip("Type part of a layer's name, Enter to pick the first match, "
+                                          "Enter again to append it")
 
         training = bar.addMenu("&Training")
         self.start_action = self._action("&Start", self.session.start, "F5", training)
@@ -180,11 +205,27 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         for dock in self.findChildren(QDockWidget):
             view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        self.reset_layout_action = self._action("&Reset layout", self.reset_layout, None, view)
+        self.reset_layout_action.setToolTip("Every panel back in its place, at its first size")
 
         help_menu = bar.addMenu("&Help")
         self.examples_menu = help_menu.addMenu("&Examples")
         self.files.build_examples_menu(self.examples_menu)
         self._action("&About Playground", self._on_about_triggered, None, help_menu)
+        self._set_icons()
+
+    def _set_icons(self) -> None:
+        """The platform style's icons on the main actions, so they read at a glance in the menus."""
+        style, icon = self.style(), QStyle.StandardPixmap
+        files = {a.text(): a for a in self.file_menu.actions()}
+        for action, pixmap in ((files.get("&New"), icon.SP_FileIcon), (files.get("&Open…"), icon.SP_DialogOpenButton),
+                               (files.get("&Save"), icon.SP_DialogSaveButton), (self.undo_action, icon.SP_ArrowBack),
+                               (self.redo_action, icon.SP_ArrowForward), (self.start_action, icon.SP_MediaPlay),
+                               (self.stop_action, icon.SP_MediaStop), (self.reset_layout_action, icon.SP_BrowserReload),
+                               (self.find_layer_action, icon.SP_FileDialogContentsView)):
+            if action is not None:
+                action.setIcon(style.standardIcon(pixmap))
 
     def _wire(self) -> None:
         from .runs import use_run
@@ -204,6 +245,11 @@ class MainWindow(QMainWindow):
         self.document.opened.connect(self._on_document_opened)
         self.runs.load_requested.connect(lambda run_id: use_run(self, run_id))
         self.runs.continue_requested.connect(lambda run_id: use_run(self, run_id, then_continue=True))
+        self._code_stops: dict = {}
+        self.code_dock.visibilityChanged.connect(self._on_code_dock_visibility_changed)
+        self._sync_code_tab_stops()   # built tabbed behind Training; a restored state may raise it
+        for canvas in self.findChildren(QGraphicsView):   # plots and view canvases draw no focus: no Tab stop
+            canvas.setFocusPolicy(Qt.ClickFocus if canvas.focusPolicy() != Qt.NoFocus else Qt.NoFocus)
 
     # --- reactions ---------------------------------------------------------------------------
 
@@ -226,6 +272,7 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().clearMessage()
         self.session.update_continue()
+        self._order_tab_stops()
 
     def _on_document_opened(self) -> None:
         # what the last project's runs left on screen is not about this one (the runs stay listed)
@@ -237,6 +284,33 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"The weights of {', '.join(kept)} stay in the run list: right-click a "
                                          "run to load, continue from or export them", 10000)
 
+    def _on_code_dock_visibility_changed(self, _visible: bool) -> None:
+        QTimer.singleShot(0, self._sync_code_tab_stops)   # once the dock area has placed the tabs
+
+    def _sync_code_tab_stops(self) -> None:
+        # Behind the Training tab the code editor is out of sight but not out of Tab's reach (Qt
+        # counts a dock tabbed away as visible), and it keeps Tab for indenting: Tab fell into it
+        # and stayed there, unseen. Its stops are off while it is out of sight.
+        from .focus import tab_stops
+
+        in_sight = self.code_dock.isVisible() and not self.code_dock.visibleRegion().isEmpty()
+        if not in_sight and not self._code_stops:
+            self._code_stops = {widget: widget.focusPolicy() for widget in tab_stops(self.code)}
+            for widget in self._code_stops:
+                widget.setFocusPolicy(Qt.NoFocus)
+        elif in_sight and self._code_stops:
+            for widget, policy in self._code_stops.items():
+                widget.setFocusPolicy(policy)
+            self._code_stops = {}
+
+    def _order_tab_stops(self) -> None:
+        """Tab walks the window as it reads: palette, editor, each card's fields, the training
+        settings, the run buttons (see ui/focus.py); rebuilt forms and new cards join in place."""
+        from .focus import chain, tab_stops
+
+        stops = [self.palette.search, self.palette.tree, self.editor, *tab_stops(self.editor.column),
+                 *tab_stops(self.panel)]
+        chain([w for w in stops if w.focusPolicy() != Qt.NoFocus])
     def _on_document_locked_changed(self, locked: bool) -> None:
         # undo/redo bypass the edit methods' lock check: switch them off while a run trains
         stack = self.document.undo_stack
@@ -251,6 +325,14 @@ class MainWindow(QMainWindow):
         weights = self.session.weights
         fits = weights is not None and weights.fits(self.document.network)
         self.views.set_weights(weights.model if fits else None)
+
+    def find_layer(self) -> None:
+        """Edit > Find layer (Ctrl+F): the palette's search, from wherever the keyboard is."""
+        dock = self.findChild(QDockWidget, "paletteDock")
+        dock.show()
+        dock.raise_()
+        self.palette.search.setFocus(Qt.ShortcutFocusReason)
+        self.palette.search.selectAll()
 
     def open_lr_finder(self) -> LRFinderDialog | None:
         """The range test on a fresh copy of the model; Apply sets the optimizer's lr, or OneCycleLR's
@@ -336,11 +418,26 @@ class MainWindow(QMainWindow):
         self._first_layout()
 
     def _first_layout(self) -> None:
-        if not self._restored:  # first launch: give the editor most of the height
-            self._restored = True
-            self.resizeDocks([self.findChild(QDockWidget, "plotsDock")], [int(self.height() * 0.38)], Qt.Vertical)
-            self.resizeDocks([self.findChild(QDockWidget, "paletteDock"), self.findChild(QDockWidget, "trainingDock")],
-                             [200, 340], Qt.Horizontal)
+        """Once, when the built window is first shown: the default sizes, or the restored ones if they
+        leave every panel usable (see ui/layout.py)."""
+        if not self._layout_pending:
+            return
+        self._layout_pending = False
+        if not self._state_restored:
+            layout.default_sizes(self)
+            return
+        self.layout().activate()   # the restored sizes, applied to this window now
+        problem = layout.layout_problem(self)
+        if problem:
+            self.reset_layout()
+            self.statusBar().showMessage(f"The saved layout did not fit this window ({problem}); "
+                                         "back to the default layout", 10000)
+
+    def reset_layout(self) -> None:
+        """View > Reset layout: every dock shown, docked where it started, at the first sizes."""
+        self._arrange_docks()
+        self.layout().activate()
+        layout.default_sizes(self)
 
     def _save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -497,6 +594,7 @@ def run_gui(argv: list[str]) -> int:
     collector = MainThreadGarbageCollector(app)
     collector.start()
     window = MainWindow(build=False)   # the frame paints now; the panels follow once torch is in
+    install_probe(window)   # only with PLAYGROUND_DESKTOP_PROBE set: the desktop tests' read-back
     args = [a for a in app.arguments()[1:] if not a.startswith("-")]
     launcher = _Launcher(window, args[0] if args else None, collector)
     window.show()

@@ -22,7 +22,7 @@ from PySide6.QtCore import (
     QTimer,
     Slot,
 )
-from PySide6.QtGui import QColor, QImage, QPainter, QPalette
+from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
     QGraphicsItem,
@@ -38,9 +38,10 @@ from PySide6.QtWidgets import (
 from ..core.files import atomic_write_bytes
 from ..core.training import EndEvent, EpochEvent, StepEvent
 from .colors import with_alpha
+from . import theme
 
 # Okabe-Ito and Tableau hues: tell apart for colour-blind eyes, readable on white and on dark grey
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#8C6D31", "#7F7F7F")
+PALETTE = theme.SERIES
 SMOOTHING = 0.7          # EMA weight of the past, debiased as in TensorBoard
 REFRESH_MS = 33          # ~30 redraws a second at most, and only when something changed
 EARLIER_RUN_ALPHA = 0.4  # earlier runs stay for comparison but step back
@@ -162,9 +163,7 @@ class TrainingPlots(QWidget):
         self._current: int | None = None  # the newest run: full colour, its best epoch marked
         self._colors_used = 0
         self._dirty: set[int] = set()
-        dark = self.palette().color(QPalette.Window).lightness() < 128
-        self._bg = QColor("#1e1f22") if dark else QColor("#ffffff")
-        self._fg = QColor("#c8c8c8") if dark else QColor("#303030")
+        self._bg, self._fg = theme.canvas_colors(self)
 
         self.loss_plot = self._make_plot("lossPlot", "loss")
         self.accuracy_plot = self._make_plot("accuracyPlot", "acc", "%")   # short: it fits the short plot
@@ -527,7 +526,7 @@ class TrainingPlots(QWidget):
         c.val.setSymbolBrush(with_alpha(color.darker(125), int(255 * a)))
         c.best.setPen(None)
         c.best.setSymbolPen(pg.mkPen(with_alpha(self._fg, int(255 * a)), width=1))
-        c.best.setSymbolBrush(with_alpha(QColor("#FFD700"), int(255 * a)))
+        c.best.setSymbolBrush(with_alpha(QColor(theme.MARK), int(255 * a)))
         # as the loss: validation dashed with dots (darker), training solid
         c.accuracy.setPen(val_pen)
         c.accuracy.setSymbolPen(pg.mkPen(with_alpha(self._bg, int(255 * a)), width=1))

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from . import theme
 from ..core.data import DATASETS, REGRESSION, DatasetType, default_root
 from ..core.errors import PlaygroundError
 from ..core.losses import LOSSES
@@ -39,7 +40,7 @@ from .param_editors import ParamForm
 _NONE = ""  # combo data of the "None" entry: an item's data cannot reliably hold None
 _START_TIP = "Train the network with these settings."
 _CONTINUE_TIP = "Train on from the weights the last run ended with, instead of freshly initialised ones."
-_ERROR_STYLE = "color: #c62828;"
+_ERROR_STYLE = theme.ERROR_STYLE
 
 PAUSED_PREFIX = "Paused — "   # on the progress bar while a run is paused
 
@@ -176,6 +177,7 @@ class TrainingPanel(QWidget):
         column.addStretch(1)
         scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setFocusPolicy(Qt.NoFocus)   # a Tab stop with nothing to show; Tab scrolls to each field
         scroll.setWidget(self._settings)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -27,3 +27,27 @@ def test_a_typo_is_not_opened_as_a_project(capsys):
 def test_version(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("playground ")
+
+
+def test_missing_xcb_libraries_are_named_with_the_install_line(capsys, monkeypatch):
+    import playground.app as app
+
+    def loads(soname):
+        return soname != "libxcb-cursor.so.0"   # a fresh Debian: everything but libxcb-cursor0
+
+    problem = app.qt_library_problem({"DISPLAY": ":0"}, "linux", loads)
+    assert "libxcb-cursor.so.0 is missing" in problem
+    assert "\n    sudo apt install libxcb-cursor0\n" in problem
+    assert app.qt_library_problem({"DISPLAY": ":0"}, "linux", lambda s: True) is None
+    assert app.qt_library_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux", loads) is None
+    assert app.qt_library_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux", loads) is None
+    assert app.qt_library_problem({"DISPLAY": ":0"}, "darwin", loads) is None
+    # `make run` on that machine: the line, status 1, and no QApplication (its failure is a core dump)
+    monkeypatch.setattr(app, "_loads", loads)
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main([]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("playground: error: the window needs") and "sudo apt install libxcb-cursor0" in err
+

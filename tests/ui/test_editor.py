@@ -269,9 +269,22 @@ def test_cards_fold_parameters_left_at_defaults(lenet):
     dilation = rows.index("dilation")
     assert card.form.layout_.isRowVisible(rows.index("kernel_size"))
     assert not card.form.layout_.isRowVisible(dilation)
-    assert card.more_button.text().startswith("4 more")
+    assert card.more_button.text().startswith("5 more")   # four defaults and the inferred in_channels
+    assert not card.inferred["in_channels"].isVisibleTo(card)
     card.more_button.click()
     assert card.form.layout_.isRowVisible(dilation)
     card.more_button.click()
     doc.set_layer_param(0, "dilation", 2)  # a value someone set is never hidden
     assert card.form.layout_.isRowVisible(dilation)
+
+
+def test_an_empty_network_says_what_to_do_next(qtbot):
+    doc = ProjectDocument()
+    editor = NetworkEditor(doc)
+    qtbot.addWidget(editor)
+    editor.show()
+    for layer in list(doc.layers):
+        doc.remove_layer(0)
+    assert editor.empty_hint.isVisible() and "Drag one here" in editor.empty_hint.text()
+    doc.append_layer("Linear")
+    assert not editor.empty_hint.isVisible()

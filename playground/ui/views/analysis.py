@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPalette
+from PySide6.QtGui import QBrush, QFont, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import theme
 from ...core.analysis import NetworkAnalysis, analyze
 from ...core.shapes import ERROR, format_bytes, format_shape
 from ...core.spec import Project
@@ -33,8 +34,7 @@ class NetworkAnalysisView(View):
         super().__init__(parent)
         self.setObjectName("networkAnalysisView")
         self.analysis: NetworkAnalysis | None = None
-        dark = self.palette().color(QPalette.Window).lightness() < 128
-        self._red = QColor("#ff6b6b") if dark else QColor("#c0392b")
+        self._red = theme.error_color(self)
         self._dim = self.palette().color(QPalette.PlaceholderText)
 
         self.caption = QLabel()

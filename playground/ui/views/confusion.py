@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import theme
 from ...core.evaluation import Predictor, TestResult, evaluate, evaluate_test
 from .gallery import (
     CELL_H,
@@ -36,7 +37,7 @@ from .gallery import (
 from .live import PredictionView, Split, shown_split
 
 VALIDATION, TEST = "validation", "test"
-RIGHT, WRONG = QColor("#0072B2"), QColor("#D55E00")   # the diagonal, and the mistakes off it
+RIGHT, WRONG = theme.RIGHT_CELL, theme.WRONG_CELL   # the diagonal, and the mistakes off it
 CELL_PX, ROW_PX, ACCURACY_PX = 42, 24, 72
 CELL_HINT = "Rows: the true class, columns: the predicted one. Click a cell to see its images."
 SHORT_NAME = 5         # longer class names show as their number above the columns (the rows say it in full)

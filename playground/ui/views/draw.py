@@ -9,15 +9,16 @@ from PySide6.QtCore import QPointF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from .. import theme
 from ...core.evaluation import Predictor, digit_input, image_normalization
 from .gallery import applies_to_images, gray_image
-from .live import CLASS_COLORS, PredictionView
+from .live import PredictionView
 
 CANVAS_PX = 280        # ten screen pixels per input pixel
 PEN_PX = 24            # a digit drawn across the canvas ends with MNIST's 2-3 pixel strokes
 PREVIEW_PX = 112       # the 28×28 input, four times as large
 UPDATE_MS = 30         # probabilities follow the pen about 30 times a second
-BAR, TOP_BAR = QColor("#9AA5B1"), QColor(CLASS_COLORS[0])
+BAR, TOP_BAR = theme.BAR, theme.TOP_BAR
 # what one image of each dataset shows, for "Draw ... here"
 SUBJECT = {"mnist": "a digit", "fashion_mnist": "a piece of clothing"}
 BAR_THICKNESS = 0.72

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import theme
 from ...core.evaluation import Predictor, image_normalization
 from ...core.spec import DataSpec, Project
 from .live import PredictionView, Split, dataset_info, shown_split
@@ -27,7 +28,7 @@ from .live import PredictionView, Split, dataset_info, shown_split
 LIVE_LIMIT = 1000      # images predicted per redraw while training runs (LeNet: ~0.1 s); all once it stops
 THUMB = 56             # 28×28 shown twice as large
 CELL_W, CELL_H = 84, 96
-WRONG = QColor("#D32F2F")
+WRONG = theme.WRONG
 HARDEST, DATASET_ORDER = "Hardest first (highest loss)", "Dataset order"
 
 

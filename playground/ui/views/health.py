@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import theme
 from ...core.spec import Project
 from ..colors import rgba, with_alpha
 from ..plots import AXIS_WIDTH_PX, PALETTE, REFRESH_MS
@@ -95,10 +96,8 @@ class TrainingHealthView(View):
         self._network_key: str | None = None
         self._warnings: dict[str, _Warning] = {}   # by the text without its numbers
         self._events = 0
-        dark = self.palette().color(QPalette.Window).lightness() < 128
-        self._bg = QColor("#1e1f22") if dark else QColor("#ffffff")
-        self._fg = QColor("#c8c8c8") if dark else QColor("#303030")
-        self._red = QColor("#ff6b6b") if dark else QColor("#c0392b")
+        self._bg, self._fg = theme.canvas_colors(self)
+        self._red = theme.error_color(self)
 
         self.legend = QLabel()
         self.legend.setObjectName("healthLegend")

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import theme
 from ...core import insight
 from ...core.errors import CheckpointError, PlaygroundError
 from ...core.checkpoint import apply_state_dict
@@ -60,9 +61,7 @@ class LayerOutputView(View):
         self._kind = NONE
         self._values = torch.empty(0)
         self._grid = (0, 0, 0, 0)                       # columns, tile height, tile width, channels
-        dark = self.palette().color(QPalette.Window).lightness() < 128
-        self._bg = QColor("#1e1f22") if dark else QColor("#ffffff")
-        self._fg = QColor("#c8c8c8") if dark else QColor("#303030")
+        self._bg, self._fg = theme.canvas_colors(self)
 
         self.heading = QLabel()
         self.heading.setObjectName("layerOutputHeading")

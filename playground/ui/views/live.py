@@ -11,9 +11,9 @@ from typing import NamedTuple
 from torch import Tensor
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QWidget
 
+from .. import theme
 from ...core import data as datasets
 from ...core.errors import PlaygroundError
 from ...core.evaluation import Predictor
@@ -27,8 +27,7 @@ LIVE_GAP_S = 1.0     # weights closer together than this come from a running tra
 IDLE_SHARE = 4       # wait 4x as long as the last live redraw took before the next: the GUI stays 80 % free
 MAX_WAIT_MS = 2000   # ... but show a slow model's progress at least every two seconds
 # Okabe-Ito and Tableau hues (as the training plots): apart for colour-blind eyes, on white and dark grey
-CLASS_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#8C6D31", "#7F7F7F",
-                "#F0E442", "#000000")
+CLASS_COLORS = theme.CLASSES
 
 
 def dataset_info(project: Project) -> datasets.DataInfo | None:
@@ -82,9 +81,7 @@ class PredictionView(View):
         self._weights_at = -1e9
         self._dirty = False
         self._reported: set[str] = set()   # failures of this view already sent to the error dialog
-        dark = self.palette().color(QPalette.Window).lightness() < 128
-        self.bg = QColor("#1e1f22") if dark else QColor("#ffffff")
-        self.fg = QColor("#c8c8c8") if dark else QColor("#303030")
+        self.bg, self.fg = theme.canvas_colors(self)
 
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)

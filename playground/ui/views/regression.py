@@ -8,6 +8,7 @@ import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from .. import theme
 from ...core.data import REGRESSION
 from ...core.evaluation import Predictor
 from ...core.spec import Project
@@ -16,7 +17,7 @@ from .live import CLASS_COLORS, PredictionView, dataset_info
 CURVE_POINTS = 400    # dense enough for a smooth curve at any window width
 MARGIN = 0.05         # share of the input range added on each side, to show the model beyond the data
 
-TRAIN_COLOR, VAL_COLOR, CURVE_COLOR = CLASS_COLORS[0], CLASS_COLORS[1], "#D55E00"
+TRAIN_COLOR, VAL_COLOR, CURVE_COLOR = CLASS_COLORS[0], CLASS_COLORS[1], theme.CURVE
 
 
 class RegressionView(PredictionView):
