@@ -426,6 +426,11 @@ class MainWindow(QMainWindow):
         if not self._state_restored:
             layout.default_sizes(self)
             return
+        # again, now that Qt has placed the docks: restored into docks just added to a shown frame (the
+        # real start-up), the side docks took the room the editor had not claimed yet, and a relaunch
+        # brought back a palette of a third of the window
+        self.layout().activate()
+        self._restore_settings()
         self.layout().activate()   # the restored sizes, applied to this window now
         problem = layout.layout_problem(self)
         if problem:

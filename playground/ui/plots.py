@@ -198,12 +198,12 @@ class TrainingPlots(QWidget):
         self.fit_button.setText("Fit")
         self.fit_button.setToolTip("Fit the axes to the runs shown (after zooming or panning with the mouse)")
         self.fit_button.clicked.connect(self.fit_to_runs)
-        title = QLabel("<b>Training loss</b> — thin: reports, bold: smoothed, dots: validation; "
-                       "accuracy: solid training, dots validation")
+        # the key lives in the tooltip: in a narrow dock it was cut off mid-word ("thin: reports,")
+        title = QLabel("<b>Training loss</b> <small>(hover for the key)</small>")
         title.setToolTip("Thin: the loss at each report; bold: smoothed; dots: the validation loss of each epoch. "
                          "Accuracy: the solid line is the epoch's running training accuracy, dots validation")
         title.setTextFormat(Qt.RichText)
-        # a narrow dock clips the legend's words instead of growing to fit them
+        # a narrow dock clips the title instead of growing to fit it
         title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
 
         top = QHBoxLayout()

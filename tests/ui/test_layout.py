@@ -132,3 +132,24 @@ def test_docks_keep_their_size_while_the_views_change(qtbot, settings, examples)
                 label.setText(label.text() + " a caption that grows " * 6)
         win.layout().activate()
         assert {d.objectName(): d.size() for d in win.findChildren(QDockWidget)} == sizes, name
+
+
+def test_a_relaunch_built_while_shown_brings_back_the_layout_it_left(qtbot, settings):
+    """As a person relaunches: the frame paints, the panels arrive and the saved layout is restored.
+    Restored into docks just added to the shown frame, the side docks took the editor's room (a
+    palette of a third of the window at every relaunch, seen under Xvfb)."""
+    widths = []
+    for _ in range(3):
+        win = MainWindow(settings=settings, build=False)
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitExposed(win)
+        win.build()
+        qtbot.waitUntil(lambda: not win._layout_pending)
+        widths.append((dock(win, "paletteDock").width(), dock(win, "trainingDock").width(), win.editor.width()))
+        win.document.undo_stack.setClean()
+        assert win.close()   # saves the layout for the next launch
+    first = widths[0]
+    assert first[0] <= layout.SIDE_WIDTHS["paletteDock"] + 10, widths
+    for again in widths[1:]:
+        assert all(abs(a - b) <= 2 for a, b in zip(again, first)), widths
