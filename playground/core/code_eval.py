@@ -86,20 +86,20 @@ def evaluate(node: ast.AST, scope: Scope | None = None, depth: int = 0):
         if not _is_number(value):
             raise NotConstant(f"{ast.unparse(node)!r} negates something that is not a number", line)
         return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.Call) and _dotted(node.func) in ("int", "float", "torch.Size") \
+    if isinstance(node, ast.Call) and dotted(node.func) in ("int", "float", "torch.Size") \
             and len(node.args) == 1 and not node.keywords:
         value = evaluate(node.args[0], scope, depth + 1)   # int(16 * 5.0), torch.Size([2, 5, 5])
-        if _dotted(node.func) == "torch.Size":
+        if dotted(node.func) == "torch.Size":
             if not isinstance(value, tuple) or not all(isinstance(v, int) for v in value):
                 raise NotConstant(f"{ast.unparse(node)!r} needs a tuple of whole numbers", line)
             return value
         if not _is_number(value):
             raise NotConstant(f"{ast.unparse(node)!r} converts something that is not a number", line)
         try:
-            return _bounded(int(value) if _dotted(node.func) == "int" else float(value), line)
+            return _bounded(int(value) if dotted(node.func) == "int" else float(value), line)
         except (OverflowError, ValueError) as e:
             raise NotConstant(f"{ast.unparse(node)!r} cannot be computed ({e})", line) from None
-    if isinstance(node, ast.Call) and _dotted(node.func) == "len" and len(node.args) == 1 and not node.keywords:
+    if isinstance(node, ast.Call) and dotted(node.func) == "len" and len(node.args) == 1 and not node.keywords:
         value = evaluate(node.args[0], scope, depth + 1)
         if not isinstance(value, (tuple, str)):
             raise NotConstant(f"{ast.unparse(node)!r} takes the length of something that is not a tuple", line)
@@ -120,11 +120,12 @@ def evaluate(node: ast.AST, scope: Scope | None = None, depth: int = 0):
                       "(numbers, tuples, + - * / // % ** and names bound to them)", line)
 
 
-def _dotted(node: ast.AST) -> str | None:
+def dotted(node: ast.AST) -> str | None:
+    """`torch.nn.Linear` for that attribute chain, `x` for a name; None for anything else."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
+        base = dotted(node.value)
         return f"{base}.{node.attr}" if base else None
     return None
 

@@ -7,7 +7,7 @@ import ast
 import difflib
 from dataclasses import dataclass, field
 
-from .code_eval import NotConstant, Scope, evaluate, literal_range
+from .code_eval import NotConstant, Scope, dotted, evaluate, literal_range
 from .codegen import RECURRENT, positional_names
 from .layers import LAYERS
 from .params import ParamError, check_params
@@ -38,15 +38,6 @@ class Leaf:
 
 
 # --- names and what they are ------------------------------------------------------------------
-
-
-def dotted(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
 
 
 def class_name(func: ast.AST) -> str | None:
