@@ -55,19 +55,30 @@ def table(r: dict) -> list[tuple[str, str, str, str]]:
             rows.append((f"1. {name}: (a) headless / (c) hand-written loop", f"{n['a/c']:.2f}", ">= 1.10",
                          mark(n["a/c"] >= 1.10)))
             if n.get("b/c") is not None:
-                rows.append((f"1. {name}: (b) in the GUI / (c) hand-written loop", f"{n['b/c']:.2f}", ">= 1.00",
-                             mark(n["b/c"] >= 1.00)))
+                med = n["median"]
+                ratio = med["b"] / med["c"]   # medians of the interleaved repeats: the measure
+                rows.append((f"1. {name}: (b) in the window (worker process) / (c) hand-written loop, medians",
+                             f"{ratio:.2f} (best repeats: {n['b/c']:.2f})", ">= 1.00", mark(ratio >= 1.00)))
             rows.append((f"1. {name}: (a) headless / (d) tutorial DataLoader loop", f"{n['a/d']:.1f}",
                          ">= 8" if name == "mlp" else "", mark(n["a/d"] >= 8) if name == "mlp" else "—"))
     elif t:
         rows.append(("1. Throughput", f"error: {t.get('error')}", "", "**not met**"))
     g = r.get("gui_stall", {})
     if "p99_ms" in g:
-        rows.append(("2. GUI stall while an MLP trains: lateness of a 10 ms timer",
+        net = {"lenet": "LeNet", "mlp": "an MLP"}.get(g.get("network"), "a network")
+        rows.append((f"2. GUI stall while {net} trains, every view shown: lateness of a 10 ms timer",
                      f"p50 {g['p50_ms']:.1f} ms, p99 {g['p99_ms']:.1f} ms, max {g['max_ms']:.0f} ms",
-                     "p99 <= 30 ms", mark(g["p99_ms"] <= 30)))
+                     "p99 <= 16 ms, max <= 50 ms", mark(g["p99_ms"] <= 16 and g["max_ms"] <= 50)))
+        if "first_step_warm_s" in g:
+            rows.append(("2. Start to the first step in the window",
+                         f"warm worker {g['first_step_warm_s']:.2f} s (cold: {g['first_step_cold_s']:.2f} s)",
+                         "<= 0.5 s warm", mark(g["first_step_warm_s"] <= 0.5)))
+            grew = g["window_rss_after_mb"] - g["window_rss_before_mb"]
+            rows.append(("2. The window's memory after a run, against before it",
+                         f"{grew:+,.0f} MB ({g['window_rss_before_mb']:,.0f} → {g['window_rss_after_mb']:,.0f} MB)",
+                         "<= +50 MB", mark(grew <= 50)))
     elif g:
-        rows.append(("2. GUI stall", f"error: {g.get('error')}", "p99 <= 30 ms", "**not met**"))
+        rows.append(("2. GUI stall", f"error: {g.get('error')}", "p99 <= 16 ms", "**not met**"))
     p = r.get("plot_cost", {})
     if "points" in p:
         pts = p["points"]
@@ -97,7 +108,8 @@ def table(r: dict) -> list[tuple[str, str, str, str]]:
     m = r.get("memory", {})
     if "gui_peak_rss_mb" in m:
         rows.append((f"6. Peak RSS training Fashion-MNIST ({m['steps']} steps of the MLP example)",
-                     f"app {m['gui_peak_rss_mb']:,.0f} MB, headless {m['headless_peak_rss_mb']:,.0f} MB",
+                     f"window {m['gui_peak_rss_mb']:,.0f} MB + its training process "
+                     f"{m.get('worker_peak_rss_mb', float('nan')):,.0f} MB, headless {m['headless_peak_rss_mb']:,.0f} MB",
                      "(reported)", "—"))
     elif m:
         rows.append(("6. Memory", f"error: {m.get('error')}", "", "**not met**"))

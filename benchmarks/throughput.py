@@ -10,8 +10,9 @@ timed (the first warms up allocators and caches); the variants take turns, `--re
 ratios compare each variant's best repeat: on a shared 2-core machine a repeat that another
 process interrupts runs up to 30x slower (torch's OpenMP threads spin at a barrier while one of
 them waits for a core), so the best repeat is the one that measured the code, not the neighbours.
-Medians are reported too. torch uses 2 intra-op threads throughout (the window's run uses its own
-setting: see ui/worker.py TRAINING_THREADS).
+Medians are reported too, and the window's target is on them. torch uses 2 intra-op threads in
+this process; the window trains in its worker process with its own setting (ui/worker.py
+training_threads).
 """
 
 from __future__ import annotations
@@ -84,7 +85,10 @@ class GuiRunner:
         return epochs[-1].samples_per_second
 
     def close(self) -> None:
+        from playground.ui.worker import wait_for_training_threads
+
         self.window.session.shutdown()
+        wait_for_training_threads()
         self.window.hide()
         self.collector.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)

@@ -10,6 +10,10 @@ BROKEN_PYSIDE = "6.12.0"  # drops a reference to None per processEvents(); fatal
 
 
 def main(argv: list[str] | None = None) -> int:
+    if getattr(sys, "frozen", False):
+        import multiprocessing
+
+        multiprocessing.freeze_support()   # the bundle is also the training process (ui/worker.py): spawn runs it
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help")):
         from .cli import main as cli_main

@@ -271,6 +271,11 @@ class Trainer:
         self._running.set()
 
     @property
+    def stopping(self) -> bool:
+        """A stop was asked for."""
+        return self._stop.is_set()
+
+    @property
     def paused(self) -> bool:
         """A pause was asked for (the loop may still be finishing its step)."""
         return not self._running.is_set()
@@ -279,6 +284,20 @@ class Trainer:
     def holding(self) -> bool:
         """The loop has reached the pause and waits: no step runs until resume() or stop()."""
         return self._held.is_set()
+
+    def wait_held(self, timeout: float) -> bool:
+        """Block until the loop holds in a pause (True) or `timeout` seconds pass (False)."""
+        return self._held.wait(timeout)
+
+    @property
+    def dataset(self) -> datasets.Dataset | None:
+        """The run's data, on its device, once prepared."""
+        return self._setup.dataset if self._setup is not None else self._dataset
+
+    def use_dataset(self, dataset: datasets.Dataset) -> None:
+        """Train on data already loaded for these data settings (the worker keeps the last one)."""
+        if self._setup is None:
+            self._dataset = dataset
 
     # --- setup -------------------------------------------------------------------------------
 

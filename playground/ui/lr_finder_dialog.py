@@ -1,14 +1,13 @@
-"""The learning-rate finder dialog: runs core.lr_finder in a thread, plots loss against lr, applies the choice."""
+"""The learning-rate finder dialog: runs core.lr_finder in the training process, plots loss against lr, applies the choice."""
 
 from __future__ import annotations
 
 import copy
 import math
-import threading
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor, QDoubleValidator, QPalette
 from PySide6.QtWidgets import (
     QDialog,
@@ -23,13 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.errors import PlaygroundError
-from ..core.lr_finder import LRFinderResult, LRFinderStep, find_lr
+from ..core.lr_finder import LRFinderResult, LRFinderStep
 from ..core.spec import Project
 from . import theme
 from .colors import with_alpha
 from .plots import PALETTE
-from .worker import DELIVERY_INTERVAL_MS, _Mailbox, _thread_keeper
+from .worker import FinderRun
 
 DEFAULT_START, DEFAULT_END, DEFAULT_STEPS = 1e-7, 10.0, 200
 INTRO = (
@@ -37,34 +35,6 @@ INTRO = (
     "from the first value to the second, and plots the loss. A good learning rate sits where the loss "
     "falls fastest, well before the curve turns up. The model you are editing is not touched."
 )
-
-
-class _FinderWorker(QObject):
-    """Lives in the finder's thread; runs find_lr there and never raises out of it."""
-
-    def __init__(self, project: Project, model_state: dict | None, start_lr: float, end_lr: float,
-                 steps: int, mailbox: _Mailbox):
-        super().__init__()
-        self._args = dict(model_state=model_state, start_lr=start_lr, end_lr=end_lr, steps=steps)
-        self._project = project
-        self._mailbox = mailbox
-        self.stop_event = threading.Event()   # checked by find_lr every step: a queued slot could not run
-        self.result: LRFinderResult | None = None
-        self.error: str | None = None
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            self.result = find_lr(
-                self._project, callback=self._mailbox.post, should_stop=self.stop_event.is_set, **self._args
-            )
-        except BaseException as e:  # noqa: BLE001 — an escaping exception would kill the app from a thread
-            self.error = str(e) if isinstance(e, PlaygroundError) else f"{type(e).__name__}: {e}"
-        finally:
-            self.thread().quit()
 
 
 def lr_setting(project: Project) -> tuple[str, str]:
@@ -96,9 +66,7 @@ class LRFinderDialog(QDialog):
         self.result: LRFinderResult | None = None
         self.chosen_lr: float | None = None
         self.setting = lr_setting(self.project)   # what Apply sets: ("optimizer", "lr") or ("scheduler", "max_lr")
-        self._thread: QThread | None = None
-        self._worker: _FinderWorker | None = None
-        self._mailbox = _Mailbox()
+        self._search: FinderRun | None = None
         self._lrs: list[float] = []
         self._losses: list[float] = []
         self._raw: list[float] = []
@@ -107,10 +75,6 @@ class LRFinderDialog(QDialog):
         self._bg, self._fg = theme.canvas_colors(self)
         self._red = theme.error_color(self)
         self._build()
-
-        self._delivery = QTimer(self)
-        self._delivery.setInterval(DELIVERY_INTERVAL_MS)
-        self._delivery.timeout.connect(self._on_delivery_timeout)
         self.resize(720, 560)
 
     def _build(self) -> None:
@@ -252,46 +216,35 @@ class LRFinderDialog(QDialog):
         self._clear()
         self._stop_asked = False
         self._closing = False   # a dialog shown again after closing searches again
-        self._mailbox = _Mailbox()
-        self._worker = _FinderWorker(self.project, self._model_state, low, high, self.steps_spin.value(),
-                                     self._mailbox)
-        self._thread = QThread()   # not our child: the keeper, not our destructor, decides its end
-        self._thread.setObjectName("LRFinder")
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        self._thread.finished.connect(self._on_thread_finished)
-        # a dialog deleted mid-search lets its thread end soon; the Event, not the worker, so that
-        # the call is direct (a slot of the worker would queue behind the running search)
-        self.destroyed.connect(self._worker.stop_event.set)
+        search = FinderRun(self)
+        search.stepped.connect(self._on_search_stepped)
+        search.finished.connect(self._on_search_finished)
+        self._search = search
         self.plot.getPlotItem().setXRange(math.log10(low), math.log10(high), padding=0.02)
         self.progress.setRange(0, self.steps_spin.value())
         self.progress.setValue(0)
         self.status.setText("Training a copy of the model…")
         self._set_running(True)
-        _thread_keeper().hold(self._thread, self._worker)
-        self._thread.start()
-        self._delivery.start()
+        search.start(self.project, self._model_state, low, high, self.steps_spin.value())
 
     def stop(self) -> None:
         """Ask the search to stop; it stops within one step and `finished_search` follows with what it found."""
-        if self._worker is not None and self.is_running():
+        if self._search is not None and self.is_running():
             self._stop_asked = True
-            self._worker.stop()
+            self._search.stop()
 
     def shutdown(self) -> None:
         """Stop and wait for the thread: for closing."""
-        self.stop()
-        if self._thread is not None and self._thread.isRunning():
-            self._thread.wait()
+        if self._search is not None:
+            self._search.shutdown()
 
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        return self._search is not None and self._search.is_running()
 
     def done(self, result: int) -> None:
         # every way out (Close, Escape, the window's close button, Apply) passes here
         self._closing = True
         self.shutdown()
-        self._delivery.stop()
         super().done(result)
 
     # --- slots ----------------------------------------------------------------------------------
@@ -311,25 +264,21 @@ class LRFinderDialog(QDialog):
         self.lr_applied.emit(self.chosen_lr)
         self.accept()
 
-    @Slot()
-    def _on_delivery_timeout(self) -> None:
-        self._deliver()
+    @Slot(object)
+    def _on_search_stepped(self, steps: list[LRFinderStep]) -> None:
+        if self.sender() is self._search and not self._closing:
+            self._deliver(steps)
 
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        thread, sender = self._thread, self.sender()
-        if sender is not None and sender is not thread:
-            return   # a late signal of an earlier search's thread, already replaced
-        thread.wait()   # finished is emitted just before the thread really ends
-        self._delivery.stop()
+    @Slot(object, str)
+    def _on_search_finished(self, result: LRFinderResult | None, error: str) -> None:
+        if self.sender() is not self._search:
+            return   # a late signal of an earlier search, already replaced
         self._set_running(False)
         if self._closing:
             return
-        self._deliver()
-        worker = self._worker
-        if worker.error is not None:
-            return self._fail(worker.error)
-        self.result = worker.result
+        if error:
+            return self._fail(error)
+        self.result = result
         self._show_result(self.result)
         self.finished_search.emit(self.result)
 
@@ -340,8 +289,7 @@ class LRFinderDialog(QDialog):
 
     # --- drawing --------------------------------------------------------------------------------
 
-    def _deliver(self) -> None:
-        steps = [item for item in self._mailbox.take() if isinstance(item, LRFinderStep)]
+    def _deliver(self, steps: list[LRFinderStep]) -> None:
         if not steps:
             return
         for s in steps:

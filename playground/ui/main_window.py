@@ -264,6 +264,11 @@ class MainWindow(QMainWindow):
             self.views.set_project(self.document.project)
             self._on_session_weights_changed()
         reason = self.start_blocker()
+        if reason is None:   # the warm training process loads the data while the user looks
+            from .worker import worker_pool
+
+            project = self.document.project
+            worker_pool().prefetch(project.data.to_dict(), project.training.device)
         self.panel.set_start_blocked(reason)
         self.start_action.setEnabled(reason is None)
         self.start_action.setToolTip(reason or "Train the network")
@@ -557,6 +562,10 @@ class _Launcher(QObject):
         if self.path:
             self.window.files.open_path(self.path)
         self.collector.settle()
+        # the training process starts once the window has painted; Start then finds it ready
+        from .worker import worker_pool
+
+        QTimer.singleShot(0, worker_pool().warm_up)
         if self.probe is None:  # after a crash: offer what it left autosaved, once the window is up
             QTimer.singleShot(0, self.window.offer_recovery)
         if self.probe is not None:

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from ..core.checkpoint import Checkpoint
 from ..core.memory import release_freed_memory
-from ..core.resume import carry_over, resume_arguments, run_state
+from ..core.resume import carry_over, resume_arguments
 from ..core.spec import ComponentSpec, NetworkSpec, Project
 from .runs import settings_summary
 from .worker import TrainingRun
@@ -186,31 +186,37 @@ class TrainingSession(QObject):
     def _on_run_finished(self, run_id: int, end) -> None:
         w = self.window
         run, self.run = self.run, None
-        trainer = run.trainer if run is not None else None
         try:
-            if self._adopt_weights(trainer):   # the run list keeps each run's own final weights
-                w.runs.keep_weights(run_id, copy.deepcopy(trainer.project), self.weights)
+            if self._adopt_weights(run):   # the run list keeps each run's own final weights
+                w.runs.keep_weights(run_id, copy.deepcopy(run.project), self.weights)
         finally:  # whatever happened, the app leaves the training state
             w.document.set_locked(False)
             w.panel.set_state("idle")
-            if run is not None:  # its thread has ended: let the run go with its model and data
+            if run is not None:  # its worker is back in the pool: let the run go with what it holds
                 w.views_dock.visibilityChanged.disconnect(run.set_weights_wanted)
                 run.deleteLater()
                 QTimer.singleShot(RELEASE_DELAY_MS, release_freed_memory)
-        self._finish(run_id, end, trainer)
+        self._finish(run_id, end, run)
 
-    def _adopt_weights(self, trainer) -> bool:
+    def _adopt_weights(self, run) -> bool:
         """Make the run's final weights the current ones; False when it left none."""
-        # a run that failed in setup has no optimizer: keep the weights we had
-        if trainer is not None and trainer.model is not None and trainer.optimizer is not None:
-            self.set_weights(TrainedWeights(run_state(trainer)))   # copies: a continued run trains its own
+        if run is None:
+            return False
+        if run.result is not None:   # CPU copies: a continued run trains its own
+            self.set_weights(TrainedWeights(run.result))
             return True
-        return False
+        if run.last_weights is not None:
+            # the worker died: what it sent last, with the project, is what can be kept
+            state = Checkpoint(project=copy.deepcopy(run.project), model=run.last_weights,
+                               epoch=run.last_weights_epoch)
+            self.set_weights(TrainedWeights(state))
+            return True
+        return False   # a run that failed in setup: keep the weights we had
 
-    def _finish(self, run_id: int, end, trainer) -> None:
+    def _finish(self, run_id: int, end, run) -> None:
         w = self.window
         w.plots.end_run(run_id, end)
-        w.runs.update_run(run_id, status=end.status, metrics=_final_metrics(trainer, end))
+        w.runs.update_run(run_id, status=end.status, metrics=_final_metrics(run, end))
         name = self._names.get(run_id, f"Run {run_id}")
         w.statusBar().showMessage(f"{name} {end.status}: {end.reason}")
         self.run_finished.emit(run_id, end)
@@ -226,8 +232,8 @@ class TrainingSession(QObject):
             self._queue.clear()
 
 
-def _final_metrics(trainer, end) -> dict:
-    epochs = trainer.history.get("epochs") if trainer is not None else None
+def _final_metrics(run, end) -> dict:
+    epochs = run.history.get("epochs") if run is not None else None
     metrics = dict(epochs[-1]) if epochs else {}
     metrics["test_accuracy"] = end.test_accuracy
     return metrics

@@ -1,36 +1,46 @@
-"""The door between the rooms: runs a core Trainer in a QThread and turns its events into throttled Qt signals."""
+"""The door between the rooms: the window trains in a worker process (core/worker_loop.py),
+started with torch.multiprocessing's spawn and kept warm between runs; its plain records come
+back as throttled Qt signals in the GUI thread.
+
+Why a process: a training thread shares the GIL and the cores with painting, and torch's OpenMP
+threads spin whenever one of them is descheduled by a repaint; a native crash in training (a heap
+corruption, a CUDA device-side assert) would take the window and the unsaved project with it; a
+dataset load could not be interrupted; and memory a run used stayed in the window's process.
+"""
 
 from __future__ import annotations
 
 import copy
+import itertools
 import os
+import signal
 import threading
-import time
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ..core.progress import ProgressTracker
 from ..core.spec import Project
-from ..core.training import FAILED, EndEvent, EpochEvent, Event, StepEvent, Trainer
+from ..core.training import FAILED, STOPPED, EndEvent, EpochEvent, StepEvent
 
-DELIVERY_INTERVAL_MS = 33  # ~30 deliveries a second: what the eye can use, whatever the trainer's pace
-WEIGHTS_INTERVAL = 0.25    # seconds between weight copies for the live views: a few pictures a second
-# torch's intra-op threads for a run in the window: one core fewer than the machine has, so the GUI
-# thread keeps one. With a thread per core, every repaint descheduled one of torch's threads and
-# the others spun at its barrier: a 2-core machine trained 3x slower with the plots showing.
-TRAINING_THREADS = int(os.environ.get("PLAYGROUND_TRAINING_THREADS") or 0) or max(1, (os.cpu_count() or 1) - 1)
+DELIVERY_INTERVAL_MS = 33   # ~30 deliveries a second: what the eye can use, whatever the trainer's pace
+LOAD_GRACE_MS = 3000        # Stop before the first step (loading, downloading): the process ends after this
+STEP_GRACE_MS = 30_000      # Stop during training: one step, however long, then the process is ended
+SPAWN_TIMEOUT_S = 120       # a worker not ready by then (torch's import on a swapped-out machine) is given up
 
 
-class _Weights(dict):
-    """A CPU copy of the model's state_dict, posted by the training thread for the live views."""
+def training_threads() -> int:
+    """torch's intra-op threads in the worker: PLAYGROUND_TRAINING_THREADS, else every core.
+
+    Measured with `make bench` (benchmarks/results.md): with the window painting little while it
+    trains (the views' work is done in the worker), both cores of a 2-core machine train LeNet and
+    the MLP faster than one, beside the window; one thread fewer than the cores left training slower
+    on every machine we had."""
+    return int(os.environ.get("PLAYGROUND_TRAINING_THREADS") or 0) or max(1, os.cpu_count() or 1)
 
 
 class _Mailbox:
-    """Events posted by the training thread, collected by the GUI thread on its own schedule.
-
-    A queued signal per event would flood the GUI's event queue when epochs take a millisecond;
-    a locked list keeps the training thread's cost at one append and lets the GUI take a batch.
-    """
+    """Messages posted by a reader thread, collected by the GUI thread on its own schedule: a queued
+    signal per message would flood the event queue when epochs take a millisecond."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -46,228 +56,555 @@ class _Mailbox:
         return items
 
 
-class TrainerWorker(QObject):
-    """Lives in the training thread; runs the Trainer there and never raises out of it."""
+# --- one process ----------------------------------------------------------------------------------
 
-    def __init__(self, trainer: Trainer, mailbox: _Mailbox):
-        super().__init__()
-        self.trainer = trainer
-        self.end: EndEvent | None = None
-        self._mailbox = mailbox
-        self._warnings_sent = False
-        self.want_weights = False        # set by the GUI while a view shows the live model
-        self._weights_at = 0.0
 
-    def on_event(self, event: Event) -> None:
-        """The Trainer's callback, called in the training thread."""
-        if not self._warnings_sent and self.trainer.warnings:
-            # prepare() sets the warnings before the first event, so the first event carries them
-            self._warnings_sent = True
-            for text in self.trainer.warnings:
-                self._mailbox.post(text)
-        self._mailbox.post(event)
-        now = time.perf_counter()
-        if self.want_weights and event.kind in ("step", "epoch") and now - self._weights_at >= WEIGHTS_INTERVAL:
-            self._weights_at = now
-            # copied here, between steps, so the GUI never reads a tensor the optimizer is writing
-            model = self.trainer.model
-            self._mailbox.post(_Weights({k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}))
-
-    @Slot()
-    def run(self) -> None:
-        import torch
-
-        threads = torch.get_num_threads()   # process-wide in torch: lowered while the run trains, then put back
+def describe_exit(exitcode: int | None) -> str:
+    """How a worker process ended, in words."""
+    if exitcode is None:
+        return "the training process stopped answering"
+    if exitcode < 0:
+        number = -exitcode
+        words = {
+            signal.SIGKILL: "was killed (SIGKILL — often the system running out of memory)",
+            signal.SIGSEGV: "crashed (segmentation fault)",
+            signal.SIGABRT: "aborted (a native library called abort())",
+            signal.SIGBUS: "crashed (bus error)",
+            signal.SIGFPE: "crashed (floating-point exception)",
+            signal.SIGTERM: "was terminated (SIGTERM)",
+        }
         try:
-            torch.set_num_threads(min(TRAINING_THREADS, threads))
-            self.end = self.trainer.run()
-        except BaseException as e:  # noqa: BLE001 — an escaping exception would kill the app from a thread
-            self.end = EndEvent(FAILED, f"training failed: {type(e).__name__}: {e}", self.trainer.epoch)
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return f"the training process {words.get(number, f'was ended by {name}')}"
+    return f"the training process exited with status {exitcode}"
+
+
+class WorkerProcess:
+    """One spawned training process and its pipe. Plain Python: a reader thread posts what the
+    process sends into `mailbox`; whoever owns the process at the moment (a run) takes it."""
+
+    def __init__(self, threads: int | None = None, initializer=None):
+        import torch.multiprocessing as mp
+
+        from ..core import worker_loop
+
+        context = mp.get_context("spawn")
+        self._conn, child = context.Pipe(duplex=True)
+        self.threads = threads or training_threads()
+        self.process = context.Process(target=worker_loop.serve, args=(child, self.threads, initializer),
+                                       name="playground-training", daemon=True)
+        # OpenMP reads its thread count once, when torch loads in the new process: set it for the child
+        saved = os.environ.get("OMP_NUM_THREADS")
+        os.environ["OMP_NUM_THREADS"] = str(self.threads)
+        try:
+            self.process.start()
         finally:
-            torch.set_num_threads(threads)
-            # run() is called from started, before the thread's event loop; quit() makes that loop
-            # return at once, so the thread ends as soon as the Trainer does
-            self.thread().quit()
+            if saved is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = saved
+        child.close()   # only the child holds its end now: its death closes the pipe
+        self.mailbox = _Mailbox()
+        self.ready = threading.Event()
+        self.gone = threading.Event()      # the pipe closed: the process died or quit
+        self.info: dict = {}
+        self.loaded: dict[str, str] = {}   # data settings (json) prefetched -> error ("" when loaded)
+        self._ids = itertools.count(1)
+        self._ended: set[int] = set()       # jobs whose last message has been read
+        self._ended_changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, name="training-pipe", daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            except Exception as e:  # noqa: BLE001 — a message that cannot be read: the process is no use
+                self.mailbox.post(("broken", f"{type(e).__name__}: {e}"))
+                self.kill()
+                break
+            if message[0] == "ready":
+                self.info = message[1]
+                self.ready.set()
+                continue
+            self.mailbox.post(message)
+            if message[0] in ("end", "lr_end"):
+                with self._ended_changed:
+                    self._ended.add(message[1])
+                    self._ended_changed.notify_all()
+        self.gone.set()
+        self.mailbox.post(("gone",))
+        with self._ended_changed:
+            self._ended_changed.notify_all()
+
+    def wait_for(self, job_id: int, timeout: float | None) -> bool:
+        """Block until the job's last message has arrived or the process is gone; False on timeout."""
+        with self._ended_changed:
+            return self._ended_changed.wait_for(lambda: job_id in self._ended or self.gone.is_set(), timeout)
+
+    @property
+    def alive(self) -> bool:
+        return not self.gone.is_set() and self.process.is_alive()
+
+    def send(self, *message) -> bool:
+        """False when the process can no longer be reached."""
+        try:
+            self._conn.send(message)
+            return True
+        except (OSError, EOFError, ValueError):
+            return False
+
+    def exit_description(self) -> str:
+        self.process.join(1.0)   # the pipe closes a moment before the process is reaped
+        return describe_exit(self.process.exitcode)
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+
+    def close(self, grace: float = 2.0) -> None:
+        """Ask the process to quit, and end it if it has not within `grace` seconds."""
+        if self.process.is_alive():
+            self.send("quit")
+            self.process.join(grace)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(grace)
+        try:
+            self._conn.close()
+        except OSError:
+            pass
 
 
-class _ThreadKeeper(QObject):
-    """Holds every started thread (and its worker) until it has stopped, so that deleting a
-    TrainingRun, or its parent window, can never destroy a running QThread (a fatal Qt error).
-    A child of the application while running, so a test's check for running threads finds it."""
+class WorkerPool:
+    """The window's training processes: one kept warm (started in the background after the window
+    paints and reused between runs, so Start reaches its first step at once), and those in use."""
 
     def __init__(self):
-        super().__init__(QCoreApplication.instance())
-        self._held: dict[QThread, TrainerWorker] = {}
+        self.initializer = None            # tests: a function every new worker calls first
+        self.threads: int | None = None
+        self._idle: WorkerProcess | None = None
+        self._busy: set[WorkerProcess] = set()
+        self._data: tuple[dict, str] | None = None   # the open project's data, loaded ahead in the idle one
 
-    def hold(self, thread: QThread, worker: TrainerWorker) -> None:
-        self._held[thread] = worker
-        thread.setParent(self)
-        thread.finished.connect(self._on_thread_finished)
+    def warm_up(self) -> WorkerProcess:
+        """The idle worker, started now if there is none (returns at once; it gets ready by itself)."""
+        if self._idle is not None and not self._idle.alive:
+            self._idle.close(0)
+            self._idle = None
+        if self._idle is None:
+            self._idle = WorkerProcess(self.threads, self.initializer)
+            if self._data is not None:
+                self._idle.send("data", *self._data)
+        return self._idle
 
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        thread = self.sender()
-        thread.wait()  # finished is emitted just before the thread really ends
-        thread.setParent(None)
-        self._held.pop(thread, None)
+    def prefetch(self, data: dict, device: str) -> None:
+        """Load this data in the idle worker while the user looks at the project."""
+        if self._data == (data, device):
+            return
+        self._data = (copy.deepcopy(data), device)
+        if self._idle is not None and self._idle.alive:
+            self._idle.send("data", *self._data)
 
-    def running(self) -> int:
-        return sum(t.isRunning() for t in self._held)
+    def take(self) -> WorkerProcess:
+        """A worker for a run: the warm one (its leftover messages dropped), else a new one."""
+        worker = self.warm_up()
+        self._idle = None
+        worker.mailbox.take()
+        self._busy.add(worker)
+        return worker
 
-    def wait_all(self) -> None:
-        """Before the application object goes: a thread still loading data must end first."""
-        for thread in list(self._held):
-            thread.wait()
+    def give_back(self, worker: WorkerProcess) -> None:
+        """A run is over: keep its worker warm if it is healthy and none is, else end it."""
+        self._busy.discard(worker)
+        if worker.alive and (self._idle is None or not self._idle.alive):
+            if self._idle is not None:
+                self._idle.close(0)
+            self._idle = worker
+            if self._data is not None:
+                worker.send("data", *self._data)
+        else:
+            worker.close()
+
+    def retire(self, worker: WorkerProcess) -> None:
+        """A worker that must not be reused (it was ended, or its run was abandoned)."""
+        self._busy.discard(worker)
+        worker.close(0.5)
+
+    def restart(self) -> None:
+        """Replace the idle worker with a new one (new threads or initializer)."""
+        if self._idle is not None:
+            self._idle.close()
+            self._idle = None
+
+    def shutdown(self) -> None:
+        """Closing the window: end every worker."""
+        for worker in [*self._busy, *([self._idle] if self._idle else [])]:
+            worker.close()
+        self._busy.clear()
+        self._idle = None
+
+    def processes(self) -> list[WorkerProcess]:
+        return [*self._busy, *([self._idle] if self._idle else [])]
+
+
+_pool: WorkerPool | None = None
+
+
+def worker_pool() -> WorkerPool:
+    global _pool
+    if _pool is None:
+        _pool = WorkerPool()
+    return _pool
 
 
 def wait_for_training_threads() -> None:
-    if _keeper is not None:
-        _keeper.wait_all()
+    """Before the application object goes: no training process outlives the window."""
+    if _pool is not None:
+        _pool.shutdown()
 
 
-_keeper: _ThreadKeeper | None = None
+# --- one run ----------------------------------------------------------------------------------
 
 
-def _thread_keeper() -> _ThreadKeeper:
-    global _keeper
-    if _keeper is None:
-        _keeper = _ThreadKeeper()
-    return _keeper
+class _Link:
+    """Deleted while running (its window went), a job's process ends: it may not be reused."""
+
+    worker: WorkerProcess | None = None
+    id = 0
+
+    def abandon(self) -> None:
+        if self.worker is not None:
+            self.worker.send("stop", self.id)
+            worker_pool().retire(self.worker)
+            self.worker = None
 
 
-class TrainingRun(QObject):
-    """One training run of a project in its own thread; signals arrive in the GUI thread."""
+class _Job(QObject):
+    """A job in a worker process whose messages arrive here in the GUI thread, a batch per delivery."""
 
-    step_reported = Signal(object)   # list[StepEvent]: every step reported since the last delivery, in order
-    epoch_finished = Signal(object)  # EpochEvent; a delivery sends its steps first, then its epochs
-    progressed = Signal(object)      # core.progress.Progress, once per delivery that moved it
-    finished = Signal(object)        # EndEvent, after the training thread has stopped
-    warned = Signal(str)             # a setting works but probably not as meant
-    weights_reported = Signal(object)  # dict state_dict (CPU copy), at most 4 a second, while wanted
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.worker: WorkerProcess | None = None
+        self.id = 0
+        self._active = False
+        self._link = _Link()   # what a deleted job leaves to stop its process
+        self._delivery = QTimer(self)
+        self._delivery.setInterval(DELIVERY_INTERVAL_MS)
+        self._delivery.timeout.connect(self._on_delivery_timeout)
+        self._grace = QTimer(self)
+        self._grace.setSingleShot(True)
+        self._grace.timeout.connect(self._on_grace_timeout)
+        self.destroyed.connect(self._link.abandon)
+
+    def _begin(self, kind: str, settings: dict) -> None:
+        self.worker = worker_pool().take()
+        self.id = self.worker.next_id()
+        self._link.worker, self._link.id = self.worker, self.id
+        self._active = True
+        if not self.worker.send(kind, self.id, settings):
+            self._died()
+            return
+        self._delivery.start()
+
+    def _send(self, *message) -> None:
+        if self._active and self.worker is not None:
+            self.worker.send(message[0], self.id, *message[1:])
+
+    def is_running(self) -> bool:
+        return self._active
+
+    def wait(self, ms: int = -1) -> bool:
+        """Block until the job's end has arrived (or `ms` passed); True if it has. The signals still
+        come through the event loop."""
+        if not self._active or self.worker is None:
+            return True
+        return self.worker.wait_for(self.id, None if ms < 0 else ms / 1000)
+
+    @Slot()
+    def _on_delivery_timeout(self) -> None:
+        self._deliver()
+
+    def _deliver(self) -> None:
+        if self.worker is None:
+            return
+        self._start_grace()
+        for message in self.worker.mailbox.take():
+            kind = message[0]
+            if kind in ("gone", "broken"):
+                if self._active:
+                    self._died(message[1] if kind == "broken" else "")
+                return
+            if len(message) > 1 and message[1] != self.id:
+                continue   # an earlier job's late words
+            self._handle(kind, *message[2:])
+
+    def _done(self) -> None:
+        """The job's end has been handled: the worker goes back to the pool."""
+        self._active = False
+        self._link.worker = None
+        self._delivery.stop()
+        self._grace.stop()
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.mailbox.take()
+            worker_pool().give_back(worker)
+
+    def _died(self, detail: str = "") -> None:
+        worker = self.worker
+        why = worker.exit_description() if worker is not None else "the training process is gone"
+        if detail:
+            why = f"{why} ({detail})"
+        self._active = False
+        self._link.worker = None
+        self._delivery.stop()
+        self._grace.stop()
+        self.worker = None
+        if worker is not None:
+            worker_pool().retire(worker)
+        QTimer.singleShot(0, worker_pool().warm_up)   # the next Start finds a fresh one
+        self._on_died(why)
+
+    def _end_now(self) -> None:
+        """Stop did not reach the job in time: end its process."""
+        if self.worker is not None:
+            self.worker.kill()
+
+    _grace_wanted = 0
+
+    def _start_grace(self) -> None:
+        """The grace counts from when the process is up: one still importing torch reads the stop
+        before it loads anything."""
+        if self._grace_wanted and not self._grace.isActive() and self.worker is not None and self.worker.ready.is_set():
+            self._grace.start(self._grace_wanted)
+
+    @Slot()
+    def _on_grace_timeout(self) -> None:
+        if self._active:
+            self._stopped_by_kill = True
+            self._end_now()
+
+    _stopped_by_kill = False
+
+    def _handle(self, kind: str, *payload) -> None:
+        raise NotImplementedError   # the abstract hook each job kind implements
+
+    def _on_died(self, why: str) -> None:
+        raise NotImplementedError   # the abstract hook each job kind implements
+
+
+class TrainingRun(_Job):
+    """One training run of a project in the worker process; its signals arrive in the GUI thread."""
+
+    step_reported = Signal(object)     # list[StepEvent]: every step reported since the last delivery, in order
+    epoch_finished = Signal(object)    # EpochEvent; a delivery sends its steps first, then its epochs
+    progressed = Signal(object)        # core.progress.Progress, once per delivery that moved it
+    finished = Signal(object)          # EndEvent, once the worker has ended the run (or died)
+    warned = Signal(str)               # a setting works but probably not as meant
+    weights_reported = Signal(object)  # dict state_dict (CPU tensors): while wanted, and every few seconds
     health_reported = Signal(object)   # core.health.HealthEvent: per-layer gradient and activation health
+    views_computed = Signal(object)    # list[core.view_jobs.ViewResult]: the live views' pictures
+    held = Signal()                    # the loop reached the pause and waits
 
     def __init__(self, project: Project, resume: dict | None = None, parent: QObject | None = None,
                  health_interval: float | None = None):
         super().__init__(parent)
-        resume = dict(resume or {})  # Trainer keywords: model_state, optimizer_state, ..., history
-        resume["health_interval"] = health_interval  # None: no measuring, the loop untouched
         # the run trains a copy: the user may keep editing the project while it trains
         self.project = copy.deepcopy(project)
-        self._mailbox = _Mailbox()
-        self.trainer = Trainer(self.project, None, report_interval=1 / 30, **resume)
-        self._worker = TrainerWorker(self.trainer, self._mailbox)
-        self.trainer.callback = self._worker.on_event
-        self._tracker = ProgressTracker(resume.get("start_epoch", 0), self.project.training.epochs)
+        self._resume = dict(resume or {})   # Trainer keywords: model_state, optimizer_state, ..., history
+        self._health_interval = health_interval
+        self._tracker = ProgressTracker(self._resume.get("start_epoch", 0), self.project.training.epochs)
         self.end: EndEvent | None = None
-        self._active = False
-
-        self._thread = QThread()  # not our child: the keeper, not our destructor, decides its end
-        self._thread.setObjectName("TrainingRun")
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        self._thread.finished.connect(self._on_thread_finished)
-        # a run deleted while training stops its loop; the keeper lets the thread end in its own time
-        self.destroyed.connect(self.trainer.stop)
-
-        self._delivery = QTimer(self)
-        self._delivery.setInterval(DELIVERY_INTERVAL_MS)
-        self._delivery.timeout.connect(self._on_delivery_timeout)
+        self.result = None                  # core.checkpoint.Checkpoint: everything the run left (resume.run_state)
+        self.last_weights: dict | None = None   # the newest weights received, kept if the worker dies
+        self.last_weights_epoch = self._resume.get("start_epoch", 0)
+        self.epoch = self._resume.get("start_epoch", 0)   # the last epoch finished, as reported
+        self.steps_reported = 0
+        self.holding = False
+        self._paused = False
+        self._stepped = False
+        self._want_weights = False
+        self._requests: list = []
 
     # --- control ---------------------------------------------------------------------------------
 
     def start(self) -> None:
         if self._active or self.end is not None:
             raise RuntimeError("a TrainingRun starts once; make a new one to train again")
-        self._active = True
         self._tracker = ProgressTracker(self._tracker.first_epoch, self._tracker.epochs)
-        _thread_keeper().hold(self._thread, self._worker)
-        self._thread.start()
-        self._delivery.start()
+        self._begin("run", {
+            "project": self.project.to_dict(),
+            "resume": self._resume,
+            "health_interval": self._health_interval,
+            "want_weights": self._want_weights,
+            "requests": self._requests,
+            "report_interval": 1 / 30,
+        })
 
     def stop(self) -> None:
-        """Ask the loop to stop; returns at once, the loop stops within one step and `finished` follows."""
-        self.trainer.stop()
+        """Ask the loop to stop; returns at once, the loop stops within one step and `finished` follows.
+        Before the first step (a load, a download) the process is ended after a short grace."""
+        if not self._active:
+            return
+        self._send("stop")
+        self._paused = False
         self._tracker.resume()
+        self._grace_wanted = STEP_GRACE_MS if self._stepped else LOAD_GRACE_MS
+        self._start_grace()
 
     def pause(self) -> None:
-        self.trainer.pause()
+        self._paused = True
+        self._send("pause")
         self._tracker.pause()
 
     def resume(self) -> None:
-        self.trainer.resume()
+        self._paused = False
+        self.holding = False
+        self._send("resume")
         self._tracker.resume()
 
-    def is_running(self) -> bool:
-        """True from start() until `finished` is emitted."""
-        return self._active
-
     def is_paused(self) -> bool:
-        return self._active and self.trainer.paused
-
-    def wait(self, ms: int = -1) -> bool:
-        """Block until the training thread has stopped (or `ms` passed); True if it has stopped.
-        `finished` still comes through the event loop."""
-        if not self._thread.isRunning():
-            return True
-        return self._thread.wait(ms) if ms >= 0 else self._thread.wait()
+        return self._active and self._paused
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Stop and wait for the thread, for closing windows; True if it has stopped in time."""
+        """Stop and wait for the end, for closing windows; True if it ended in time (else the
+        process is ended)."""
+        if not self._active:
+            return True
         self.stop()
-        return self.wait(timeout_ms)
+        if self.wait(timeout_ms):
+            self._deliver()
+            return True
+        self._stopped_by_kill = True
+        self._end_now()
+        self.wait(2000)
+        self._deliver()
+        return False
 
     def set_weights_wanted(self, wanted: bool) -> None:
-        """Live views ask for weight copies only while they are on screen: copies cost the loop time."""
-        self._worker.want_weights = wanted
+        """A view on screen that draws from weights (Draw) asks for copies a couple of times a second."""
+        self._want_weights = bool(wanted)
+        self._send("weights", self._want_weights)
+
+    def set_view_requests(self, requests: list) -> None:
+        """What the live views on screen need from the model (core.view_jobs.ViewRequest); the worker
+        computes them a few times a second and `views_computed` brings the results."""
+        self._requests = list(requests)
+        self._send("views", self._requests)
 
     @property
-    def thread_running(self) -> bool:
-        return self._thread.isRunning()
+    def pid(self) -> int | None:
+        return self.worker.pid if self.worker is not None else None
 
-    # --- delivery ------------------------------------------------------------------------------
+    @property
+    def history(self) -> dict:
+        return self.result.history if self.result is not None else {}
 
-    @Slot()
-    def _on_delivery_timeout(self) -> None:
-        self._deliver()
+    # --- delivery ----------------------------------------------------------------------------------
 
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        self._thread.wait()  # finished is emitted just before the thread ends: "after" means after
-        self._delivery.stop()
-        self._deliver()
-        if not self._active:
-            return
-        self._active = False
-        self.end = self._worker.end or EndEvent(FAILED, "training ended without a result", self.trainer.epoch)
-        self.finished.emit(self.end)
+    def _handle(self, kind: str, *payload) -> None:
+        if kind == "events":
+            self._events(payload[0])
+        elif kind == "warning":
+            self.warned.emit(payload[0])
+        elif kind == "weights":
+            self.last_weights, self.last_weights_epoch = payload
+            self.weights_reported.emit(dict(self.last_weights))
+        elif kind == "views":
+            self.views_computed.emit(payload[0])
+        elif kind == "held":
+            if self._paused:
+                self.holding = True
+                self.held.emit()
+        elif kind == "end":
+            end, self.result = payload
+            self._finish(end)
 
-    def _deliver(self) -> None:
+    def _events(self, events: list) -> None:
         steps: list[StepEvent] = []
         epochs: list[EpochEvent] = []
-        warnings: list[str] = []
-        weights = None
-        for item in self._mailbox.take():
-            if isinstance(item, _Weights):
-                weights = item  # only the newest picture matters
-            elif getattr(item, "kind", None) == "health":
-                self.health_reported.emit(item)
-            elif isinstance(item, StepEvent):
-                steps.append(item)
-            elif isinstance(item, EpochEvent):
-                epochs.append(item)
-            elif isinstance(item, str):
-                warnings.append(item)
-            # the EndEvent is the worker's result; it goes out with finished
-            if isinstance(item, (StepEvent, EpochEvent)):
-                self._tracker.update(item)
-        for text in warnings:
-            self.warned.emit(text)
+        for event in events:
+            if event.kind == "health":
+                self.health_reported.emit(event)
+                continue
+            self._tracker.update(event)
+            if event.kind == "step":
+                steps.append(event)
+            elif event.kind == "epoch":
+                epochs.append(event)
+                self.epoch = event.epoch
         if steps:
+            self._stepped = True
+            self.steps_reported += len(steps)
             self.step_reported.emit(steps)
         for epoch in epochs:
             self.epoch_finished.emit(epoch)
         if steps or epochs:
             self.progressed.emit(self._tracker.progress)
-        if weights is not None:
-            self.weights_reported.emit(dict(weights))
 
+    def _finish(self, end: EndEvent) -> None:
+        self.end = end
+        self.holding = False
+        self._done()
+        self.finished.emit(end)
+
+    def _on_died(self, why: str) -> None:
+        if self._stopped_by_kill:
+            where = "while it was loading data" if not self._stepped else "within the grace time"
+            end = EndEvent(STOPPED, f"stopped by the user: the training process did not stop {where}, "
+                                    "so it was ended", self.epoch)
+        else:
+            kept = (f" The last weights received (epoch {self.last_weights_epoch}) are kept."
+                    if self.last_weights is not None else "")
+            end = EndEvent(FAILED, f"{why[0].upper()}{why[1:]} at epoch {self.epoch + 1}; the window and the "
+                                   f"project are unaffected, and the next Start uses a fresh process.{kept}",
+                           self.epoch)
+        self.end = end
+        self.holding = False
+        self.finished.emit(end)
+
+
+class FinderRun(_Job):
+    """The learning-rate finder in the worker process."""
+
+    stepped = Signal(object)            # list[LRFinderStep] since the last delivery
+    finished = Signal(object, str)      # LRFinderResult or None, and an error in words ("" when none)
+
+    def start(self, project: Project, model_state: dict | None, start_lr: float, end_lr: float,
+              steps: int) -> None:
+        self._begin("lr_find", {"project": project.to_dict(), "model_state": model_state,
+                                "start_lr": start_lr, "end_lr": end_lr, "steps": steps})
+
+    def stop(self) -> None:
+        self._send("stop")
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Stop and wait for the end (for closing); the process is ended if it does not come."""
+        if self._active:
+            self.stop()
+            if not self.wait(timeout_ms):
+                self._end_now()
+                self.wait(2000)
+            self._deliver()
+
+    def _handle(self, kind: str, *payload) -> None:
+        if kind == "lr_steps":
+            self.stepped.emit(payload[0])
+        elif kind == "lr_end":
+            result, error = payload
+            self._done()
+            self.finished.emit(result, error)
+
+    def _on_died(self, why: str) -> None:
+        self.finished.emit(None, f"{why[0].upper()}{why[1:]}; the window is unaffected.")

@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from playground.cli import main as cli_main
-from tests.qt_support import collect_garbage_in_the_gui_thread, no_thread_left_running  # noqa: F401
+from tests.qt_support import (  # noqa: F401
+    collect_garbage_in_the_gui_thread,
+    no_run_left_training,
+    no_thread_left_running,
+    training_processes_end_with_the_session,
+)
 
 
 @pytest.fixture

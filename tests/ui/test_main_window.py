@@ -168,7 +168,7 @@ def test_close_mid_run_stops_and_waits(qtbot, window):
     run = window.session.run
     window.document.undo_stack.setClean()
     assert window.close()
-    assert not run.thread_running
+    assert not run.is_running() and run.end.status == "stopped"
 
 
 def test_closing_with_unsaved_changes_asks(qtbot, window, monkeypatch):
@@ -335,8 +335,8 @@ def test_stop_then_continue_in_the_window_is_the_straight_run(qtbot, window, tmp
                                                              scheduler, params):
     """Train 6 epochs; then train again, Stop after epoch 3, save the checkpoint, open it, tick
     Continue and train the 3 epochs left: the same losses and weights, bit for bit."""
-    from playground.core import training
-    from playground.ui import worker
+    from playground.ui.worker import worker_pool
+    from tests.ui import worker_faults
 
     window.document.set_training("epochs", 6)
     window.document.set_component("scheduler", scheduler)
@@ -345,16 +345,14 @@ def test_stop_then_continue_in_the_window_is_the_straight_run(qtbot, window, tmp
     start_and_wait(qtbot, window)
     straight = window.session.weights
 
-    original = worker.TrainerWorker.on_event
-
-    def stop_after_epoch_3(self, event):   # in the training thread: Stop pressed as epoch 3 ends
-        original(self, event)
-        if isinstance(event, training.EpochEvent) and event.epoch == 3:
-            self.trainer.stop()
-
-    monkeypatch.setattr(worker.TrainerWorker, "on_event", stop_after_epoch_3)
-    assert start_and_wait(qtbot, window).status == "stopped"
-    monkeypatch.setattr(worker.TrainerWorker, "on_event", original)
+    pool = worker_pool()
+    pool.restart()
+    pool.initializer = worker_faults.stop_after_epoch_3   # Stop pressed as epoch 3 ends, in the worker
+    try:
+        assert start_and_wait(qtbot, window).status == "stopped"
+    finally:
+        pool.initializer = None
+        pool.restart()
     assert window.session.weights.epoch == 3
     assert window.files.save_checkpoint_to(tmp_path / "c.pt")
     assert window.files.open_path(tmp_path / "c.pt")

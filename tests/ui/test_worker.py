@@ -1,24 +1,28 @@
-"""ui.worker: a TrainingRun trains in its own thread, delivers throttled signals in the GUI thread,
-stops, pauses and shuts down promptly, and reports every failure as a finished(failed) signal."""
+"""ui.worker: the window trains in a worker process. A TrainingRun delivers throttled signals in
+the GUI thread, stops, pauses and shuts down promptly, reports every failure as a finished(failed)
+signal — a worker that dies (SIGKILL, a native abort) too — and the warm worker is reused."""
 
 from __future__ import annotations
 
-import threading
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
-from PySide6.QtCore import QThread
 from shiboken6 import Shiboken
-from torch import nn
 
-from playground.core import training
 from playground.core.spec import Project
 from playground.core.training import FAILED, FINISHED, STOPPED, EndEvent
-from playground.ui.worker import TrainingRun, _thread_keeper
+from playground.ui.worker import TrainingRun, describe_exit, worker_pool
+from tests.ui import worker_faults
 
-TIMEOUT_MS = 60_000   # a whole short run on a busy 2-core machine
-PROMPT_MS = 5_000     # stop, failure and shutdown must be this quick
+TIMEOUT_MS = 90_000   # a whole short run on a busy 2-core machine, a cold worker's start (torch's import) included
+PROMPT_MS = 10_000    # stop, failure and shutdown must be this quick (a busy machine, a message or two)
+ENDLESS = 100_000     # epochs (the most a project takes) no machine finishes in a test: the run ends when told to
 
 
 @pytest.fixture
@@ -46,10 +50,24 @@ def make_run():
         return run
 
     yield make
-    left = [run for run in runs if run.thread_running]
+    left = [run for run in runs if run.is_running()]
     for run in runs:
-        assert run.shutdown(PROMPT_MS)
+        run.shutdown(PROMPT_MS)
     assert not left, f"{len(left)} run(s) still training at the end of the test"
+
+
+@pytest.fixture
+def faulty_worker():
+    """Workers that start with a fault put in (tests/ui/worker_faults.py); normal ones again after."""
+    pool = worker_pool()
+
+    def use(fault) -> None:
+        pool.restart()
+        pool.initializer = fault
+
+    yield use
+    pool.initializer = None
+    pool.restart()
 
 
 class Recorder:
@@ -65,16 +83,19 @@ class Recorder:
         run.warned.connect(self.warnings.append)
 
     def _on_run_step_reported(self, steps):
-        self.threads.add(QThread.currentThread())
+        import threading
+
+        self.threads.add(threading.get_ident())
         self.step_times.append(time.perf_counter())
         self.steps.append(list(steps))
 
     def _on_run_epoch_finished(self, epoch):
-        self.threads.add(QThread.currentThread())
+        import threading
+
+        self.threads.add(threading.get_ident())
         self.epochs.append(epoch)
 
     def _on_run_progressed(self, progress):
-        self.threads.add(QThread.currentThread())
         self.progress_times.append(time.perf_counter())
         self.progress.append(progress)
 
@@ -82,42 +103,32 @@ class Recorder:
         return [s for batch in self.steps for s in batch]
 
 
-def loop_threads(run: TrainingRun) -> set[int]:
-    """Records the threads the Trainer's callback is called in."""
-    seen: set[int] = set()
-    callback = run.trainer.callback
+def test_trains_xor_to_the_end_in_another_process_with_signals_in_the_gui_thread(qtbot, xor, make_run):
+    import threading
 
-    def spy(event):
-        seen.add(threading.get_ident())
-        callback(event)
-
-    run.trainer.callback = spy
-    return seen
-
-
-def test_trains_xor_to_the_end_with_signals_in_the_gui_thread(qtbot, qapp, xor, make_run):
     run = make_run(xor(epochs=12))
     rec = Recorder(run)
-    loop = loop_threads(run)
     with qtbot.waitSignal(run.finished, timeout=TIMEOUT_MS) as blocker:
         run.start()
         assert run.is_running()
+        assert run.pid is not None and run.pid != os.getpid()   # the loop is in another process
     end: EndEvent = blocker.args[0]
     assert end.status == FINISHED, end.reason
     assert end.epochs_completed == 12
-    assert not run.thread_running and not run.is_running()
-    assert run.wait(0)
+    assert not run.is_running() and run.wait(0)
 
-    assert rec.threads == {qapp.thread()}          # every slot ran in the GUI thread ...
-    assert loop and threading.get_ident() not in loop  # ... and the loop in another one
+    assert rec.threads == {threading.main_thread().ident}   # every slot ran in the GUI thread
     assert [e.epoch for e in rec.epochs] == list(range(1, 13))
     assert rec.epochs[-1].val_loss < rec.epochs[0].val_loss * 0.7
-    assert rec.epochs[-1].train_loss < rec.epochs[0].train_loss * 0.7
     steps = rec.all_steps()
     assert [s.global_step for s in steps] == sorted({s.global_step for s in steps})
-    assert len(steps) == len(run.trainer.history["steps"])  # every reported loss reaches the GUI
+    assert len(steps) == len(run.history["steps"])   # every reported loss reaches the GUI
     assert rec.progress[-1].fraction == pytest.approx(1.0)
-    assert run.trainer.model is not None and run.end is end
+    assert run.result.epoch == 12 and run.end is end
+    weights = run.result.model
+    assert set(weights) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    assert all(t.device.type == "cpu" for t in weights.values())
+    assert run.result.optimizer is not None   # everything a continued run needs came back
 
 
 def test_trains_a_copy_of_the_project(xor, make_run):
@@ -127,7 +138,16 @@ def test_trains_a_copy_of_the_project(xor, make_run):
     assert run.project.training.epochs == 3
 
 
-ENDLESS = 100_000   # epochs (the most a project takes) no machine finishes in a test: the run ends when told to
+def test_the_warm_worker_is_reused_between_runs(qtbot, xor, make_run):
+    pids = []
+    for _ in range(2):
+        run = make_run(xor(epochs=2))
+        with qtbot.waitSignal(run.finished, timeout=TIMEOUT_MS) as blocker:
+            run.start()
+            pids.append(run.pid)
+        assert blocker.args[0].status == FINISHED
+    assert pids[0] == pids[1]    # one process, kept warm, trained both
+    assert [p.pid for p in worker_pool().processes()] == [pids[0]]   # and is waiting for the next
 
 
 def test_stop_midway_ends_promptly(qtbot, xor, make_run):
@@ -135,12 +155,11 @@ def test_stop_midway_ends_promptly(qtbot, xor, make_run):
     with qtbot.waitSignal(run.step_reported, timeout=TIMEOUT_MS):
         run.start()
     with qtbot.waitSignal(run.finished, timeout=PROMPT_MS) as blocker:
-        run.stop()   # only sets a flag: the loop notices at its next step
+        run.stop()   # a message: the loop notices at its next step
     end = blocker.args[0]
-    assert end.status == STOPPED
-    assert "stopped by the user" in end.reason
-    assert run.trainer.epoch < ENDLESS
-    assert not run.thread_running
+    assert end.status == STOPPED and "stopped by the user" in end.reason
+    assert run.result is not None and run.result.epoch < ENDLESS
+    assert not run.is_running()
 
 
 def test_pause_holds_progress_and_resume_continues(qtbot, xor, make_run):
@@ -148,23 +167,18 @@ def test_pause_holds_progress_and_resume_continues(qtbot, xor, make_run):
     rec = Recorder(run)
     with qtbot.waitSignal(run.step_reported, timeout=TIMEOUT_MS):
         run.start()
-    run.pause()
-    assert run.is_paused()
-    qtbot.waitUntil(lambda: run.trainer.holding, timeout=PROMPT_MS)  # the loop reached the pause and waits
-    epoch, reported = run.trainer.epoch, len(run.trainer.history["steps"])
-    # what it reported before the pause arrives with the next delivery; nothing after it
-    qtbot.waitUntil(lambda: len(rec.all_steps()) == reported, timeout=PROMPT_MS)
-    with qtbot.assertNotEmitted(run.step_reported, wait=200):
-        pass
-    assert run.trainer.holding
-    assert (run.trainer.epoch, len(run.trainer.history["steps"])) == (epoch, reported)
+    with qtbot.waitSignal(run.held, timeout=PROMPT_MS):   # the loop reached the pause and waits
+        run.pause()
+    assert run.is_paused() and run.holding
+    # what it reported before the pause has arrived with the held message; nothing comes after it
     delivered = len(rec.all_steps())
-    assert delivered == reported
-    assert run.thread_running and run.is_running()
+    with qtbot.assertNotEmitted(run.step_reported, wait=300):
+        pass
+    assert len(rec.all_steps()) == delivered and run.is_running()
 
     with qtbot.waitSignal(run.step_reported, timeout=PROMPT_MS):
         run.resume()
-    assert not run.is_paused()
+    assert not run.is_paused() and not run.holding
     assert rec.all_steps()[-1].global_step > rec.all_steps()[delivered - 1].global_step
     with qtbot.waitSignal(run.finished, timeout=PROMPT_MS) as blocker:
         run.stop()
@@ -175,8 +189,8 @@ def test_stop_while_paused_ends_the_run(qtbot, xor, make_run):
     run = make_run(xor(epochs=ENDLESS))
     with qtbot.waitSignal(run.step_reported, timeout=TIMEOUT_MS):
         run.start()
-    run.pause()
-    qtbot.waitUntil(lambda: run.trainer.holding, timeout=PROMPT_MS)
+    with qtbot.waitSignal(run.held, timeout=PROMPT_MS):
+        run.pause()
     with qtbot.waitSignal(run.finished, timeout=PROMPT_MS) as blocker:
         run.stop()
     assert blocker.args[0].status == STOPPED
@@ -185,40 +199,29 @@ def test_stop_while_paused_ends_the_run(qtbot, xor, make_run):
 def test_a_bad_setting_arrives_as_failed(qtbot, xor, make_run):
     run = make_run(xor(device="cuda:99"))  # no machine has a hundredth GPU
     rec = Recorder(run)
-    with qtbot.waitSignal(run.finished, timeout=PROMPT_MS) as blocker:
+    with qtbot.waitSignal(run.finished, timeout=TIMEOUT_MS) as blocker:
         run.start()
     end = blocker.args[0]
     assert end.status == FAILED
     assert "cuda:99" in end.reason and "cannot be used" in end.reason
-    assert rec.steps == [] and rec.epochs == []
+    assert rec.steps == [] and rec.epochs == [] and run.result is None
     assert not run.is_running()
 
 
-class Exploding(nn.Module):
-    def forward(self, output, target):
-        raise RuntimeError("the loss exploded on purpose")
-
-
-def test_an_exception_in_the_loop_arrives_as_failed(qtbot, xor, make_run, monkeypatch):
-    monkeypatch.setattr(training, "build_loss", lambda *args, **kwargs: Exploding())
+def test_an_exception_in_the_loop_arrives_as_failed(qtbot, xor, make_run, faulty_worker):
+    faulty_worker(worker_faults.exploding_loss)
     run = make_run(xor(epochs=5))
     with qtbot.waitSignal(run.finished, timeout=TIMEOUT_MS) as blocker:
         run.start()
     end = blocker.args[0]
     assert end.status == FAILED
     assert "RuntimeError" in end.reason and "exploded on purpose" in end.reason
-
-
-def test_an_exception_out_of_the_trainer_arrives_as_failed(qtbot, xor, make_run, monkeypatch):
-    def broken(self):
-        raise MemoryError("no room")
-
-    monkeypatch.setattr(training.Trainer, "run", broken)
-    run = make_run(xor())
-    with qtbot.waitSignal(run.finished, timeout=PROMPT_MS) as blocker:
+    # the worker survived its run's exception and trains the next run
+    run = make_run(xor(epochs=1))
+    faulty_worker(worker_faults.trainer_runs_out_of_memory)
+    with qtbot.waitSignal(run.finished, timeout=TIMEOUT_MS) as blocker:
         run.start()
-    assert blocker.args[0].status == FAILED
-    assert "MemoryError: no room" in blocker.args[0].reason
+    assert blocker.args[0].status == FAILED and "MemoryError: no room" in blocker.args[0].reason
 
 
 def test_warnings_are_signalled(qtbot, xor, make_run):
@@ -229,26 +232,28 @@ def test_warnings_are_signalled(qtbot, xor, make_run):
     assert any("mixed precision needs CUDA" in w for w in rec.warnings)
 
 
-def test_shutdown_while_running_leaves_no_thread(qtbot, xor, make_run):
+def test_shutdown_while_running_ends_the_run_and_keeps_the_worker(qtbot, xor, make_run):
     run = make_run(xor(epochs=ENDLESS))
+    ended = []
+    run.finished.connect(ended.append)
     with qtbot.waitSignal(run.step_reported, timeout=TIMEOUT_MS):
         run.start()
-    assert run.thread_running
-    assert run.shutdown(PROMPT_MS)   # True: the thread ended within the time given
-    assert not run.thread_running
-    with qtbot.waitSignal(run.finished, timeout=PROMPT_MS) as blocker:
-        pass
-    assert blocker.args[0].status == STOPPED
+    pid = run.pid
+    assert run.shutdown(PROMPT_MS)   # True: it ended within the time given ...
+    assert not run.is_running()
+    assert [e.status for e in ended] == [STOPPED]   # ... and said so before returning
+    assert [p.pid for p in worker_pool().processes()] == [pid]
 
 
-def test_deleting_a_running_run_stops_it_without_destroying_its_thread(qtbot, xor):
+def test_deleting_a_running_run_ends_its_worker(qtbot, xor):
     run = TrainingRun(xor(epochs=ENDLESS))
     with qtbot.waitSignal(run.step_reported, timeout=TIMEOUT_MS):
         run.start()
-    trainer = run.trainer
-    Shiboken.delete(run)  # what a parent window's destructor does; Qt would abort on a running QThread
-    assert trainer._stop.is_set()
-    qtbot.waitUntil(lambda: _thread_keeper().running() == 0, timeout=PROMPT_MS)
+    process = run.worker.process
+    Shiboken.delete(run)  # what a parent window's destructor does
+    process.join(PROMPT_MS / 1000)
+    assert not process.is_alive()
+    assert process not in [p.process for p in worker_pool().processes()]
 
 
 def test_a_run_starts_once(qtbot, xor, make_run):
@@ -267,7 +272,7 @@ def test_signals_are_throttled_and_every_step_arrives(qtbot, xor, make_run):
         run.start()
     assert blocker.args[0].status == FINISHED
     assert len(rec.epochs) == 1500
-    assert len(rec.all_steps()) == len(run.trainer.history["steps"]) == 1500
+    assert len(rec.all_steps()) == len(run.history["steps"]) == 1500
     for times in (rec.step_times, rec.progress_times):
         assert times
         assert max_per_second(times) <= 35
@@ -283,44 +288,129 @@ def max_per_second(times: list[float]) -> int:
     return most
 
 
-def test_resume_continues_from_a_checkpoint(qtbot, xor, make_run):
+def test_resume_continues_from_what_a_run_left(qtbot, xor, make_run):
+    from playground.core.resume import resume_arguments
+
     first = make_run(xor(epochs=2))
     with qtbot.waitSignal(first.finished, timeout=TIMEOUT_MS):
         first.start()
-    t = first.trainer
-    resume = {
-        "model_state": {k: v.clone() for k, v in t.model.state_dict().items()},
-        "optimizer_state": t.optimizer.state_dict(),
-        "start_epoch": t.epoch,
-        "history": t.history,
-    }
-    second = make_run(xor(epochs=2), resume)
+    second = make_run(xor(epochs=2), resume_arguments(first.result))
     rec = Recorder(second)
     with qtbot.waitSignal(second.finished, timeout=TIMEOUT_MS) as blocker:
         second.start()
     assert blocker.args[0].status == FINISHED
     assert [e.epoch for e in rec.epochs] == [3, 4]
     assert rec.progress[-1].fraction == pytest.approx(1.0)
-    assert len(second.trainer.history["epochs"]) == 4
-    assert torch.is_tensor(next(iter(second.trainer.model.state_dict().values())))
+    assert len(second.history["epochs"]) == 4
 
 
-def test_live_weights_are_reported_when_wanted(qtbot, examples):
-    from playground.core.spec import Project
-    from playground.ui.worker import TrainingRun
-
-    project = Project.load(examples / "xor.json")
-    project.training.epochs = ENDLESS   # it must still be training when the pictures have come
-    run = TrainingRun(project)
-    got, ended = [], []
+def test_live_weights_are_reported_when_wanted(qtbot, xor, make_run):
+    run = make_run(xor(epochs=ENDLESS))   # it must still be training when the pictures have come
+    got = []
     run.weights_reported.connect(got.append)
-    run.finished.connect(ended.append)
     run.set_weights_wanted(True)
-    run.start()
+    with qtbot.waitSignal(run.step_reported, timeout=TIMEOUT_MS):
+        run.start()
     qtbot.waitUntil(lambda: len(got) >= 2, timeout=TIMEOUT_MS)
-    run.stop()
-    qtbot.waitUntil(lambda: bool(ended), timeout=TIMEOUT_MS)
-    assert ended[0].status == STOPPED
+    with qtbot.waitSignal(run.finished, timeout=PROMPT_MS) as blocker:
+        run.stop()
+    assert blocker.args[0].status == STOPPED
     assert set(got[0]) == {"0.weight", "0.bias", "2.weight", "2.bias"}
     assert got[0]["0.weight"].device.type == "cpu"
     assert not torch.equal(got[0]["0.weight"], got[-1]["0.weight"])  # the model moved between pictures
+
+
+# --- a worker that dies -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how, words", [(signal.SIGKILL, "was killed (SIGKILL"),
+                                        (signal.SIGABRT, "aborted (a native library called abort())")])
+def test_a_worker_that_dies_mid_run_is_a_failed_run_and_the_next_start_gets_a_fresh_one(
+        qtbot, xor, make_run, how, words):
+    run = make_run(xor(epochs=ENDLESS))
+    run.set_weights_wanted(True)
+    with qtbot.waitSignal(run.weights_reported, timeout=TIMEOUT_MS):
+        run.start()
+    pid = run.pid
+    with qtbot.waitSignal(run.finished, timeout=PROMPT_MS) as blocker:
+        os.kill(pid, how)   # SIGABRT: what abort() in a native library does to the process
+    end = blocker.args[0]
+    assert end.status == FAILED
+    assert words in end.reason and "the next Start uses a fresh process" in end.reason
+    assert run.last_weights is not None and "The last weights received" in end.reason
+    assert not run.is_running()
+
+    again = make_run(xor(epochs=1))
+    with qtbot.waitSignal(again.finished, timeout=TIMEOUT_MS) as blocker:
+        again.start()
+    assert blocker.args[0].status == FINISHED
+    assert again.pid != pid
+
+
+def test_stop_during_a_load_that_never_ends_ends_the_worker(qtbot, xor, make_run, faulty_worker):
+    faulty_worker(worker_faults.loading_never_ends)
+    run = make_run(xor(epochs=5))
+    run.start()
+    worker = run.worker
+    qtbot.waitUntil(worker.ready.is_set, timeout=TIMEOUT_MS)   # the process is up and loading
+    with qtbot.waitSignal(run.finished, timeout=PROMPT_MS) as blocker:
+        run.stop()
+    end = blocker.args[0]
+    assert end.status == STOPPED and "did not stop while it was loading data, so it was ended" in end.reason
+    worker.process.join(PROMPT_MS / 1000)
+    assert not worker.process.is_alive()
+
+
+def test_describe_exit_says_what_happened():
+    assert describe_exit(-signal.SIGSEGV) == "the training process crashed (segmentation fault)"
+    assert describe_exit(3) == "the training process exited with status 3"
+    assert "SIGUSR1" in describe_exit(-signal.SIGUSR1)
+
+
+# A window's process that dies without a word (SIGKILL): its training process must not outlive it.
+ORPHANING_APP = """
+import sys
+from PySide6.QtCore import QCoreApplication, QTimer
+from playground.core.spec import Project
+from playground.ui.worker import TrainingRun
+
+app = QCoreApplication([])
+project = Project.load(sys.argv[1])
+project.training.epochs = 100000
+run = TrainingRun(project)
+run.step_reported.connect(lambda _: print(run.pid, flush=True) or run.step_reported.disconnect())
+QTimer.singleShot(0, run.start)
+app.exec()
+"""
+
+
+def test_a_worker_never_outlives_its_window(examples):
+    app = subprocess.Popen([sys.executable, "-c", ORPHANING_APP, str(examples / "xor.json")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2])))
+    try:
+        line = app.stdout.readline().strip()
+        assert line.isdigit(), app.stderr.read()
+        worker = int(line)
+        os.kill(app.pid, signal.SIGKILL)
+        app.wait(30)
+    finally:
+        if app.poll() is None:
+            app.kill()
+        app.communicate()   # and its pipes closed
+    deadline = time.monotonic() + 30   # the kernel's parent-death signal, or the closed pipe
+    while _exists(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _exists(worker), f"the training process {worker} outlived its window"
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (dead, not yet reaped by init) counts as gone
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True
