@@ -229,3 +229,43 @@ def test_the_panel_asks_for_the_tab_on_screen_and_routes_results_back(qtbot, xor
     panel.show_results(results)                         # each to its view; the stray one to none
     assert boundary.class_at(*boundary.bounds[::2]) in (0, 1)
     assert layer.shown_layer() == 1 and layer.shown_kind() == "histogram"
+
+
+def test_a_run_that_starts_in_the_worker_takes_the_test_set_button_away_until_it_ends(qtbot, digits):
+    state = seeded_state(digits)
+    view = local(qtbot, ConfusionMatrixView(), digits, state, full=True)
+    assert view.test_button.isEnabled()
+    view.set_remote(True)
+    assert not view.test_button.isEnabled()
+    view.test_button.click()                                 # disabled: nothing; and the slot refuses too
+    view._on_test_button_clicked()
+    assert view.source == "validation"
+
+
+def test_when_the_run_ends_every_view_draws_the_final_weights_here_on_all_the_data(qtbot, digits, monkeypatch):
+    from playground.ui.views import gallery
+
+    monkeypatch.setattr(gallery, "LIVE_LIMIT", 50)
+    state = seeded_state(digits)
+    view = remote(qtbot, PredictionGallery(), digits, state)
+    give(qtbot, view, worker_results(view, digits, state, 10))
+    assert len(view.entries()) == 50
+    final = seeded_state(digits, seed=4)
+    view.set_weights(final)                                  # the run's last weights, still remote
+    assert len(view.entries()) == 50
+    with qtbot.waitSignal(view.redrawn, timeout=WAIT_MS):
+        view.set_remote(False)
+    labels, _ = Predictor.from_project(digits, final, 10).predict(view.split.x)
+    assert len(view.entries()) == 200
+    assert [e.predicted for e in sorted(view.entries())] == labels.tolist()
+
+    layer = LayerOutputView()
+    qtbot.addWidget(layer)
+    layer.set_remote(True)
+    layer.set_project(digits)
+    layer.show()
+    qtbot.waitExposed(layer)
+    layer.set_weights(final)
+    assert layer.shown_kind() == "none"                      # waits for the worker
+    layer.set_remote(False)
+    assert layer.shown_kind() == "histogram" and "trained weights" in layer.heading.text()

@@ -189,6 +189,11 @@ class ConfusionMatrixView(PredictionView):
         self.test_button.setEnabled(self._full and d.x_test is not None and self.split.name != TEST)
         self._draw()
 
+    def set_remote(self, remote: bool) -> None:
+        if remote:
+            self.test_button.setEnabled(False)   # the test set is for when training rests
+        super().set_remote(remote)
+
     def clear_predictions(self) -> None:
         self._val = self.test_result = None
         self.source = VALIDATION
@@ -309,7 +314,7 @@ class ConfusionMatrixView(PredictionView):
 
     @Slot()
     def _on_test_button_clicked(self) -> None:
-        if self.predictor is None or self.dataset is None or self.dataset.x_test is None:
+        if self.remote or self.predictor is None or self.dataset is None or self.dataset.x_test is None:
             return
         request = ViewRequest(self.objectName(), "confusion", {"split": TEST, "n": len(self.dataset.x_test)})
         QApplication.setOverrideCursor(Qt.WaitCursor)

@@ -41,7 +41,9 @@ _SIGNED_MAP, _POSITIVE_MAP = "CET-D1", "viridis"  # diverging around 0 / sequent
 class LayerOutputView(View):
     """The selected layer's output for one validation sample, under the newest weights.
 
-    Redraws only while on screen: a hidden tab marks itself stale and catches up when shown.
+    Redraws only while on screen: a hidden tab marks itself stale and catches up when shown. While a
+    run trains in the worker (`set_remote(True)`) the worker computes the output (`requests`) and
+    `show_result` paints it; without any weights it shows the initial ones, computed here.
     """
 
     title = "Layer output"
@@ -274,6 +276,7 @@ class LayerOutputView(View):
 
     def show_result(self, result: ViewResult) -> None:
         """Paint the worker's output of one layer for one sample (or say why it failed)."""
+        self._refresh_if_stale()   # the input and its words first; remote, that computes nothing
         if result.error:
             return self._show_message(result.error)
         asked = self.requests(False)
