@@ -246,7 +246,7 @@ def test_jobs_on_a_live_training_model_leave_it_exactly_as_it_was(which):
 
 
 def test_evaluating_restores_the_modes_even_when_the_job_raises():
-    project, data = plane_project(), plane_data()
+    project = plane_project()
     model = build_network(project.network).train()
     live = Predictor.live(model, project, 3)
     with pytest.raises(ZeroDivisionError):
