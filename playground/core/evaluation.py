@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from .checkpoint import apply_state_dict
 from .data import _MEAN_STD, DATASETS, REGRESSION, Dataset
@@ -37,17 +39,22 @@ class Predictor:
 
     `predict` reads the label as the trainer counts accuracy (argmax, or the output's threshold for a
     single binary output), so its accuracy equals the trainer's.
+
+    `Predictor.live` wraps a model being trained instead (no rebuild, no copy): every answer runs
+    inside `evaluating()`, which leaves its train/eval modes as they were. Inputs go to the model's
+    device; answers stay there (the caller moves them to the CPU).
     """
 
     def __init__(
         self,
         network: NetworkSpec,
-        state: dict,
-        loss_type: str,
+        state: dict | None,
+        loss_type: str | None,             # None: the network alone (layer outputs), no classes or losses
         n_classes: int | None,
         loss_params: dict | None = None,   # e.g. label_smoothing, which changes the per-sample loss
+        model: nn.Module | None = None,    # a built model to use as it is (live); None: build, then load `state`
     ):
-        if loss_type not in LOSSES:
+        if loss_type is not None and loss_type not in LOSSES:
             raise ValueError(f"unknown loss {loss_type!r} (known: {', '.join(LOSSES)})")
         self.network = network
         self.loss_type = loss_type
@@ -55,31 +62,66 @@ class Predictor:
         output_shape = infer_shapes(network).output_shape
         last = network.layers[-1].type if network.layers else None
         task = REGRESSION if n_classes is None else "classification"
-        self.plan = plan_targets(loss_type, output_shape, task, n_classes, "the dataset", last)
-        self.model = build_network(network, initialise=False)   # the weights come next
-        self.model.eval()
-        self.load_state(state)
-        self._loss_fn = build_loss(loss_type, {**(loss_params or {}), "reduction": "none"})
+        self.plan = None if loss_type is None else plan_targets(
+            loss_type, output_shape, task, n_classes, "the dataset", last)
+        self.model = model if model is not None else build_network(network, initialise=False).eval()
+        if model is None:
+            self.load_state(state)   # built without initialising: the weights come here
+        self._loss_fn = None if loss_type is None else build_loss(
+            loss_type, {**(loss_params or {}), "reduction": "none"})
 
     @classmethod
     def from_project(cls, project: Project, state: dict, n_classes: int | None) -> Predictor:
         loss = project.training.loss
         return cls(project.network, state, loss.type, n_classes, loss.params)
 
+    @classmethod
+    def of_network(cls, network: NetworkSpec, state: dict) -> Predictor:
+        """The network alone, for what its layers output: whatever the loss, which need not fit yet."""
+        return cls(network, state, None, None)
+
+    @classmethod
+    def live(cls, model: nn.Module, project: Project, n_classes: int | None) -> Predictor:
+        """The model a run is training, used in place between steps (never during one: no lock)."""
+        loss = project.training.loss
+        return cls(project.network, None, loss.type, n_classes, loss.params, model=model)
+
     def load_state(self, state: dict) -> None:
         """New weights for the same network (a live view gets several a second): no rebuild."""
         apply_state_dict(self.model, state, self.network)
 
     @property
+    def device(self) -> torch.device:
+        """Where the model's weights are: inputs go there."""
+        tensor = next(self.model.parameters(), None)
+        if tensor is None:
+            tensor = next(self.model.buffers(), None)
+        return tensor.device if tensor is not None else torch.device("cpu")
+
+    @contextmanager
+    def evaluating(self) -> Iterator[Predictor]:
+        """Eval mode under torch.no_grad(), then every submodule's own mode back: a live model's
+        BatchNorm keeps its running statistics and its Dropout goes on dropping."""
+        modes = [(module, module.training) for module in self.model.modules()]
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                yield self
+        finally:
+            for module, training in modes:
+                module.training = training
+
+    @property
     def classifies(self) -> bool:
-        return self.plan.accuracy is not None
+        return self.plan is not None and self.plan.accuracy is not None
 
     def outputs(self, x: Tensor, batch: int = BATCH) -> Tensor:
         """The network's raw outputs for `x`, in float32, computed in batches."""
-        with torch.no_grad():
-            parts = [self.model(x[i : i + batch]).float() for i in range(0, len(x), batch)]
+        device = self.device
+        with self.evaluating():
+            parts = [self.model(x[i : i + batch].to(device)).float() for i in range(0, len(x), batch)]
         if not parts:
-            return torch.empty(0, *infer_shapes(self.network).output_shape)
+            return torch.empty(0, *infer_shapes(self.network).output_shape, device=device)
         return torch.cat(parts)
 
     def probabilities(self, x: Tensor) -> Tensor:
@@ -96,25 +138,33 @@ class Predictor:
     def sample_losses(self, x: Tensor, y: Tensor, batch: int = BATCH) -> Tensor:
         """(N,): the training loss of each sample (reduction="none", averaged over outputs), the
         same numbers whose mean the trainer reports. `y` holds class indices or regression targets."""
-        target = encode_targets(y, self.plan, self.n_classes)
+        self._need_loss()
+        device = self.device
+        target = encode_targets(y.to(device), self.plan, self.n_classes)
         parts = []
-        with torch.no_grad():
+        with self.evaluating():
             for i in range(0, len(x), batch):
-                loss = self._loss_fn(self.model(x[i : i + batch]).float(), target[i : i + batch])
+                loss = self._loss_fn(self.model(x[i : i + batch].to(device)).float(), target[i : i + batch])
                 parts.append(loss.flatten(1).mean(1) if loss.dim() > 1 else loss)
-        return torch.cat(parts) if parts else torch.empty(0)
+        return torch.cat(parts) if parts else torch.empty(0, device=device)
 
     def predict_with_losses(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(labels, confidence, losses) from one pass over `x`: what a gallery sorts and marks."""
+        self._need_loss()
         out = self.outputs(x)
         labels = self._labels(out)
         confidence = self._probabilities(out).gather(1, labels.unsqueeze(1)).squeeze(1)
         with torch.no_grad():
-            losses = self._loss_fn(out, encode_targets(y, self.plan, self.n_classes))
+            losses = self._loss_fn(out, encode_targets(y.to(out.device), self.plan, self.n_classes))
         # flatten(1), not reshape(len, -1): 0 samples (an empty split) give 0 losses, not an error
         return labels, confidence, losses.flatten(1).mean(1) if losses.dim() > 1 else losses
 
+    def _need_loss(self) -> None:
+        if self.plan is None:
+            raise ValueError("this predictor has no loss (Predictor.of_network): no classes, no losses")
+
     def _labels(self, out: Tensor) -> Tensor:
+        self._need_loss()
         if self.plan.accuracy is None:
             raise ValueError(f"{self.loss_type} here is a regression loss: there are no classes to predict")
         if self.plan.accuracy == "argmax":
@@ -123,6 +173,7 @@ class Predictor:
         return (out[:, 0] > threshold).long()
 
     def _probabilities(self, out: Tensor) -> Tensor:
+        self._need_loss()
         if self.plan.accuracy is None:
             raise ValueError(f"{self.loss_type} here is a regression loss: there are no class probabilities")
         kind = LOSSES[self.loss_type].target
@@ -171,7 +222,7 @@ def per_class_accuracy(matrix: Tensor) -> Tensor:
 def evaluate(predictor: Predictor, x: Tensor, y: Tensor) -> TestResult:
     """Accuracy, per-class accuracy and the confusion matrix of `predictor` on (x, y)."""
     labels, confidence = predictor.predict(x)
-    matrix = confusion_matrix(labels, y, predictor.n_classes)
+    matrix = confusion_matrix(labels, y.to(labels.device), predictor.n_classes)
     accuracy = float(matrix.diagonal().sum()) / len(y) if len(y) else float("nan")
     return TestResult(accuracy, per_class_accuracy(matrix), matrix, labels, confidence)
 

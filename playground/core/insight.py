@@ -31,13 +31,16 @@ def layer_outputs(network: NetworkSpec, state: dict, x: Tensor) -> list[Tensor]:
 
 
 def run_layers(model: nn.Sequential, x: Tensor) -> list[Tensor]:
-    """Feed `x` through `model` layer by layer, keeping every intermediate result."""
+    """Feed `x` through `model` layer by layer, keeping every intermediate result (on the model's
+    device). Leaves the model in eval mode: a live model's caller restores its modes (Predictor.evaluating)."""
     model.eval()
     outputs = []
     with torch.no_grad():
-        # the model's own dtype: float64 data would not multiply float32 weights
-        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-        h = x.to("cpu", dtype) if x.is_floating_point() else x.to("cpu")
+        # the model's own dtype and device: float64 data would not multiply float32 weights
+        weight = next((p for p in model.parameters() if p.is_floating_point()), None)
+        dtype = weight.dtype if weight is not None else torch.float32
+        device = weight.device if weight is not None else torch.device("cpu")
+        h = x.to(device, dtype) if x.is_floating_point() else x.to(device)
         for layer in model:
             h = layer(h)
             outputs.append(h)

@@ -149,13 +149,22 @@ def test_the_fit_view_without_a_validation_split_draws_the_training_points_and_l
     assert "no validation split" in view.summary.text()
 
 
-def test_a_view_that_fails_says_so_and_reports_the_failure_once_not_on_every_redraw(qtbot, examples, monkeypatch):
+@pytest.mark.parametrize("where", ["job", "paint"])
+def test_a_view_that_fails_says_so_and_reports_the_failure_once_not_on_every_redraw(qtbot, examples, monkeypatch,
+                                                                                   where):
     import sys
 
-    class Broken(DecisionBoundaryView):
-        def draw_predictions(self, predictor, full):
-            raise RuntimeError("cannot reshape tensor of 0 elements")
+    from playground.core import view_jobs
 
+    def broken(*args):
+        raise RuntimeError("cannot reshape tensor of 0 elements")
+
+    class Broken(DecisionBoundaryView):
+        if where == "paint":
+            paint_result = broken
+
+    if where == "job":    # the job the worker would run, here on the view's own weights
+        monkeypatch.setitem(view_jobs.JOBS, "boundary", broken)
     reported = []
     monkeypatch.setattr(sys, "excepthook", lambda *exc: reported.append(exc))
     project = Project.load(examples / "xor.json")
@@ -168,5 +177,7 @@ def test_a_view_that_fails_says_so_and_reports_the_failure_once_not_on_every_red
     for _ in range(3):                               # new weights arrive, as during a run
         with qtbot.waitSignal(view.redrawn, timeout=WAIT_MS):
             view.set_weights(seeded_state(project))
-    assert len(reported) == 1 and reported[0][0] is RuntimeError
-    assert view.message.isVisible() and "cannot draw these predictions" in view.message.text()
+    assert len(reported) == 1 and issubclass(reported[0][0], RuntimeError)
+    assert "cannot reshape tensor of 0 elements" in str(reported[0][1])
+    assert view.message.isVisible() and "cannot draw these predictions (RuntimeError: cannot reshape" in \
+        view.message.text()

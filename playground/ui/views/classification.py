@@ -11,9 +11,9 @@ from PySide6.QtCore import QRectF, Qt, Slot
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...core.data import CLASSIFICATION
-from ...core.evaluation import Predictor, grid
 from ...core.spec import Project
-from .live import CLASS_COLORS, PredictionView, dataset_info, shown_split
+from ...core.view_jobs import ViewRequest, ViewResult, shown_split
+from .live import CLASS_COLORS, PredictionView, dataset_info
 
 RESOLUTION = 100     # grid points per axis: 10,000 predictions, a millisecond for a small network
 MARGIN = 0.1         # share of the data's extent added around it
@@ -130,28 +130,32 @@ class DecisionBoundaryView(PredictionView):
         marks = "● training &nbsp; △ validation" if has_val else "● training (no validation split)"
         self.legend.setText(f"{swatches}&nbsp;&nbsp;&nbsp;&nbsp; {marks}")
 
-    def draw_predictions(self, predictor: Predictor, full: bool) -> None:
-        xs, ys, points = grid(self._bounds, RESOLUTION)
-        probabilities = predictor.probabilities(points)
-        confidence, labels = probabilities.max(1)
-        k = probabilities.shape[1]
+    def requests(self, full: bool) -> list[ViewRequest]:
+        if self.dataset is None:
+            return []
+        return [ViewRequest(self.objectName(), "boundary", {"bounds": self._bounds, "resolution": RESOLUTION})]
+
+    def paint_result(self, result: ViewResult) -> None:
+        data = result.data
+        if tuple(data["bounds"]) != self._bounds:
+            return        # asked before the data changed: the next result fits
+        resolution, k = data["resolution"], data["classes"]
+        labels, confidence = data["labels"], data["confidence"]
         # from 1/k (a guess) to 1 (certain): white at the boundary, the class colour where sure
         strength = ((confidence - 1 / k) / (1 - 1 / k)).clamp(0, 1) * MAX_TINT
         colors = torch.tensor([pg.mkColor(_color(c)).getRgb()[:3] for c in range(k)], dtype=torch.float32)
         rgb = 255 + (colors[labels] - 255) * strength[:, None]
         image = torch.cat([rgb, torch.full((len(rgb), 1), 255.0)], 1).round().to(torch.uint8)
-        self._labels = labels.view(RESOLUTION, RESOLUTION).numpy()
-        self.surface.setImage(image.view(RESOLUTION, RESOLUTION, 4).numpy(), autoLevels=False)
+        self._labels = labels.view(resolution, resolution).numpy()
+        self.surface.setImage(image.view(resolution, resolution, 4).numpy(), autoLevels=False)
         # pixel centres sit on the grid points
         x0, x1, y0, y1 = self._bounds
-        dx, dy = (x1 - x0) / (RESOLUTION - 1), (y1 - y0) / (RESOLUTION - 1)
+        dx, dy = (x1 - x0) / (resolution - 1), (y1 - y0) / (resolution - 1)
         self.surface.setRect(QRectF(x0 - dx / 2, y0 - dy / 2, x1 - x0 + dx, y1 - y0 + dy))
         self.surface.show()
-        x, y, split, note = shown_split(self.dataset)
-        labels, _ = predictor.predict(x)
-        accuracy = float((labels == y).float().mean())
+        note = shown_split(self.dataset).note
         note = f" ({note})" if note else ""
-        self.summary.setText(f"{split.capitalize()} accuracy <b>{accuracy:.1%}</b>{note}")
+        self.summary.setText(f"{data['split'].capitalize()} accuracy <b>{data['accuracy']:.1%}</b>{note}")
 
     def clear_predictions(self) -> None:
         self._labels = None

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from .. import theme
-from ...core.evaluation import Predictor, TestResult, evaluate, evaluate_test
+from ...core.evaluation import TestResult
+from ...core.view_jobs import Split, ViewRequest, ViewResult, compute, shown_split
 from .gallery import (
     CELL_H,
     LIVE_LIMIT,
@@ -34,7 +35,7 @@ from .gallery import (
     applies_to_images,
     display_pixels,
 )
-from .live import PredictionView, Split, shown_split
+from .live import PredictionView
 
 VALIDATION, TEST = "validation", "test"
 RIGHT, WRONG = theme.RIGHT_CELL, theme.WRONG_CELL   # the diagonal, and the mistakes off it
@@ -170,15 +171,28 @@ class ConfusionMatrixView(PredictionView):
         self._selected = None
         self._draw()
 
-    def draw_predictions(self, predictor: Predictor, full: bool) -> None:
-        d, x, y = self.dataset, self.split.x, self.split.y
-        n = len(x) if full else min(LIVE_LIMIT, len(x))
-        self._val = evaluate(predictor, x[:n], y[:n])
+    def requests(self, full: bool) -> list[ViewRequest]:
+        if self.split is None:
+            return []
+        n = len(self.split.x) if full else min(LIVE_LIMIT, len(self.split.x))
+        return [ViewRequest(self.objectName(), "confusion", {"split": "shown", "n": n})]
+
+    def paint_result(self, result: ViewResult) -> None:
+        data = result.data
+        if (data["split"], data["total"]) != (self.split.name, len(self.split.x)):
+            return        # asked before the data changed: the next result fits
+        self._val = _test_result(data)
         if self._test_serial != self.weights_serial:
             self.test_result = None      # it belonged to earlier weights
             self.source = VALIDATION
-        self.test_button.setEnabled(full and d.x_test is not None and self.split.name != TEST)
+        d = self.dataset
+        self.test_button.setEnabled(self._full and d.x_test is not None and self.split.name != TEST)
         self._draw()
+
+    def set_remote(self, remote: bool) -> None:
+        if remote:
+            self.test_button.setEnabled(False)   # the test set is for when training rests
+        super().set_remote(remote)
 
     def clear_predictions(self) -> None:
         self._val = self.test_result = None
@@ -300,14 +314,19 @@ class ConfusionMatrixView(PredictionView):
 
     @Slot()
     def _on_test_button_clicked(self) -> None:
-        if self.predictor is None or self.dataset is None or self.dataset.x_test is None:
+        if self.remote or self.predictor is None or self.dataset is None or self.dataset.x_test is None:
             return
+        request = ViewRequest(self.objectName(), "confusion", {"split": TEST, "n": len(self.dataset.x_test)})
         QApplication.setOverrideCursor(Qt.WaitCursor)
         try:
-            self.test_result = evaluate_test(self.predictor, self.dataset)
-            self._test_serial = self.weights_serial
+            result = compute(request, self.predictor, self.dataset)   # here: the button works while training rests
         finally:
             QApplication.restoreOverrideCursor()
+        if result.error:
+            self._job_failed(result)
+            return
+        self.test_result = _test_result(result.data)
+        self._test_serial = self.weights_serial
         self.source = TEST
         self._draw()
 
@@ -315,6 +334,11 @@ class ConfusionMatrixView(PredictionView):
     def _on_validation_button_clicked(self) -> None:
         self.source = VALIDATION
         self._draw()
+
+
+def _test_result(data: dict) -> TestResult:
+    """The confusion job's data as the TestResult the matrix is drawn from."""
+    return TestResult(data["accuracy"], data["per_class"], data["matrix"], data["predicted"], data["confidence"])
 
 
 def _bold_font(font: QFont) -> QFont:

@@ -90,7 +90,12 @@ class DrawingCanvas(QWidget):
 
 
 class DrawDigitView(PredictionView):
-    """A canvas, the 28×28 input the network receives, and its class probabilities as bars."""
+    """A canvas, the 28×28 input the network receives, and its class probabilities as bars.
+
+    Computed here, in the window, even while a run trains in a worker: one sample, the person's own
+    drawing, answered as the pen moves — a round trip to the worker would only lag it. So it asks the
+    worker for nothing (no requests) and is never remote.
+    """
 
     title = "Draw"
     applies_to = staticmethod(applies_to_images)
@@ -209,6 +214,9 @@ class DrawDigitView(PredictionView):
         self.bars_plot.getPlotItem().getAxis("left").setTicks([list(enumerate(names))])
         self.bars_plot.getPlotItem().setYRange(-0.6, len(names) - 0.4, padding=0)
         self._update_output()
+
+    def set_remote(self, remote: bool) -> None:
+        """Never remote: the weights that arrive during a run are drawn here (see the class docstring)."""
 
     def draw_predictions(self, predictor: Predictor, full: bool) -> None:
         self._update_output()

@@ -21,9 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from .. import theme
-from ...core.evaluation import Predictor, image_normalization
+from ...core.evaluation import image_normalization
 from ...core.spec import DataSpec, Project
-from .live import PredictionView, Split, dataset_info, shown_split
+from ...core.view_jobs import Split, ViewRequest, ViewResult, shown_split
+from .live import PredictionView, dataset_info
 
 LIVE_LIMIT = 1000      # images predicted per redraw while training runs (LeNet: ~0.1 s); all once it stops
 THUMB = 56             # 28×28 shown twice as large
@@ -237,10 +238,17 @@ class PredictionGallery(PredictionView):
         self._pixels = display_pixels(self.split.x, self.project.data) if self.split is not None else None
         self._fill()
 
-    def draw_predictions(self, predictor: Predictor, full: bool) -> None:
-        x, y = self.split.x, self.split.y
-        n = len(x) if full else min(LIVE_LIMIT, len(x))
-        self._result = predictor.predict_with_losses(x[:n], y[:n])
+    def requests(self, full: bool) -> list[ViewRequest]:
+        if self.split is None:
+            return []
+        n = len(self.split.x) if full else min(LIVE_LIMIT, len(self.split.x))
+        return [ViewRequest(self.objectName(), "gallery", {"n": n})]
+
+    def paint_result(self, result: ViewResult) -> None:
+        data = result.data
+        if (data["split"], data["total"]) != (self.split.name, len(self.split.x)):
+            return        # asked before the data changed: the next result fits
+        self._result = data["labels"], data["confidence"], data["losses"]
         self._fill()
 
     def clear_predictions(self) -> None:

@@ -22,13 +22,13 @@ from PySide6.QtWidgets import (
 from .. import theme
 from ...core import insight
 from ...core.errors import CheckpointError, PlaygroundError
-from ...core.checkpoint import apply_state_dict
-from ...core.shapes import build_network, format_shape
+from ...core.evaluation import Predictor
+from ...core.shapes import format_shape
 from ...core.spec import Project
+from ...core.view_jobs import ViewRequest, ViewResult, compute, shown_split
 from ..colors import rgba, with_alpha
 from . import View
 from .data_cache import shared_cache
-from .live import shown_split
 
 MAPS, HISTOGRAM, NONE = "maps", "histogram", "none"
 MAX_MAPS = 256           # a wider layer shows its first 256 channels: more tiles are specks
@@ -41,7 +41,9 @@ _SIGNED_MAP, _POSITIVE_MAP = "CET-D1", "viridis"  # diverging around 0 / sequent
 class LayerOutputView(View):
     """The selected layer's output for one validation sample, under the newest weights.
 
-    Redraws only while on screen: a hidden tab marks itself stale and catches up when shown.
+    Redraws only while on screen: a hidden tab marks itself stale and catches up when shown. While a
+    run trains in the worker (`set_remote(True)`) the worker computes the output (`requests`) and
+    `show_result` paints it; without any weights it shows the initial ones, computed here.
     """
 
     title = "Layer output"
@@ -52,12 +54,13 @@ class LayerOutputView(View):
         self._project: Project | None = None
         self._state: dict | None = None
         self._initial: tuple[str, dict] | None = None   # (network+seed key, initial weights)
-        # (network key, module): built once per network, weights copied in at each arrival —
+        # (network key, predictor): built once per network, weights copied in at each arrival —
         # building it again four times a second during a run was half of every refresh
-        self._model: tuple[str, torch.nn.Sequential] | None = None
+        self._model: tuple[str, Predictor] | None = None
         self._layer = -1
         self._shown_layer = -1
         self._stale = True
+        self._remote = False        # a run trains in the worker: its results draw, not local weights
         self._kind = NONE
         self._values = torch.empty(0)
         self._grid = (0, 0, 0, 0)                       # columns, tile height, tile width, channels
@@ -178,16 +181,19 @@ class LayerOutputView(View):
             self.sample_spin.blockSignals(False)
         self._project = project
         self._changed()
+        self.requests_changed.emit()
 
     def set_weights(self, state: dict | None) -> None:
         self._state = state
-        self._changed()
+        if not self._remote:   # remote: the worker's results draw; these weights draw the run's end
+            self._changed()
 
     @Slot(int)
     def set_layer(self, index: int) -> None:
         """Show layer `index`; -1 (nothing selected) shows the last layer, the network's output."""
         self._layer = index
         self._changed()
+        self.requests_changed.emit()
 
     # --- what is shown, for tests and tools --------------------------------------------------
 
@@ -230,14 +236,53 @@ class LayerOutputView(View):
     @Slot(int)
     def _on_sample_spin_value_changed(self, value: int) -> None:
         self._changed()
+        self.requests_changed.emit()
 
-    def _model_with(self, network, state: dict) -> torch.nn.Sequential:
-        """The network with `state` copied in: what insight.layer_outputs builds, kept between refreshes."""
+    def _predictor(self, network, state: dict) -> Predictor:
+        """The network with `state` copied in: built once per network, kept between refreshes."""
         key = json.dumps(network.to_dict(), sort_keys=True)
         if self._model is None or self._model[0] != key:
-            self._model = (key, build_network(network, initialise=False))   # the weights come next
-        apply_state_dict(self._model[1], state, network)
+            self._model = (key, Predictor.of_network(network, state))
+        else:
+            self._model[1].load_state(state)
         return self._model[1]
+
+    def _layer_index(self) -> int:
+        layers = self._project.network.layers
+        return self._layer if 0 <= self._layer < len(layers) else len(layers) - 1
+
+    def requests(self, full: bool) -> list[ViewRequest]:
+        """The selected layer's output for the chosen sample; [] when nothing can be shown (the
+        message says why). `full` changes nothing: it is one sample."""
+        project = self._project
+        if project is None or not project.network.layers:
+            return []
+        try:
+            split = shown_split(shared_cache.get(project.data))
+        except PlaygroundError:
+            return []
+        if tuple(split.x.shape[1:]) != tuple(project.network.input_shape):
+            return []
+        sample = min(max(self.sample_spin.value(), 0), len(split.x) - 1)
+        return [ViewRequest(self.objectName(), "layer_output", {"layer": self._layer_index(), "sample": sample})]
+
+    def set_remote(self, remote: bool) -> None:
+        """True while a run trains in the worker: its results draw (show_result). False: draw here
+        again, from the newest weights."""
+        if remote != self._remote:
+            self._remote = remote
+            if not remote:
+                self._changed()
+
+    def show_result(self, result: ViewResult) -> None:
+        """Paint the worker's output of one layer for one sample (or say why it failed)."""
+        self._refresh_if_stale()   # the input and its words first; remote, that computes nothing
+        if result.error:
+            return self._show_message(result.error)
+        asked = self.requests(False)
+        if not asked or asked[0].params != {"layer": result.data["layer"], "sample": result.data["sample"]}:
+            return        # asked for another layer or sample before this one came back
+        self._paint(result.data["output"], result.data["layer"])
 
     def _refresh(self) -> None:
         self._shown_layer = -1
@@ -248,7 +293,7 @@ class LayerOutputView(View):
         layers = project.network.layers
         if not layers:
             return self._show_message("The network has no layers yet: drag one in from the palette.")
-        index = self._layer if 0 <= self._layer < len(layers) else len(layers) - 1
+        index = self._layer_index()
         try:
             dataset = shared_cache.get(project.data)
         except PlaygroundError as e:
@@ -267,22 +312,31 @@ class LayerOutputView(View):
                 f"The data's samples are shaped {format_shape(tuple(x.shape[1:]))} but the network takes "
                 f"{format_shape(tuple(project.network.input_shape))} — change the input shape or the data."
             )
+        if self._remote:
+            return        # the worker's result paints the output (show_result)
         try:
             state = self._state if self._state is not None else self._initial_state(project)
-            output = insight.run_layers(self._model_with(project.network, state), x)[index][0]
+            predictor = self._predictor(project.network, state)
         except CheckpointError as e:
             return self._show_message(f"{e}\n\nTrain again, or load weights made for this network.")
         except PlaygroundError as e:
             return self._show_message(str(e))
-        except RuntimeError as e:   # a layer torch refuses at run time; shape inference caught the rest
-            return self._show_message(f"layer {index} {layers[index].type}: {str(e).splitlines()[0]}")
+        request = ViewRequest(self.objectName(), "layer_output", {"layer": index, "sample": sample})
+        result = compute(request, predictor, dataset)   # the job the worker runs during a run
+        if result.error:
+            return self._show_message(result.error)
+        self._paint(result.data["output"], index)
+
+    def _paint(self, output: torch.Tensor, index: int) -> None:
+        layers = self._project.network.layers
         self._shown_layer = index
-        weights = "trained weights" if self._state is not None else f"initial weights (seed {project.training.seed})"
+        trained = self._state is not None or self._remote
+        weights = "trained weights" if trained else f"initial weights (seed {self._project.training.seed})"
         self.heading.setText(
             f"<b>Layer {index} · {layers[index].type}</b> → {format_shape(tuple(output.shape))}"
             f" <span style='color:{rgba(self._fg, 150)}'>· {weights}</span>"
         )
-        self._values = output.detach().clone()
+        self._values = output
         self.stats_label.setText(_stats(output))
         if output.dim() == 3:
             self._show_maps(output)

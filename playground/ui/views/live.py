@@ -6,9 +6,6 @@ import copy
 import json
 import sys
 import time
-from typing import NamedTuple
-
-from torch import Tensor
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QLabel, QWidget
@@ -18,6 +15,7 @@ from ...core import data as datasets
 from ...core.errors import PlaygroundError
 from ...core.evaluation import Predictor
 from ...core.spec import Project
+from ...core.view_jobs import Split, ViewRequest, ViewResult, compute, shown_split
 from . import View
 from .data_cache import shared_cache
 
@@ -29,6 +27,8 @@ MAX_WAIT_MS = 2000   # ... but show a slow model's progress at least every two s
 # Okabe-Ito and Tableau hues (as the training plots): apart for colour-blind eyes, on white and dark grey
 CLASS_COLORS = theme.CLASSES
 
+__all__ = ["CLASS_COLORS", "PredictionView", "Split", "dataset_info", "shown_split"]   # Split lives in core
+
 
 def dataset_info(project: Project) -> datasets.DataInfo | None:
     """What the project's data is, or None when its data settings are broken (no view applies then)."""
@@ -38,32 +38,18 @@ def dataset_info(project: Project) -> datasets.DataInfo | None:
         return None
 
 
-class Split(NamedTuple):
-    """The samples a view shows the model's predictions on, and the words that say which they are."""
-
-    x: Tensor
-    y: Tensor
-    name: str      # "validation", "test" or "training"
-    note: str      # "" for the validation split, else why another split stands in
-
-
-def shown_split(dataset: datasets.Dataset) -> Split:
-    """The validation split; without one (val_fraction 0) the official test split, else the training
-    samples — never 0 samples, and the note says which split it is instead."""
-    if len(dataset.x_val):
-        return Split(dataset.x_val, dataset.y_val, "validation", "")
-    if dataset.x_test is not None and len(dataset.x_test):
-        return Split(dataset.x_test, dataset.y_test, "test", "no validation split — showing the test set")
-    return Split(dataset.x_train, dataset.y_train, "training", "no validation split — showing the training samples")
-
-
 class PredictionView(View):
     """A view that shows the dataset at once and the model's predictions once weights arrive.
 
-    Weights may arrive many times a second; a single-shot timer coalesces them into at most
-    five redraws a second, and a hidden view waits until it is shown. While weights keep coming
-    (a run) subclasses may work on a sample of the data (`full` False); when they stop, one more
-    redraw uses all of it.
+    What a view needs from the model is its `requests(full)`: jobs of core.view_jobs, which
+    `show_result` paints. On its own the view runs them on the weights it is given: they may arrive
+    many times a second; a single-shot timer coalesces them into at most five redraws a second, and
+    a hidden view waits until it is shown. While weights keep coming (a run) the requests may ask for
+    a sample of the data (`full` False); when they stop, one more redraw uses all of it.
+
+    Remote (`set_remote(True)`, a run trains in a worker process): the worker runs the requests on
+    its live model and the results come to `show_result`; weights that arrive are only kept, for the
+    local redraw on all the data once remote ends.
     """
 
     redrawn = Signal()  # the predictions of the newest weights are drawn (or cleared without weights)
@@ -78,6 +64,8 @@ class PredictionView(View):
         self.weights_serial = 0          # counts set_weights calls: tells results of older weights apart
         self._model_key = ""             # what the predictor was built from
         self._live = False
+        self._remote = False             # results come from the worker: weights are kept, not evaluated
+        self._full = True                # what the result being painted covers: all the data, or a sample
         self._weights_at = -1e9
         self._dirty = False
         self._reported: set[str] = set()   # failures of this view already sent to the error dialog
@@ -115,9 +103,15 @@ class PredictionView(View):
                 self.dataset = None
                 self._show_message(f"The data cannot be shown: {e}")
             self.data_changed()
+            self.requests_changed.emit()
         self._schedule()
 
     def set_weights(self, state: dict | None) -> None:
+        if self._remote:   # the worker's results draw the run; these weights draw its end
+            self._state, self._state_loaded = state, False
+            self.weights_serial += 1
+            self._dirty = True
+            return
         now = time.monotonic()
         self._live = state is not None and now - self._weights_at < LIVE_GAP_S
         self._weights_at = now
@@ -133,6 +127,8 @@ class PredictionView(View):
         """Draw the newest weights now (the timer does this at most five times a second).
         `full` None: all the data unless weights are still streaming in."""
         self._redraw_timer.stop()
+        if self._remote:
+            return        # the worker's results draw; the newest weights wait for the run's end
         self._dirty = False
         if full is None:
             full = not self._live
@@ -145,6 +141,7 @@ class PredictionView(View):
             if predictor is None:
                 self.clear_predictions()
             else:
+                self._full = full
                 self.draw_predictions(predictor, full)
         except Exception as e:  # noqa: BLE001 — a bug in one view must not bring a dialog back on every redraw
             self._failed(e)
@@ -179,15 +176,23 @@ class PredictionView(View):
         """Say in the view that it cannot draw, and report the traceback (the error dialog) once per
         distinct failure, not five times a second for the rest of the run."""
         what = f"{type(error).__name__}: {error}".splitlines()[0]
+        self._failed_as(what, lambda: sys.excepthook(type(error), error, error.__traceback__))
+
+    def _job_failed(self, result: ViewResult) -> None:
+        """A job that raised (here or in the worker): the same words, and its traceback reported once."""
+        error = ViewJobFailed(f"{result.error}\n\n{result.trace}".strip())
+        self._failed_as(result.error, lambda: sys.excepthook(ViewJobFailed, error, None))
+
+    def _failed_as(self, what: str, report) -> None:
         self._show_message(f"This view cannot draw these predictions ({what}). That is a bug in Playground; "
                            "the other views and the training are not affected.")
         if what not in self._reported:
             self._reported.add(what)
-            sys.excepthook(type(error), error, error.__traceback__)
+            report()
 
     def _schedule(self) -> None:
         self._dirty = True
-        if self.isVisible() and not self._redraw_timer.isActive():
+        if self.isVisible() and not self._remote and not self._redraw_timer.isActive():
             self._redraw_timer.start()
 
     def _show_message(self, text: str) -> None:
@@ -196,7 +201,7 @@ class PredictionView(View):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self._dirty and not self._redraw_timer.isActive():
+        if self._dirty and not self._remote and not self._redraw_timer.isActive():
             self._redraw_timer.start(0)   # at once; refresh() sets the interval back
 
     @Slot()
@@ -208,6 +213,42 @@ class PredictionView(View):
         self._live = False
         self._schedule()
 
+    # --- remote: results from the worker ----------------------------------------------------------
+
+    def set_remote(self, remote: bool) -> None:
+        """True while a run trains in the worker: draw its results only. False (the run ended): draw
+        the newest weights here, on all the data."""
+        if remote == self._remote:
+            return
+        self._remote = remote
+        if remote:
+            self._redraw_timer.stop()
+            self._settle_timer.stop()
+        else:
+            self._live = False
+            self._weights_at = -1e9
+            self._schedule()
+
+    @property
+    def remote(self) -> bool:
+        return self._remote
+
+    def show_result(self, result: ViewResult) -> None:
+        """Paint a result computed elsewhere (the worker's, of this view's requests with full False)."""
+        if self.dataset is None or self.project is None:
+            return
+        if result.error:
+            self._job_failed(result)
+            self.redrawn.emit()
+            return
+        try:
+            self._full = False
+            self.message.hide()
+            self.paint_result(result)
+        except Exception as e:  # noqa: BLE001 — as in refresh: say so in the view, report once
+            self._failed(e)
+        self.redrawn.emit()
+
     # --- for subclasses -----------------------------------------------------------------------------
 
     hint = "Train the model or load weights to see its predictions."
@@ -215,10 +256,29 @@ class PredictionView(View):
     def data_changed(self) -> None:
         """Draw what needs no model (the data points); self.dataset may be None."""
 
-    def draw_predictions(self, predictor: Predictor, full: bool) -> None:
-        """Every live view implements this (the abstract hook, not unfinished work): draw what
-        `predictor` makes of the data; `full` on all of it, else a sample while weights stream in."""
+    def requests(self, full: bool) -> list[ViewRequest]:
+        """What this view needs from the model now (core.view_jobs), [] when nothing applies; `full`
+        on all the data, else the sample a running training leaves time for."""
+        return []
+
+    def paint_result(self, result: ViewResult) -> None:
+        """Every live view implements this (the abstract hook, not unfinished work): paint the data of
+        one of its requests' results (result.error is handled before)."""
         raise NotImplementedError
+
+    def draw_predictions(self, predictor: Predictor, full: bool) -> None:
+        """The local path: run this view's requests on `predictor` with the jobs the worker runs, and
+        paint each result."""
+        for request in self.requests(full):
+            result = compute(request, predictor, self.dataset)
+            if result.error:
+                self._job_failed(result)
+                return
+            self.paint_result(result)
 
     def clear_predictions(self) -> None:
         """Remove what the previous weights drew."""
+
+
+class ViewJobFailed(RuntimeError):
+    """A view job that raised, reported with the traceback it came with (maybe from the worker)."""

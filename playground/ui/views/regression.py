@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .. import theme
 from ...core.data import REGRESSION
-from ...core.evaluation import Predictor
 from ...core.spec import Project
+from ...core.view_jobs import ViewRequest, ViewResult
 from .live import CLASS_COLORS, PredictionView, dataset_info
 
 CURVE_POINTS = 400    # dense enough for a smooth curve at any window width
@@ -95,17 +95,22 @@ class RegressionView(PredictionView):
         self.val_points.setVisible(len(d.x_val) > 0)
         self.plot.getPlotItem().enableAutoRange()
 
-    def draw_predictions(self, predictor: Predictor, full: bool) -> None:
+    def requests(self, full: bool) -> list[ViewRequest]:
+        if self.dataset is None:
+            return []
         d = self.dataset
         x_all = torch.cat([d.x_train[:, 0], d.x_val[:, 0]])
         low, high = float(x_all.min()), float(x_all.max())
         pad = (high - low) * MARGIN or 1.0
-        xs = torch.linspace(low - pad, high + pad, CURVE_POINTS)[:, None]
-        ys = predictor.outputs(xs)[:, 0]
-        self.curve.setData(xs[:, 0].numpy(), ys.numpy())
-        parts = [f"training loss <b>{_mean(predictor.sample_losses(d.x_train, d.y_train)):.3g}</b>"]
-        if len(d.x_val):
-            parts.append(f"validation loss <b>{_mean(predictor.sample_losses(d.x_val, d.y_val)):.3g}</b>")
+        params = {"low": low - pad, "high": high + pad, "points": CURVE_POINTS}
+        return [ViewRequest(self.objectName(), "fit", params)]
+
+    def paint_result(self, result: ViewResult) -> None:
+        data = result.data
+        self.curve.setData(data["x"].numpy(), data["y"].numpy())
+        parts = [f"training loss <b>{data['train_loss']:.3g}</b>"]
+        if data["val_loss"] is not None:
+            parts.append(f"validation loss <b>{data['val_loss']:.3g}</b>")
         else:
             parts.append("no validation split — the points are the training samples")
         self.summary.setText(" · ".join(parts))
@@ -117,10 +122,6 @@ class RegressionView(PredictionView):
 
 def _first_target(y: torch.Tensor) -> torch.Tensor:
     return y.flatten(1)[:, 0] if y.dim() > 1 else y
-
-
-def _mean(losses: torch.Tensor) -> float:
-    return float(losses.mean())
 
 
 def _alpha(color, alpha: int):
