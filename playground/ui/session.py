@@ -125,7 +125,12 @@ class TrainingSession(QObject):
         run = TrainingRun(project, resume, parent=self, health_interval=HEALTH_INTERVAL)
         views.health.clear()
         run.health_reported.connect(views.health.add_health)
-        run.weights_reported.connect(views.set_weights)
+        # the worker computes what the views on screen show from its live model; they only paint
+        views.set_remote(True)
+        run.set_view_requests(views.live_requests())
+        views.requests_changed.connect(self._on_views_requests_changed)
+        run.views_computed.connect(views.show_results)
+        run.weights_reported.connect(views.set_weights)   # the Draw view answers the user's drawing here
         run.set_weights_wanted(w.views_dock.isVisible())
         w.views_dock.visibilityChanged.connect(run.set_weights_wanted)
         run.step_reported.connect(lambda steps, rid=run_id: w.plots.add_steps(rid, steps))
@@ -140,6 +145,10 @@ class TrainingSession(QObject):
         w.statusBar().showMessage(f"{name}: training — {summary}")
         run.start()
         self.run_started.emit(run_id)
+
+    def _on_views_requests_changed(self) -> None:
+        if self.run is not None:
+            self.run.set_view_requests(self.window.views.live_requests())
 
     # --- controls --------------------------------------------------------------------------
 
@@ -192,8 +201,10 @@ class TrainingSession(QObject):
         finally:  # whatever happened, the app leaves the training state
             w.document.set_locked(False)
             w.panel.set_state("idle")
+            w.views.set_remote(False)   # the final weights are drawn here, on all the data
             if run is not None:  # its worker is back in the pool: let the run go with what it holds
                 w.views_dock.visibilityChanged.disconnect(run.set_weights_wanted)
+                w.views.requests_changed.disconnect(self._on_views_requests_changed)
                 run.deleteLater()
                 QTimer.singleShot(RELEASE_DELAY_MS, release_freed_memory)
         self._finish(run_id, end, run)
