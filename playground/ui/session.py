@@ -142,8 +142,10 @@ class TrainingSession(QObject):
         w.document.set_locked(True)
         w.panel.reset_progress()
         w.panel.set_state("running")
-        w.statusBar().showMessage(f"{name}: training — {summary}")
         run.start()
+        cold = run.worker is not None and not run.worker.ready.is_set()
+        starting = " (starting the training process: PyTorch loads in it once)" if cold else ""
+        w.statusBar().showMessage(f"{name}: training{starting} — {summary}")
         self.run_started.emit(run_id)
 
     def _on_views_requests_changed(self) -> None:
