@@ -313,10 +313,9 @@ class _Job(QObject):
         self.id = self.worker.next_id()
         self._link.worker, self._link.id = self.worker, self.id
         self._active = True
-        if not self.worker.send(kind, self.id, settings):
-            self._died()
-            return
         self._delivery.start()
+        if not self.worker.send(kind, self.id, settings):
+            QTimer.singleShot(0, self._died)   # after start() returns: `finished` never comes before `started`
 
     def _send(self, *message) -> None:
         if self._active and self.worker is not None:
