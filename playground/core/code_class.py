@@ -235,9 +235,11 @@ class ClassReader:
                     self.problems.append((defaults[name].lineno, f"the default of {name}: {e.message}"))
             elif call is not None:
                 raise Problem(f"{func.name}() needs its argument {name!r}", call.lineno)
-            else:                                # a class pasted alone: say how to give the value
-                self.problems.append((func.lineno, f"{name!r} has no default, so its value is unknown — add a "
-                                      f"line like `model = {_owner(func, self)}({name}=...)` below the class"))
+            else:
+                # a class pasted alone: an argument it only stores (DCGAN's ngpu) does not matter; one that
+                # sizes a layer is a problem where the layer reads it, saying how to give the value
+                scope.unknown[name] = (f"{name!r} has no default, so its value is unknown — add a line like "
+                                       f"`model = {_owner(func, self)}({name}=...)` below the class")
         return scope
 
     # --- classes -------------------------------------------------------------------------------
@@ -392,6 +394,7 @@ def _constant(node: ast.AST, scope: Scope) -> bool:
 def _bind_value(name: str, node: ast.AST, scope: Scope) -> None:
     """Constants are computed at once (so `c = c * 2` and loops follow the code's order); anything else
     is kept as the expression, read where it is used."""
+    scope.unknown.pop(name, None)
     try:
         scope.values[name] = evaluate(node, scope)
         scope.nodes.pop(name, None)
@@ -430,7 +433,7 @@ def _unpack(target: ast.Tuple, value: ast.AST, scope: Scope) -> bool:
 def _snapshot(scope: Scope) -> Scope:
     """The scope as it stands now: a layer appended in a loop keeps the loop variable's value."""
     copy = Scope(scope.parent)
-    copy.nodes, copy.values = dict(scope.nodes), dict(scope.values)
+    copy.nodes, copy.values, copy.unknown = dict(scope.nodes), dict(scope.values), dict(scope.unknown)
     return copy
 
 

@@ -192,6 +192,30 @@ def test_names_bound_to_literals_module_level_class_level_and_defaults():
         ("Linear", {"out_features": 10}, "fc2")]
 
 
+def test_an_argument_without_a_default_matters_only_where_a_layer_reads_it():
+    # DCGAN's Generator(ngpu) stores ngpu and never sizes a layer with it: pasted alone, it imports
+    source = textwrap.dedent("""\
+        class Net(nn.Module):
+            def __init__(self, ngpu, classes):
+                super().__init__()
+                self.ngpu = ngpu
+                self.fc = nn.Linear(4, classes)
+
+            def forward(self, x):
+                return self.fc(x)
+        """)
+    with pytest.raises(CodeImportError) as e:
+        import_code(source, [4])
+    # the line that needs the value, and how to give it; nothing about ngpu
+    assert e.value.problems == [(5, "nn.Linear: the value of out_features cannot be read: 'classes' has no "
+                                    "default, so its value is unknown — add a line like `model = "
+                                    "Net(classes=...)` below the class")]
+    spec = parse_sequential(source + "model = Net(2, 3)\n", [4])
+    assert [(layer.type, layer.params) for layer in spec.layers] == [("Linear", {"out_features": 3})]
+    spec = parse_sequential(source.replace("ngpu, classes", "ngpu, classes=3"), [4])
+    assert [(layer.type, layer.params) for layer in spec.layers] == [("Linear", {"out_features": 3})]
+
+
 # --- Sequentials as tutorials write them --------------------------------------------------------------
 
 def test_inplace_star_lists_comprehensions_nested_and_lazy():
