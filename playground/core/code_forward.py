@@ -15,7 +15,7 @@ from .code_layers import Leaf, Problem, arguments, describe, dotted
 
 # Layers that hold weights or buffers: one of these applied twice would share them.
 WEIGHTED = {"Linear", "Conv1d", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
-            "GroupNorm", "RNN", "LSTM", "GRU"}
+            "GroupNorm", "PReLU", "RNN", "LSTM", "GRU"}
 
 # torch.nn.functional name -> (card, the positional arguments after the tensor)
 FUNCTIONAL = {
@@ -75,7 +75,8 @@ class ForwardReader:
                 if stmt.value is None:
                     self.problem(line, "forward returns nothing — return the chain's result")
                 elif isinstance(stmt.value, ast.Tuple):
-                    self.problem(line, "forward returns several values — a row of cards passes on one tensor")
+                    self.problem(line, f"forward returns several values ({ast.unparse(stmt.value)}), which cannot be a "
+                                 "chain of cards: a row of cards passes on one tensor — return one of them")
                 else:
                     leaves += self.chain(stmt.value, current)
                 break
