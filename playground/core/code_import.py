@@ -78,9 +78,9 @@ def import_code(source: str, input_shape: list[int] | tuple[int, ...],
     if problems:
         raise CodeImportError(problems)
     reader.notes += notes
-    if all(layer.name in (None, str(i)) for i, layer in enumerate(layers)):
-        for layer in layers:                       # a plain Sequential's names are Playground's own
-            layer.name = None
+    for i, layer in enumerate(layers):
+        if layer.name == str(i):                   # a plain Sequential's names are Playground's own, and so is
+            layer.name = None                      # the index key of an unnamed card in the Code dock's code
     return CodeImport(NetworkSpec(list(input_shape), layers), sorted(set(reader.notes)), origin)
 
 
