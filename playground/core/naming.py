@@ -78,12 +78,6 @@ def match_in_order(expected: dict[str, Tensor], state: dict) -> list[tuple[str, 
     return pairs
 
 
-def mapping_table(pairs: list[tuple[str, str, tuple]]) -> str:
-    """The mapping as aligned text lines, for a dialog or a terminal."""
-    width = max((len(a) for a, _, _ in pairs), default=0)
-    return "\n".join(f"{a:<{width}}  →  {b}   {'×'.join(map(str, shape)) or 'scalar'}" for a, b, shape in pairs)
-
-
 # --- the names as code ------------------------------------------------------------------------
 
 Tree = list  # [(key, card index) or (key, Tree)]: the module tree an nn.Sequential of OrderedDicts builds
