@@ -14,6 +14,7 @@ weights move between Playground and the original class (naming.py).
 from __future__ import annotations
 
 import ast
+import math
 from dataclasses import dataclass, field
 
 from .code_class import ClassReader
@@ -154,6 +155,22 @@ def _check_inferred(leaves: list[Leaf], input_shape: list[int]) -> tuple[list[La
     specs: list[LayerSpec] = []
     problems, notes = [], []
     for leaf in leaves:
+        if leaf.reshape is not None:
+            info = infer_shapes(NetworkSpec(input_shape, specs + [LayerSpec("Identity")]))
+            shape = info.layers[-1].input_shape
+            if shape is not None and tuple(shape) == leaf.reshape:
+                notes.append((leaf.line, f"the reshape to {'×'.join(map(str, leaf.reshape))} keeps the shape "
+                                         "it gets here: no card"))
+                continue
+            merged = _merged(tuple(shape), leaf.reshape) if shape is not None else None
+            if merged is not None:                 # (1, 28, 28) to (28, 28): its first dimensions merged
+                specs.append(LayerSpec("Flatten", {"end_dim": merged}))
+                continue
+            if shape is not None and (len(shape) != 1 or shape[0] != math.prod(leaf.reshape)):
+                problems.append((leaf.line, f"the reshape to {'×'.join(map(str, leaf.reshape))} gets "
+                                 f"{'×'.join(map(str, shape))} values a sample — the code expects another "
+                                 "input shape than this project's"))
+                continue
         layer = LayerSpec(leaf.type, dict(leaf.params), leaf.name)
         if leaf.type == "Dropout2d":
             info = infer_shapes(NetworkSpec(input_shape, specs + [LayerSpec("Identity")]))
@@ -178,6 +195,14 @@ def _check_inferred(leaves: list[Leaf], input_shape: list[int]) -> tuple[list[La
                     layer.params[name] = given
         specs.append(layer)
     return specs, problems, notes
+
+
+def _merged(shape: tuple, target: tuple) -> int | None:
+    """k when `target` is `shape` with its first k dimensions merged into one (Flatten(1, k) makes it)."""
+    for k in range(2, len(shape) + 1):
+        if math.prod(shape[:k]) == target[0] and shape[k:] == target[1:]:
+            return k
+    return None
 
 
 def _as_list(v):

@@ -29,7 +29,6 @@ EXPECTED_FAILURES = {
     "seq_dcgan_generator_main": "pasted alone, its sizes are unbound: argparse sets ngf, the --dataset branch nc",
     "seq_dcgan_discriminator_main": "the same: ndf from argparse, outside the pasted Sequential",
     "seq_examples_nn_polynomial": "Flatten(0, 1) flattens the batch into the output; cards keep the batch",
-    "class_examples_mnist_rnn": "the LSTM's (output, state) tuple and output[:, -1, :] are not a chain",
     "class_examples_dqn_mlp": "its sizes are constructor arguments without defaults (a list, hidden_structure)",
 }
 # The issue's bar (issue 17): what share of each kind must import and round-trip its weights.

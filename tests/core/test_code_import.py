@@ -336,6 +336,39 @@ def test_functional_calls_and_views_become_cards_and_a_reused_layer_two_cards_wi
         import_code(source, [1, 24, 24])
 
 
+def test_an_rnn_tuple_unpacked_and_its_last_step_become_one_card():
+    # pytorch/examples' mnist_rnn: reshape the images to sequences, the LSTM's output[:, -1, :]
+    source = textwrap.dedent("""\
+        class Net(nn.Module):
+            def __init__(self, bidirectional=False):
+                super().__init__()
+                self.rnn = nn.LSTM(input_size=28, hidden_size=8, batch_first=True, bidirectional=bidirectional)
+                self.fc = nn.Linear(8 * (2 if bidirectional else 1), 10)
+
+            def forward(self, x):
+                x = x.reshape(-1, 28, 28)
+                output, (h, c) = self.rnn(x)
+                output = output[:, -1, :]
+                return self.fc(output)
+        """)
+    result = import_code(source, [1, 28, 28])
+    assert [(layer.type, layer.params, layer.name) for layer in result.network.layers] == [
+        ("Flatten", {"end_dim": 2}, None), ("LSTM", {"hidden_size": 8, "bidirectional": False}, "rnn"),
+        ("Linear", {"out_features": 10}, "fc")]
+    # already (28, 28): the reshape is no card; flat features: it is an Unflatten
+    assert [layer.type for layer in import_code(source, [28, 28]).network.layers] == ["LSTM", "Linear"]
+    assert [(layer.type, layer.params) for layer in import_code(source, [784]).network.layers][0] == (
+        "Unflatten", {"dim": 1, "unflattened_size": [28, 28]})
+    with pytest.raises(CodeImportError, match="line 8: the reshape to 28×28 gets 3×28×28 values a sample"):
+        import_code(source, [3, 28, 28])
+    # without [:, -1, :] the whole sequence runs on
+    sequence = import_code(source.replace("        output = output[:, -1, :]\n", ""), [28, 28]).network.layers
+    assert sequence[0].params == {"hidden_size": 8, "bidirectional": False, "output": "sequence"}
+    # a bidirectional output[:, -1, :] is not what the card's last step is
+    with pytest.raises(CodeImportError, match="line 10: 'output\\[:, -1, :\\]' of a bidirectional LSTM"):
+        import_code(source.replace("bidirectional=False", "bidirectional=True"), [28, 28])
+
+
 def test_what_cannot_be_a_chain_is_refused_every_line_at_once_with_its_reason():
     source = textwrap.dedent("""\
         class Block(nn.Module):
