@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 
+from .code_args import CommandLine
 from .code_eval import NotConstant, Scope, evaluate, literal_range
 from .code_forward import WEIGHTED, ForwardReader, is_name
 from .code_layers import (LAZY, MAX_LEAVES, Leaf, Problem, class_name, describe, dotted, layer_leaf,
@@ -33,7 +34,10 @@ class ClassReader:
         self._leaves = 0
         self._depth = 0                          # modules() inside modules(): a name or class building itself
         self._rounds = 0                         # loop rounds unrolled so far
+        command_line = CommandLine()
         for stmt in tree.body:
+            if command_line.read(stmt, self.scope):      # argparse defaults: opt.ngf is 64
+                continue
             if isinstance(stmt, ast.ClassDef) and any(dotted(b) in _MODULE_BASES for b in stmt.bases):
                 self.classes[stmt.name] = stmt
             elif isinstance(stmt, ast.FunctionDef):

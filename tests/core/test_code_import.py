@@ -216,6 +216,33 @@ def test_an_argument_without_a_default_matters_only_where_a_layer_reads_it():
     assert [(layer.type, layer.params) for layer in spec.layers] == [("Linear", {"out_features": 3})]
 
 
+def test_sizes_from_argparse_are_its_defaults_and_a_required_option_says_so():
+    # the head of pytorch/examples' dcgan/main.py, as written there, then a Sequential sized from it
+    source = textwrap.dedent("""\
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--dataset', required=True, help='cifar10 | lsun | mnist |imagenet | folder | lfw | fake')
+        parser.add_argument('--nz', type=int, default=100, help='size of the latent z vector')
+        parser.add_argument('--ngf', type=int, default=64)
+        parser.add_argument('--dry-run', action='store_true', help='check a single training cycle works')
+        parser.add_argument('--width', dest='hidden', type=int, default=2 ** 5)
+        opt = parser.parse_args()
+        print(opt)
+        nz = int(opt.nz)
+        ngf = int(opt.ngf)
+        net = nn.Sequential(nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.ReLU(True),
+                            nn.Flatten(), nn.Linear(ngf * 8 * 16, opt.hidden))
+        """)
+    spec = parse_sequential(source, [100, 1, 1])
+    assert [(layer.type, layer.params) for layer in spec.layers] == [
+        ("ConvTranspose2d", {"out_channels": 512, "kernel_size": 4, "stride": 1, "padding": 0, "bias": False}),
+        ("ReLU", {}), ("Flatten", {}), ("Linear", {"out_features": 32})]
+    with pytest.raises(CodeImportError) as e:
+        parse_sequential(source.replace("opt.hidden", "len(opt.dataset)"), [100, 1, 1])
+    assert e.value.problems == [(12, "nn.Linear: the value of out_features cannot be read: --dataset has no "
+                                     "default: its value comes from the command line — give it a default, or "
+                                     "write the size")]
+
+
 # --- Sequentials as tutorials write them --------------------------------------------------------------
 
 def test_inplace_star_lists_comprehensions_nested_and_lazy():
