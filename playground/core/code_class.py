@@ -65,8 +65,12 @@ class ClassReader:
         return leaves, origin
 
     def _network(self) -> tuple[list[Leaf], str]:
-        top_calls = [n for stmt in self.tree.body if not isinstance(stmt, (ast.ClassDef, ast.FunctionDef))
-                     for n in ast.walk(stmt) if isinstance(n, ast.Call) and dotted(n.func) in self.classes]
+        outside = [stmt for stmt in self.tree.body if not isinstance(stmt, (ast.ClassDef, ast.FunctionDef))]
+        # a class called inside a Sequential is one of its layers (the nn tutorial's Lambda), not the network
+        in_sequential = {id(n) for stmt in outside for call in ast.walk(stmt) if isinstance(call, ast.Call)
+                         and class_name(call.func) == "Sequential" for n in ast.walk(call) if n is not call}
+        top_calls = [n for stmt in outside for n in ast.walk(stmt) if isinstance(n, ast.Call)
+                     and dotted(n.func) in self.classes and id(n) not in in_sequential]
         if top_calls:                                      # model = Net() names the network
             call = top_calls[-1]
             return self.read_class(self.classes[dotted(call.func)], call, self.scope, ""), call.func.id
@@ -129,8 +133,12 @@ class ClassReader:
 
     def _modules(self, node: ast.AST, scope: Scope, path: str, lists: dict) -> list[Leaf]:
         line = getattr(node, "lineno", None)
+        if isinstance(node, ast.Lambda):
+            return self._function(node, scope, path)
         if isinstance(node, ast.Name):
             bound = _lookup(node.id, scope)
+            if bound is None and node.id in self.functions:
+                return self._function(self.functions[node.id], scope, path)
             if bound is None:
                 raise Problem(f"the variable {node.id!r} is not bound to a layer in this code", line)
             leaves = self.modules(bound[0], bound[1], path, lists)
@@ -151,6 +159,20 @@ class ClassReader:
         leaf = layer_leaf(node, scope, path or None)
         self._count(1, line)
         return [leaf]
+
+    def _function(self, func: ast.Lambda | ast.FunctionDef, scope: Scope, path: str) -> list[Leaf]:
+        """A function applied to the tensor where a module goes — the nn tutorial's `Lambda(preprocess)`,
+        `Lambda(lambda x: x.view(x.size(0), -1))`: its body read as a forward chain."""
+        if isinstance(func, ast.Lambda):
+            body, name = [ast.copy_location(ast.Return(func.body), func.body)], "lambda"
+        else:
+            body, name = func.body, func.name
+        args = ast.arguments(posonlyargs=[], args=[ast.arg("self")] + func.args.posonlyargs + func.args.args,
+                             vararg=func.args.vararg, kwonlyargs=func.args.kwonlyargs,
+                             kw_defaults=func.args.kw_defaults, kwarg=func.args.kwarg, defaults=func.args.defaults)
+        forward = ast.copy_location(ast.FunctionDef(name="forward", args=args, body=body, decorator_list=[]), func)
+        owner = ast.ClassDef(name=name, bases=[], keywords=[], body=[], decorator_list=[])
+        return ForwardReader(self, owner, forward, Scope(scope), {}, f"{path}." if path else "", set()).read()
 
     def _count(self, n: int, line) -> None:
         self._leaves += n

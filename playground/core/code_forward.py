@@ -285,6 +285,9 @@ class ForwardReader:
             if _is_const(first, -1):
                 raise Problem(f"{ast.unparse(node)!r} has two unknown sizes", line)
             return Leaf(line, "Flatten", {}, source=node)
+        dim = _size_of(second)
+        if dim is not None and dim >= 1:             # xb.view(-1, xb.size(1)): (C, 1, 1) to C features
+            return Leaf(line, "Flatten", {}, features_from=dim, source=node)
         if isinstance(second, ast.Call) and isinstance(second.func, ast.Attribute) \
                 and is_name(second.func.value, "self") and second.func.attr in self.methods:
             return Leaf(line, "Flatten", {}, source=node)  # x.view(-1, self.num_flat_features(x))
@@ -343,6 +346,17 @@ def _is_const(node, value) -> bool:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
         return -node.operand.value == value if isinstance(node.operand.value, (int, float)) else False
     return isinstance(node, ast.Constant) and node.value == value and not isinstance(node.value, bool)
+
+
+def _size_of(node) -> int | None:
+    """k for `x.size(k)` / `x.shape[k]` of whatever tensor name; None for anything else."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "size" \
+            and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and type(node.args[0].value) is int:
+        return node.args[0].value
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape" \
+            and isinstance(node.slice, ast.Constant) and type(node.slice.value) is int:
+        return node.slice.value
+    return None
 
 
 def _is_last_step(node) -> bool:

@@ -5,7 +5,8 @@ Accepted: an `nn.Sequential(...)` (nested ones, `*[...]` lists, comprehensions o
 is a straight chain (code_class.py). Layers are the catalogue's torch.nn constructors (`nn.Linear`,
 `torch.nn.Conv2d`, a bare `Linear`, `nn.LazyLinear`) and the one-tensor `RNN` / `LSTM` / `GRU`
 helpers an exported script defines; their arguments may be arithmetic on literals and names bound to
-literals in the same code (code_eval.py). Every problem is reported at once as `line N: ...`.
+literals in the same code (code_eval.py), and a script's argparse defaults (code_args.py). Every
+problem is reported at once as `line N: ...`.
 
 The layers keep the names they have in the code (`conv1`, `features.0`): LayerSpec.name, so
 weights move between Playground and the original class (naming.py).
@@ -172,6 +173,11 @@ def _check_inferred(leaves: list[Leaf], input_shape: list[int]) -> tuple[list[La
                                  "input shape than this project's"))
                 continue
         layer = LayerSpec(leaf.type, dict(leaf.params), leaf.name)
+        if leaf.features_from is not None:
+            info = infer_shapes(NetworkSpec(input_shape, specs + [LayerSpec("Identity")]))
+            shape = info.layers[-1].input_shape
+            if shape is not None and leaf.features_from <= len(shape):
+                leaf.features = shape[leaf.features_from - 1]   # checked below like x.view(-1, N)
         if leaf.type == "Dropout2d":
             info = infer_shapes(NetworkSpec(input_shape, specs + [LayerSpec("Identity")]))
             shape = info.layers[-1].input_shape

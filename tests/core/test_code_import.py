@@ -396,6 +396,43 @@ def test_an_rnn_tuple_unpacked_and_its_last_step_become_one_card():
         import_code(source.replace("bidirectional=False", "bidirectional=True"), [28, 28])
 
 
+def test_a_function_applied_as_a_layer_is_read_as_its_chain():
+    # the nn tutorial's Lambda: a module that applies the function it is given
+    source = textwrap.dedent("""\
+        class Lambda(nn.Module):
+            def __init__(self, func):
+                super().__init__()
+                self.func = func
+
+            def forward(self, x):
+                return self.func(x)
+
+        def preprocess(x):
+            return x.view(-1, 1, 28, 28)
+
+        model = nn.Sequential(
+            Lambda(preprocess),
+            nn.Conv2d(1, 4, 3),
+            nn.AdaptiveAvgPool2d(1),
+            Lambda(lambda x: x.view(x.size(0), -1)),
+            Lambda(lambda x: x.view(-1, x.size(1))),
+            nn.Linear(4, 2),
+        )
+        """)
+    spec = parse_sequential(source, [784])
+    assert [(layer.type, layer.name) for layer in spec.layers] == [
+        ("Unflatten", None), ("Conv2d", None), ("AdaptiveAvgPool2d", None), ("Flatten", None), ("Flatten", None),
+        ("Linear", None)]
+    # already an image: the first Lambda is no card, so the conv keeps its index in the original, 1
+    assert [(layer.type, layer.name) for layer in parse_sequential(source, [1, 28, 28]).layers][:2] == [
+        ("Conv2d", "1"), ("AdaptiveAvgPool2d", "2")]
+    with pytest.raises(CodeImportError, match="line 16: the view to 4 features gets 4×2×2 values a sample"):
+        parse_sequential(source.replace("Pool2d(1)", "Pool2d(2)").replace("x.size(0), -1", "-1, x.size(1)"),
+                         [784])
+    with pytest.raises(CodeImportError, match=r"line 16: .* is not a layer Playground knows"):
+        parse_sequential(source.replace("x.view(x.size(0), -1)", "x.exp()"), [784])
+
+
 def test_what_cannot_be_a_chain_is_refused_every_line_at_once_with_its_reason():
     source = textwrap.dedent("""\
         class Block(nn.Module):
