@@ -172,7 +172,9 @@ class ClassReader:
                              kw_defaults=func.args.kw_defaults, kwarg=func.args.kwarg, defaults=func.args.defaults)
         forward = ast.copy_location(ast.FunctionDef(name="forward", args=args, body=body, decorator_list=[]), func)
         owner = ast.ClassDef(name=name, bases=[], keywords=[], body=[], decorator_list=[])
-        return ForwardReader(self, owner, forward, Scope(scope), {}, f"{path}." if path else "", set()).read()
+        where = "the lambda" if name == "lambda" else f"the function {name}()"
+        return ForwardReader(self, owner, forward, Scope(scope), {}, f"{path}." if path else "", set(),
+                             where).read()
 
     def _count(self, n: int, line) -> None:
         self._leaves += n

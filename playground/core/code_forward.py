@@ -47,8 +47,9 @@ class ForwardReader:
     """forward(self, x) read as a chain: the leaves in the order the running tensor meets them."""
 
     def __init__(self, reader, cls, func: ast.FunctionDef, scope: Scope, attrs: dict, prefix: str,
-                 methods: set[str]):
+                 methods: set[str], where: str | None = None):
         self.reader, self.cls, self.func, self.scope = reader, cls, func, scope
+        self.where = where or f"{cls.name}.forward"  # what the messages call it
         self.attrs, self.prefix, self.methods = attrs, prefix, methods
         self.used: dict[str, int] = {}
         self.batch_names: set[str] = set()           # b = x.size(0): the batch size, for x.view(b, -1)
@@ -62,7 +63,7 @@ class ForwardReader:
         args = self.func.args
         inputs = [a.arg for a in args.posonlyargs + args.args][1:]
         if len(inputs) != 1 or args.vararg or args.kwonlyargs:
-            self.problem(self.func.lineno, f"{self.cls.name}.forward takes {len(inputs)} inputs — a row of cards "
+            self.problem(self.func.lineno, f"{self.where} takes {len(inputs)} inputs — a row of cards "
                          "takes one tensor: forward(self, x)")
             return []
         current = inputs[0]
@@ -175,7 +176,7 @@ class ForwardReader:
             if leaf.params.get("bidirectional"):
                 raise Problem(f"{ast.unparse(node)!r} of a bidirectional {leaf.type} is the backward direction "
                               "after one step; the card's last output joins both directions' final states", line)
-            del leaf.params["output"]                # the card's default: the last time step
+            leaf.params.pop("output", None)          # the card's default: the last time step
             return []
         if isinstance(node, ast.BinOp):
             raise Problem(f"{ast.unparse(node)!r} combines tensors with {type(node.op).__name__.lower()} "

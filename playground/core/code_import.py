@@ -176,7 +176,11 @@ def _check_inferred(leaves: list[Leaf], input_shape: list[int]) -> tuple[list[La
         if leaf.features_from is not None:
             info = infer_shapes(NetworkSpec(input_shape, specs + [LayerSpec("Identity")]))
             shape = info.layers[-1].input_shape
-            if shape is not None and leaf.features_from <= len(shape):
+            if shape is not None and leaf.features_from > len(shape):
+                problems.append((leaf.line, f"the view asks for dimension {leaf.features_from} of a sample of "
+                                 f"{'×'.join(map(str, shape))}, which has {len(shape)}"))
+                continue
+            if shape is not None:
                 leaf.features = shape[leaf.features_from - 1]   # checked below like x.view(-1, N)
         if leaf.type == "Dropout2d":
             info = infer_shapes(NetworkSpec(input_shape, specs + [LayerSpec("Identity")]))

@@ -431,6 +431,10 @@ def test_a_function_applied_as_a_layer_is_read_as_its_chain():
                          [784])
     with pytest.raises(CodeImportError, match=r"line 16: .* is not a layer Playground knows"):
         parse_sequential(source.replace("x.view(x.size(0), -1)", "x.exp()"), [784])
+    with pytest.raises(CodeImportError, match="line 16: the lambda takes 2 inputs"):
+        parse_sequential(source.replace("lambda x: x.view(x.size(0), -1)", "lambda x, y: x"), [784])
+    with pytest.raises(CodeImportError, match="line 17: the view asks for dimension 5 of a sample of 4, which has 1"):
+        parse_sequential(source.replace("x.size(1)", "x.size(5)"), [784])
 
 
 def test_what_cannot_be_a_chain_is_refused_every_line_at_once_with_its_reason():
