@@ -494,6 +494,25 @@ def test_nothing_in_a_pasted_class_is_executed(tmp_path):
     with pytest.raises(CodeImportError):
         parse_sequential(source, [2])   # the __init__ line with open() is refused, not run
     assert not marker.exists()
+    # nor a command-line default, a function or a lambda applied as a layer
+    source = textwrap.dedent(f"""\
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--n', type=int, default=__import__('os').system('touch {marker}'))
+        opt = parser.parse_args()
+        class Lambda(nn.Module):
+            def __init__(self, func):
+                super().__init__()
+                self.func = func
+            def forward(self, x):
+                return self.func(x)
+        def touch(x):
+            return open({str(marker)!r}, 'w')
+        net = nn.Sequential(Lambda(touch), Lambda(lambda x: open({str(marker)!r}, 'w')), nn.Linear(2, opt.n))
+        """)
+    with pytest.raises(CodeImportError) as e:
+        parse_sequential(source, [2])
+    assert [line for line, _ in e.value.problems] == [2, 11, 12]   # the default, the function, the lambda
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize("source", [
