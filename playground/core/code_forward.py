@@ -151,6 +151,13 @@ class ForwardReader:
         built = self.attrs.get(value.func.attr)
         if built is None or not isinstance(built[0], ast.Call) or class_name(built[0].func) not in RECURRENT:
             return None
+        batch_first = next((k.value for k in built[0].keywords if k.arg == "batch_first"), None)
+        if not (isinstance(batch_first, ast.Constant) and batch_first.value is True):
+            # torch's default reads dimension 0 as time; the card, like Playground's data, puts the batch first
+            self.problem(built[0].lineno, f"self.{value.func.attr} is built without batch_first=True, so torch "
+                         "reads the first dimension as time — the card reads the batch first: add "
+                         "batch_first=True (and feed it (batch, time, features))")
+            return []
         leaves = self.chain(value, var)
         for leaf in leaves[-1:]:
             leaf.params["output"] = "sequence"

@@ -391,6 +391,9 @@ def test_an_rnn_tuple_unpacked_and_its_last_step_become_one_card():
     # without [:, -1, :] the whole sequence runs on
     sequence = import_code(source.replace("        output = output[:, -1, :]\n", ""), [28, 28]).network.layers
     assert sequence[0].params == {"hidden_size": 8, "bidirectional": False, "output": "sequence"}
+    # torch's own default is time first: that is not the card
+    with pytest.raises(CodeImportError, match="line 4: self.rnn is built without batch_first=True"):
+        import_code(source.replace("batch_first=True, ", ""), [28, 28])
     # a bidirectional output[:, -1, :] is not what the card's last step is
     with pytest.raises(CodeImportError, match="line 10: 'output\\[:, -1, :\\]' of a bidirectional LSTM"):
         import_code(source.replace("bidirectional=False", "bidirectional=True"), [28, 28])
