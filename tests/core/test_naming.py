@@ -183,7 +183,8 @@ def test_an_exported_script_of_named_cards_loads_its_weights_by_those_names(netw
     cards = build_network(network).eval()
     export_script(network, tmp_path / "net.py", "net", state_dict=cards.state_dict())
     assert "from collections import OrderedDict" in (tmp_path / "net.py").read_text()
-    assert parse_sequential((tmp_path / "net.py").read_text(), [1, 14, 14]).layers == network.layers  # Open… reads it back
+    # Open… in the Code dock reads it back as the same named cards
+    assert parse_sequential((tmp_path / "net.py").read_text(), [1, 14, 14]).layers == network.layers
     assert list(torch.load(tmp_path / "net.weights.pt")) == list(Net().state_dict())
     model = runpy.run_path(str(tmp_path / "net.py"))["build_model"]()     # Playground's script, loading strictly
     x = torch.randn(2, 1, 14, 14, generator=torch.Generator().manual_seed(5))
