@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.naming import original_key
+from ..core.naming import original_state_dict
 from ..core.spec import NetworkSpec
 
 COLUMNS = ("In the file", "Shape", "→ Card", "Shape")
@@ -44,9 +44,12 @@ class WeightMappingDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        # each card key as the exported weights will carry it (conv1.weight for an imported class)
+        exported = dict(zip((ours for _, ours, _ in pairs),
+                            original_state_dict(network, dict.fromkeys(ours for _, ours, _ in pairs))))
         for row, (theirs, ours, shape) in enumerate(pairs):
             index = int(ours.partition(".")[0])
-            card = QTableWidgetItem(original_key(network, ours))   # the key the exported weights will carry
+            card = QTableWidgetItem(exported[ours])
             card.setToolTip(f"card {index + 1}, {network.layers[index].type}")
             for column, item in enumerate((QTableWidgetItem(theirs), QTableWidgetItem(shape_text(shape)), card,
                                            QTableWidgetItem(shape_text(shape)))):
