@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 
+from .code_args import CommandLine
 from .code_eval import NotConstant, Scope, evaluate, literal_range
 from .code_forward import WEIGHTED, ForwardReader, is_name
 from .code_layers import (LAZY, MAX_LEAVES, Leaf, Problem, class_name, describe, dotted, layer_leaf,
@@ -33,7 +34,10 @@ class ClassReader:
         self._leaves = 0
         self._depth = 0                          # modules() inside modules(): a name or class building itself
         self._rounds = 0                         # loop rounds unrolled so far
+        command_line = CommandLine()
         for stmt in tree.body:
+            if command_line.read(stmt, self.scope):      # argparse defaults: opt.ngf is 64
+                continue
             if isinstance(stmt, ast.ClassDef) and any(dotted(b) in _MODULE_BASES for b in stmt.bases):
                 self.classes[stmt.name] = stmt
             elif isinstance(stmt, ast.FunctionDef):
@@ -61,8 +65,12 @@ class ClassReader:
         return leaves, origin
 
     def _network(self) -> tuple[list[Leaf], str]:
-        top_calls = [n for stmt in self.tree.body if not isinstance(stmt, (ast.ClassDef, ast.FunctionDef))
-                     for n in ast.walk(stmt) if isinstance(n, ast.Call) and dotted(n.func) in self.classes]
+        outside = [stmt for stmt in self.tree.body if not isinstance(stmt, (ast.ClassDef, ast.FunctionDef))]
+        # a class called inside a Sequential is one of its layers (the nn tutorial's Lambda), not the network
+        in_sequential = {id(n) for stmt in outside for call in ast.walk(stmt) if isinstance(call, ast.Call)
+                         and class_name(call.func) == "Sequential" for n in ast.walk(call) if n is not call}
+        top_calls = [n for stmt in outside for n in ast.walk(stmt) if isinstance(n, ast.Call)
+                     and dotted(n.func) in self.classes and id(n) not in in_sequential]
         if top_calls:                                      # model = Net() names the network
             call = top_calls[-1]
             return self.read_class(self.classes[dotted(call.func)], call, self.scope, ""), call.func.id
@@ -125,8 +133,12 @@ class ClassReader:
 
     def _modules(self, node: ast.AST, scope: Scope, path: str, lists: dict) -> list[Leaf]:
         line = getattr(node, "lineno", None)
+        if isinstance(node, ast.Lambda):
+            return self._function(node, scope, path)
         if isinstance(node, ast.Name):
             bound = _lookup(node.id, scope)
+            if bound is None and node.id in self.functions:
+                return self._function(self.functions[node.id], scope, path)
             if bound is None:
                 raise Problem(f"the variable {node.id!r} is not bound to a layer in this code", line)
             leaves = self.modules(bound[0], bound[1], path, lists)
@@ -147,6 +159,22 @@ class ClassReader:
         leaf = layer_leaf(node, scope, path or None)
         self._count(1, line)
         return [leaf]
+
+    def _function(self, func: ast.Lambda | ast.FunctionDef, scope: Scope, path: str) -> list[Leaf]:
+        """A function applied to the tensor where a module goes — the nn tutorial's `Lambda(preprocess)`,
+        `Lambda(lambda x: x.view(x.size(0), -1))`: its body read as a forward chain."""
+        if isinstance(func, ast.Lambda):
+            body, name = [ast.copy_location(ast.Return(func.body), func.body)], "lambda"
+        else:
+            body, name = func.body, func.name
+        args = ast.arguments(posonlyargs=[], args=[ast.arg("self")] + func.args.posonlyargs + func.args.args,
+                             vararg=func.args.vararg, kwonlyargs=func.args.kwonlyargs,
+                             kw_defaults=func.args.kw_defaults, kwarg=func.args.kwarg, defaults=func.args.defaults)
+        forward = ast.copy_location(ast.FunctionDef(name="forward", args=args, body=body, decorator_list=[]), func)
+        owner = ast.ClassDef(name=name, bases=[], keywords=[], body=[], decorator_list=[])
+        where = "the lambda" if name == "lambda" else f"the function {name}()"
+        return ForwardReader(self, owner, forward, Scope(scope), {}, f"{path}." if path else "", set(),
+                             where).read()
 
     def _count(self, n: int, line) -> None:
         self._leaves += n
@@ -235,9 +263,11 @@ class ClassReader:
                     self.problems.append((defaults[name].lineno, f"the default of {name}: {e.message}"))
             elif call is not None:
                 raise Problem(f"{func.name}() needs its argument {name!r}", call.lineno)
-            else:                                # a class pasted alone: say how to give the value
-                self.problems.append((func.lineno, f"{name!r} has no default, so its value is unknown — add a "
-                                      f"line like `model = {_owner(func, self)}({name}=...)` below the class"))
+            else:
+                # a class pasted alone: an argument it only stores (DCGAN's ngpu) does not matter; one that
+                # sizes a layer is a problem where the layer reads it, saying how to give the value
+                scope.unknown[name] = (f"{name!r} has no default, so its value is unknown — add a line like "
+                                       f"`model = {_owner(func, self)}({name}=...)` below the class")
         return scope
 
     # --- classes -------------------------------------------------------------------------------
@@ -392,6 +422,7 @@ def _constant(node: ast.AST, scope: Scope) -> bool:
 def _bind_value(name: str, node: ast.AST, scope: Scope) -> None:
     """Constants are computed at once (so `c = c * 2` and loops follow the code's order); anything else
     is kept as the expression, read where it is used."""
+    scope.unknown.pop(name, None)
     try:
         scope.values[name] = evaluate(node, scope)
         scope.nodes.pop(name, None)
@@ -430,7 +461,7 @@ def _unpack(target: ast.Tuple, value: ast.AST, scope: Scope) -> bool:
 def _snapshot(scope: Scope) -> Scope:
     """The scope as it stands now: a layer appended in a loop keeps the loop variable's value."""
     copy = Scope(scope.parent)
-    copy.nodes, copy.values = dict(scope.nodes), dict(scope.values)
+    copy.nodes, copy.values, copy.unknown = dict(scope.nodes), dict(scope.values), dict(scope.unknown)
     return copy
 
 

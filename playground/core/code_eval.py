@@ -38,17 +38,22 @@ class Scope:
         self.parent = parent
         self.nodes: dict[str, ast.AST] = {}      # name -> the expression it was bound to
         self.values: dict[str, object] = {}      # name -> an already known value (loop variables)
+        self.unknown: dict[str, str] = {}        # name -> why its value cannot be known (an argument
+                                                 # without a default): a problem only where it is read
         self._busy: set[str] = set()             # names being evaluated: `a = a + 1` is no constant
 
     def bind(self, name: str, node: ast.AST) -> None:
         self.nodes[name] = node
         self.values.pop(name, None)
+        self.unknown.pop(name, None)
 
     def lookup(self, name: str, line: int | None):
         scope = self
         while scope is not None:
             if name in scope.values:
                 return scope.values[name]
+            if name in scope.unknown:
+                raise NotConstant(scope.unknown[name], line)
             if name in scope.nodes:
                 if name in scope._busy:
                     raise NotConstant(f"{name!r} is defined in terms of itself", line)

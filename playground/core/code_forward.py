@@ -11,11 +11,12 @@ from __future__ import annotations
 import ast
 
 from .code_eval import NotConstant, Scope, evaluate
-from .code_layers import Leaf, Problem, arguments, describe, dotted
+from .code_layers import Leaf, Problem, arguments, class_name, describe, dotted
+from .codegen import RECURRENT
 
 # Layers that hold weights or buffers: one of these applied twice would share them.
 WEIGHTED = {"Linear", "Conv1d", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
-            "GroupNorm", "RNN", "LSTM", "GRU"}
+            "GroupNorm", "PReLU", "RNN", "LSTM", "GRU"}
 
 # torch.nn.functional name -> (card, the positional arguments after the tensor)
 FUNCTIONAL = {
@@ -46,12 +47,14 @@ class ForwardReader:
     """forward(self, x) read as a chain: the leaves in the order the running tensor meets them."""
 
     def __init__(self, reader, cls, func: ast.FunctionDef, scope: Scope, attrs: dict, prefix: str,
-                 methods: set[str]):
+                 methods: set[str], where: str | None = None):
         self.reader, self.cls, self.func, self.scope = reader, cls, func, scope
+        self.where = where or f"{cls.name}.forward"  # what the messages call it
         self.attrs, self.prefix, self.methods = attrs, prefix, methods
         self.used: dict[str, int] = {}
         self.batch_names: set[str] = set()           # b = x.size(0): the batch size, for x.view(b, -1)
         self._cache: dict[str, list[Leaf]] = {}
+        self._sequence: Leaf | None = None           # a recurrent layer whose tuple was unpacked just now
 
     def problem(self, line, message) -> None:
         self.reader.problems.append((line, message))
@@ -60,7 +63,7 @@ class ForwardReader:
         args = self.func.args
         inputs = [a.arg for a in args.posonlyargs + args.args][1:]
         if len(inputs) != 1 or args.vararg or args.kwonlyargs:
-            self.problem(self.func.lineno, f"{self.cls.name}.forward takes {len(inputs)} inputs — a row of cards "
+            self.problem(self.func.lineno, f"{self.where} takes {len(inputs)} inputs — a row of cards "
                          "takes one tensor: forward(self, x)")
             return []
         current = inputs[0]
@@ -75,12 +78,19 @@ class ForwardReader:
                 if stmt.value is None:
                     self.problem(line, "forward returns nothing — return the chain's result")
                 elif isinstance(stmt.value, ast.Tuple):
-                    self.problem(line, "forward returns several values — a row of cards passes on one tensor")
+                    self.problem(line, f"forward returns several values ({ast.unparse(stmt.value)}), which cannot be a "
+                                 "chain of cards: a row of cards passes on one tensor — return one of them")
                 else:
                     leaves += self.chain(stmt.value, current)
                 break
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                recurrent = self._recurrent_unpack(targets, stmt.value, current)
+                if recurrent is not None:        # output, hidden = self.rnn(x): the output runs on
+                    leaves += recurrent
+                    current = targets[0].elts[0].id
+                    self._sequence = recurrent[-1] if recurrent and recurrent[-1].type in RECURRENT else None
+                    continue
                 if len(targets) != 1 or not isinstance(targets[0], ast.Name) or stmt.value is None:
                     self.problem(line, f"{ast.unparse(targets[0]) if targets else 'this'} = ... takes several "
                                  "results (a layer returning a tuple, like an LSTM's (output, state)) — a chain "
@@ -99,7 +109,10 @@ class ForwardReader:
                     current = targets[0].id
                     continue
                 before = len(self.reader.problems)
-                leaves += self.chain(stmt.value, current)
+                added = self.chain(stmt.value, current)
+                if added:
+                    self._sequence = None        # out[:, -1] must come straight after the recurrent layer
+                leaves += added
                 failed = failed or len(self.reader.problems) > before
                 current = targets[0].id
                 continue
@@ -127,6 +140,29 @@ class ForwardReader:
             return is_name(node.args[0], var)
         return isinstance(node, ast.Name) and node.id in self.batch_names
 
+    def _recurrent_unpack(self, targets: list, value: ast.AST | None, var: str) -> list[Leaf] | None:
+        """`output, hidden = self.rnn(x)` (or `out, (h, c) = ...`): torch's RNN/LSTM/GRU return a tuple;
+        the card passes on the output, here the whole sequence. None when the line is not that."""
+        if not (len(targets) == 1 and isinstance(targets[0], ast.Tuple) and len(targets[0].elts) == 2
+                and isinstance(targets[0].elts[0], ast.Name) and isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Attribute) and is_name(value.func.value, "self")
+                and len(value.args) == 1 and not value.keywords and is_name(value.args[0], var)):
+            return None
+        built = self.attrs.get(value.func.attr)
+        if built is None or not isinstance(built[0], ast.Call) or class_name(built[0].func) not in RECURRENT:
+            return None
+        batch_first = next((k.value for k in built[0].keywords if k.arg == "batch_first"), None)
+        if not (isinstance(batch_first, ast.Constant) and batch_first.value is True):
+            # torch's default reads dimension 0 as time; the card, like Playground's data, puts the batch first
+            self.problem(built[0].lineno, f"self.{value.func.attr} is built without batch_first=True, so torch "
+                         "reads the first dimension as time — the card reads the batch first: add "
+                         "batch_first=True (and feed it (batch, time, features))")
+            return []
+        leaves = self.chain(value, var)
+        for leaf in leaves[-1:]:
+            leaf.params["output"] = "sequence"
+        return leaves
+
     def chain(self, node: ast.AST, var: str) -> list[Leaf]:
         try:
             return self._chain(node, var)
@@ -141,6 +177,14 @@ class ForwardReader:
                 return []
             raise Problem(f"uses {node.id!r} where the running tensor is {var!r} — a branch or a second "
                           "input cannot be a chain of cards", line)
+        if isinstance(node, ast.Subscript) and is_name(node.value, var) and self._sequence is not None \
+                and _is_last_step(node.slice):
+            leaf, self._sequence = self._sequence, None
+            if leaf.params.get("bidirectional"):
+                raise Problem(f"{ast.unparse(node)!r} of a bidirectional {leaf.type} is the backward direction "
+                              "after one step; the card's last output joins both directions' final states", line)
+            leaf.params.pop("output", None)          # the card's default: the last time step
+            return []
         if isinstance(node, ast.BinOp):
             raise Problem(f"{ast.unparse(node)!r} combines tensors with {type(node.op).__name__.lower()} "
                           "(a residual connection or a product) — cards are a chain with one path", line)
@@ -236,6 +280,8 @@ class ForwardReader:
         args = node.args
         if len(args) == 1 and isinstance(args[0], (ast.Tuple, ast.List)):
             args = args[0].elts
+        if len(args) > 2 and not node.keywords:
+            return self._reshape(node, args)
         if len(args) != 2 or node.keywords:
             raise Problem(f"{ast.unparse(node)!r} reshapes to other than (batch, features) — only "
                           "x.view(-1, N) or x.view(x.size(0), -1) flatten", line)
@@ -247,6 +293,9 @@ class ForwardReader:
             if _is_const(first, -1):
                 raise Problem(f"{ast.unparse(node)!r} has two unknown sizes", line)
             return Leaf(line, "Flatten", {}, source=node)
+        dim = _size_of(second)
+        if dim is not None and dim >= 1:             # xb.view(-1, xb.size(1)): (C, 1, 1) to C features
+            return Leaf(line, "Flatten", {}, features_from=dim, source=node)
         if isinstance(second, ast.Call) and isinstance(second.func, ast.Attribute) \
                 and is_name(second.func.value, "self") and second.func.attr in self.methods:
             return Leaf(line, "Flatten", {}, source=node)  # x.view(-1, self.num_flat_features(x))
@@ -260,6 +309,22 @@ class ForwardReader:
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise Problem(f"the size in {ast.unparse(node)!r} is not a whole number", line)
         return Leaf(line, "Flatten", {}, features=n, source=node)
+
+    def _reshape(self, node: ast.Call, args) -> Leaf:
+        """x.view(-1, 1, 28, 28): the batch first, then a sample shape of constants. Whether it splits
+        flat features (an Unflatten card) or keeps the shape it gets (no card) is known once the shape
+        reaching it is (code_import._check_inferred)."""
+        line = node.lineno
+        first, rest = args[0], args[1:]
+        if not (self._batch_size(first, "") or _is_batch_of(first) or _is_const(first, -1)):
+            raise Problem(f"{ast.unparse(node)!r} does not keep the batch first", line)
+        try:
+            dims = tuple(evaluate(a, self.scope) for a in rest)
+        except NotConstant as e:
+            raise Problem(f"the sizes in {ast.unparse(node)!r} cannot be read: {e.message}", line) from None
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims):
+            raise Problem(f"{ast.unparse(node)!r} needs whole sizes after the batch (no -1 there)", line)
+        return Leaf(line, "Unflatten", {"dim": 1, "unflattened_size": list(dims)}, reshape=dims, source=node)
 
     def _flatten(self, node: ast.Call, args, keywords: dict, default_start: int) -> Leaf:
         line = node.lineno
@@ -289,6 +354,25 @@ def _is_const(node, value) -> bool:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
         return -node.operand.value == value if isinstance(node.operand.value, (int, float)) else False
     return isinstance(node, ast.Constant) and node.value == value and not isinstance(node.value, bool)
+
+
+def _size_of(node) -> int | None:
+    """k for `x.size(k)` / `x.shape[k]` of whatever tensor name; None for anything else."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "size" \
+            and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and type(node.args[0].value) is int:
+        return node.args[0].value
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape" \
+            and isinstance(node.slice, ast.Constant) and type(node.slice.value) is int:
+        return node.slice.value
+    return None
+
+
+def _is_last_step(node) -> bool:
+    """`[:, -1, :]` or `[:, -1]`: every sample's last time step."""
+    def whole(n):
+        return isinstance(n, ast.Slice) and n.lower is None and n.upper is None and n.step is None
+    return isinstance(node, ast.Tuple) and len(node.elts) in (2, 3) and whole(node.elts[0]) \
+        and _is_const(node.elts[1], -1) and all(whole(n) for n in node.elts[2:])
 
 
 def _is_batch_of(node) -> bool:

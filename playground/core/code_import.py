@@ -5,7 +5,8 @@ Accepted: an `nn.Sequential(...)` (nested ones, `*[...]` lists, comprehensions o
 is a straight chain (code_class.py). Layers are the catalogue's torch.nn constructors (`nn.Linear`,
 `torch.nn.Conv2d`, a bare `Linear`, `nn.LazyLinear`) and the one-tensor `RNN` / `LSTM` / `GRU`
 helpers an exported script defines; their arguments may be arithmetic on literals and names bound to
-literals in the same code (code_eval.py). Every problem is reported at once as `line N: ...`.
+literals in the same code (code_eval.py), and a script's argparse defaults (code_args.py). Every
+problem is reported at once as `line N: ...`.
 
 The layers keep the names they have in the code (`conv1`, `features.0`): LayerSpec.name, so
 weights move between Playground and the original class (naming.py).
@@ -14,6 +15,7 @@ weights move between Playground and the original class (naming.py).
 from __future__ import annotations
 
 import ast
+import math
 from dataclasses import dataclass, field
 
 from .code_class import ClassReader
@@ -78,9 +80,9 @@ def import_code(source: str, input_shape: list[int] | tuple[int, ...],
     if problems:
         raise CodeImportError(problems)
     reader.notes += notes
-    if all(layer.name in (None, str(i)) for i, layer in enumerate(layers)):
-        for layer in layers:                       # a plain Sequential's names are Playground's own
-            layer.name = None
+    for i, layer in enumerate(layers):
+        if layer.name == str(i):                   # a plain Sequential's names are Playground's own, and so is
+            layer.name = None                      # the index key of an unnamed card in the Code dock's code
     return CodeImport(NetworkSpec(list(input_shape), layers), sorted(set(reader.notes)), origin)
 
 
@@ -155,21 +157,17 @@ def _check_inferred(leaves: list[Leaf], input_shape: list[int]) -> tuple[list[La
     problems, notes = [], []
     for leaf in leaves:
         layer = LayerSpec(leaf.type, dict(leaf.params), leaf.name)
-        if leaf.type == "Dropout2d":
-            info = infer_shapes(NetworkSpec(input_shape, specs + [LayerSpec("Identity")]))
-            shape = info.layers[-1].input_shape
-            if shape is not None and len(shape) == 1:
-                # torch drops single values of a (batch, features) input here, as Dropout does (it warns)
-                layer.type = "Dropout"
-                notes.append((leaf.line, "nn.Dropout2d on features drops single values, as torch does for a "
-                                         "(batch, features) input: the card is Dropout"))
+        if leaf.reshape is not None or leaf.features_from is not None or leaf.type == "Dropout2d":
+            layer = _by_shape(leaf, layer, _shape_after(specs, input_shape), problems, notes)
+            if layer is None:                      # no card here, or a problem said why
+                continue
         if leaf.given or leaf.features is not None:
             info = infer_shapes(NetworkSpec(input_shape, specs + [LayerSpec(layer.type, dict(layer.params))]))
             this = info.layers[-1]
             if leaf.features is not None and this.output_shape is not None \
                     and tuple(this.output_shape) != (leaf.features,):
                 problems.append((leaf.line, f"the view to {leaf.features} features gets "
-                                 f"{'×'.join(map(str, this.input_shape))} values a sample — the code expects "
+                                 f"{_dims(this.input_shape)} values a sample — the code expects "
                                  "another input shape than this project's"))
             expected = LAYERS[layer.type].infer(this.input_shape) if this.input_shape is not None \
                 and LAYERS[layer.type].infer else None
@@ -178,6 +176,56 @@ def _check_inferred(leaves: list[Leaf], input_shape: list[int]) -> tuple[list[La
                     layer.params[name] = given
         specs.append(layer)
     return specs, problems, notes
+
+
+def _shape_after(specs: list[LayerSpec], input_shape: list[int]) -> tuple[int, ...] | None:
+    """The sample shape the next card would receive (None where a card before it does not fit)."""
+    shape = infer_shapes(NetworkSpec(input_shape, specs + [LayerSpec("Identity")])).layers[-1].input_shape
+    return tuple(shape) if shape is not None else None
+
+
+def _by_shape(leaf: Leaf, layer: LayerSpec, shape: tuple | None, problems: list, notes: list) -> LayerSpec | None:
+    """The card for a leaf that depends on the shape it receives: a reshape (Unflatten, Flatten or no
+    card), x.view(-1, x.size(k)), nn.Dropout2d on features. None: no card (noted) or a problem."""
+    if shape is None:
+        return layer
+    if leaf.reshape is not None:
+        target = _dims(leaf.reshape)
+        if shape == leaf.reshape:
+            notes.append((leaf.line, f"the reshape to {target} keeps the shape it gets here: no card"))
+            return None
+        merged = _merged(shape, leaf.reshape)
+        if merged is not None:                     # (1, 28, 28) to (28, 28): its first dimensions merged
+            return LayerSpec("Flatten", {"end_dim": merged})
+        if len(shape) != 1 or shape[0] != math.prod(leaf.reshape):
+            problems.append((leaf.line, f"the reshape to {target} gets {_dims(shape)} values a sample — the "
+                             "code expects another input shape than this project's"))
+            return None
+        return layer                               # flat features split: the Unflatten card
+    if leaf.features_from is not None:
+        if leaf.features_from > len(shape):
+            problems.append((leaf.line, f"the view asks for dimension {leaf.features_from} of a sample of "
+                             f"{_dims(shape)}, which has {len(shape)}"))
+            return None
+        leaf.features = shape[leaf.features_from - 1]      # then checked like x.view(-1, N)
+        return layer
+    if len(shape) == 1:                            # Dropout2d: torch drops single values of (batch, features)
+        layer.type = "Dropout"
+        notes.append((leaf.line, "nn.Dropout2d on features drops single values, as torch does for a "
+                                 "(batch, features) input: the card is Dropout"))
+    return layer
+
+
+def _dims(shape) -> str:
+    return "×".join(map(str, shape))
+
+
+def _merged(shape: tuple, target: tuple) -> int | None:
+    """k when `target` is `shape` with its first k dimensions merged into one (Flatten(1, k) makes it)."""
+    for k in range(2, len(shape) + 1):
+        if math.prod(shape[:k]) == target[0] and shape[k:] == target[1:]:
+            return k
+    return None
 
 
 def _as_list(v):

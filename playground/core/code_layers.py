@@ -33,6 +33,8 @@ class Leaf:
     given: dict = field(default_factory=dict)      # input sizes the code states (checked against the shape)
     name: str | None = None                        # the module's path in the original: "features.0"
     features: int | None = None                    # x.view(-1, N): the N the flattened size must be
+    reshape: tuple | None = None                   # x.view(-1, 1, 28, 28): the sample shape it asks for
+    features_from: int | None = None               # x.view(-1, x.size(1)): N is that dimension of the input
     source: ast.AST | None = None                  # the constructor call
     shared: tuple | None = None                    # (binding, index) when reached through a name: one module
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from .errors import ShapeError
 from .layers import LAYERS, LayerType
+from .naming import module_tree
 from .params import check_params
 from .shapes import infer_shapes
 from .spec import LayerSpec, NetworkSpec
@@ -149,18 +150,36 @@ def layer_source(layer: LayerSpec, inferred: dict) -> str:
 
 
 def sequential_source(spec: NetworkSpec, indent: str = "") -> str:
-    """`nn.Sequential(...)` for the spec; raises ShapeError when a layer does not fit."""
+    """`nn.Sequential(...)` for the spec; raises ShapeError when a layer does not fit. Cards imported
+    with their original names (conv1, features.0) are written as `nn.Sequential(OrderedDict([...]))`,
+    nested where the names are, so the code's state_dict keys are those of the exported weights."""
     info = infer_shapes(spec)
     if not info.ok:
         raise ShapeError(info.error)
     if not spec.layers:
         return "nn.Sequential()"
-    lines = ["nn.Sequential("]
+    calls = []
     for layer, layer_info in zip(spec.layers, info.layers):
         inferred = {k: v for k, v in layer_info.inferred.items() if k in LAYERS[layer.type].inferred_names}
-        lines.append(f"{indent}    {layer_source(layer, inferred)},")
-    lines.append(f"{indent})")
-    return "\n".join(lines)
+        calls.append(layer_source(layer, inferred))
+    tree = module_tree(spec) or [(str(i), i) for i in range(len(calls))]
+    return _tree_source(tree, calls, indent)
+
+
+def _tree_source(tree, calls: list[str], indent: str) -> str:
+    """One Sequential level: plain when its keys are 0, 1, 2 ... (torch's own), else an OrderedDict."""
+    inner = indent + "    "
+    items = [(key, _tree_source(content, calls, inner) if isinstance(content, list) else calls[content])
+             for key, content in tree]
+    if [key for key, _ in items] == [str(i) for i in range(len(items))]:
+        return "\n".join(["nn.Sequential(", *(f"{inner}{code}," for _, code in items), f"{indent})"])
+    return "\n".join(["nn.Sequential(OrderedDict([", *(f"{inner}({key!r}, {code})," for key, code in items),
+                      f"{indent}]))"])
+
+
+def uses_names(spec: NetworkSpec) -> bool:
+    """The code for `spec` names its layers (it needs `from collections import OrderedDict`)."""
+    return module_tree(spec) is not None
 
 
 def helper_source(spec: NetworkSpec) -> str:
@@ -207,6 +226,8 @@ def python_script(spec: NetworkSpec, name: str = "network", weights_file: str | 
             weights_doc += f" with the project's seed {seed}, as in Playground"
         weights_doc += "."
     by = f" by Playground {version}" if version else " by Playground"
+    imports = "from collections import OrderedDict  # the layers keep the names of the code they came from\n" \
+        if uses_names(spec) else ""
     return f'''\
 """{title} — written{by}. Needs only PyTorch.
 
@@ -217,7 +238,7 @@ def python_script(spec: NetworkSpec, name: str = "network", weights_file: str | 
 """
 
 import sys
-from pathlib import Path
+{imports}from pathlib import Path
 
 import torch
 from torch import nn

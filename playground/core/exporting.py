@@ -88,7 +88,8 @@ def export_script(network: NetworkSpec, path: str | Path, name: str, state_dict:
     script seeds torch with `seed`, so it starts where Playground does."""
     from .. import __version__
     from .checkpoint import save_weights
-    from .codegen import python_script
+    from .codegen import python_script, uses_names
+    from .naming import original_state_dict
 
     path = Path(path)
     written = []
@@ -105,6 +106,8 @@ def export_script(network: NetworkSpec, path: str | Path, name: str, state_dict:
         if weights == path:
             raise ExportError(f"{path}: a script needs a name that does not end in .weights.pt (the weights take that)")
         apply_state_dict(build_network(network, initialise=False), state_dict, network)  # weights that do not fit fail here
+        if uses_names(network):            # the script's layers carry the original names: so do its weights
+            state_dict = original_state_dict(network, state_dict)
         save_weights(state_dict, weights)
         written.append(weights)
         weights_file = weights.name

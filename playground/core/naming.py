@@ -9,7 +9,7 @@ matched layer by layer in order and shape — only after the user has seen the m
 
 from __future__ import annotations
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from .errors import CheckpointError
 from .spec import NetworkSpec
@@ -78,7 +78,77 @@ def match_in_order(expected: dict[str, Tensor], state: dict) -> list[tuple[str, 
     return pairs
 
 
-def mapping_table(pairs: list[tuple[str, str, tuple]]) -> str:
-    """The mapping as aligned text lines, for a dialog or a terminal."""
-    width = max((len(a) for a, _, _ in pairs), default=0)
-    return "\n".join(f"{a:<{width}}  →  {b}   {'×'.join(map(str, shape)) or 'scalar'}" for a, b, shape in pairs)
+# --- the names as code ------------------------------------------------------------------------
+
+Tree = list  # [(key, card index) or (key, Tree)]: the module tree an nn.Sequential of OrderedDicts builds
+
+
+def module_tree(network: NetworkSpec) -> Tree | None:
+    """The cards as the module tree their names describe (`features.0` inside `features`), so code
+    written from it has exactly the keys original_state_dict gives the weights. A card without a name
+    keeps its index as its key. None when the cards have no names, or the names cannot be one tree with
+    those keys (the code then stays a plain Sequential, whose keys are Playground's own)."""
+    if not has_names(network):
+        return None
+    paths = [layer.name if layer.name is not None else str(i) for i, layer in enumerate(network.layers)]
+    if any(not part or part != part.strip() or part in _RESERVED for path in paths for part in path.split(".")):
+        return None
+    stateful = _stateful(network)
+    if stateful is None:
+        return None
+    keys = [f"{path}.{leaf}" for i, path in enumerate(paths) for leaf in stateful[i]]
+    if len(set(keys)) != len(keys):                      # original_state_dict keeps Playground's keys then
+        return None
+    return _tree([(path.split("."), i) for i, path in enumerate(paths)], stateful)
+
+
+# a key that is an attribute of nn.Module cannot name a submodule (torch refuses it)
+_RESERVED = {name for name in dir(nn.Sequential()) if not name.startswith("__")}
+
+
+def _stateful(network: NetworkSpec) -> list[list[str]] | None:
+    """Each card's state_dict keys (without its prefix), from a network built on the meta device."""
+    from .errors import ShapeError
+    from .shapes import build_network
+
+    try:
+        model = build_network(network, "meta")
+    except ShapeError:
+        return None
+    out: list[list[str]] = [[] for _ in network.layers]
+    for key in model.state_dict():
+        index, _, leaf = key.partition(".")
+        out[int(index)].append(leaf)
+    return out
+
+
+def _tree(items: list[tuple[list[str], int]], stateful: list[list[str]]) -> Tree | None:
+    """Group consecutive cards by their first name part, recursively; a key met twice is renamed when
+    what it holds has no weights (a ReLU used twice), else the names cannot be a tree."""
+    groups: list[tuple[str, list]] = []
+    for parts, index in items:
+        head, rest = parts[0], parts[1:]
+        if rest and groups and groups[-1][0] == head and isinstance(groups[-1][1], list):
+            groups[-1][1].append((rest, index))
+        else:
+            groups.append((head, [(rest, index)] if rest else index))
+    tree: Tree = []
+    seen: set[str] = set()
+    for head, content in groups:
+        indices = [i for _, i in content] if isinstance(content, list) else [content]
+        if head in seen:
+            if any(stateful[i] for i in indices):
+                return None
+            n = 2
+            while f"{head}_{n}" in seen:
+                n += 1
+            head = f"{head}_{n}"
+        seen.add(head)
+        if isinstance(content, list):
+            inner = _tree(content, stateful)
+            if inner is None:
+                return None
+            tree.append((head, inner))
+        else:
+            tree.append((head, content))
+    return tree

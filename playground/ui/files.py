@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMenu, QMessageBox
 
 from ..core.checkpoint import (
     apply_state_dict,
@@ -19,7 +19,7 @@ from ..core.checkpoint import (
     save_weights,
 )
 from ..core.errors import PlaygroundError
-from ..core.naming import mapping_table, match_in_order, original_state_dict
+from ..core.naming import match_in_order, original_state_dict
 from ..core.exporting import FORMATS, export_model, export_script, format_for, weights_path
 from ..core.resume import carry_over
 from ..core.shapes import build_network
@@ -28,6 +28,7 @@ from ..core.validation import defaults_used
 from ..resources_path import example_path
 from .data_folders import DataFolders
 from .document import editor_refusal, new_project
+from .mapping_dialog import WeightMappingDialog
 from .session import TrainedWeights
 
 PROJECT_FILTER = "Playground projects (*.json)"
@@ -295,16 +296,10 @@ class FileActions:
             pairs = match_in_order(model.state_dict(), state)
         except PlaygroundError:
             return None
-        box = QMessageBox(QMessageBox.Question, "Load weights by layer order?",
-                          f"The names in {path.name} are not this network's, but its {len(pairs)} weights pair "
-                          "with the cards one by one in order and shape (the table below). Load them that way?",
-                          QMessageBox.Yes | QMessageBox.Cancel, self.window)
-        box.setObjectName("loadByOrderBox")
-        box.setDetailedText(mapping_table(pairs) + "\n\nWhy not by name:\n" + str(error))
-        box.setDefaultButton(QMessageBox.Cancel)
-        if box.exec() != QMessageBox.Yes:
+        dialog = WeightMappingDialog(pairs, self.document.network, path.name, str(error), self.window)
+        if dialog.exec() != QDialog.Accepted:
             return None
-        return {ours: state[theirs] for theirs, ours, _ in pairs}
+        return dialog.mapped_state(state)
 
     # --- code and standard formats -----------------------------------------------------------
 

@@ -26,12 +26,13 @@ ULPS = dict(rtol=1e-5, atol=1e-6)
 
 # Real code this Playground cannot import yet, and why (each is said in the import's own message):
 EXPECTED_FAILURES = {
-    "seq_dcgan_generator_main": "sizes come from argparse (ngf = int(opt.ngf)), not literals in the code",
-    "seq_dcgan_discriminator_main": "the same: ndf, nc from argparse",
+    "seq_dcgan_generator_main": "pasted alone, its sizes are unbound: argparse sets ngf, the --dataset branch nc",
+    "seq_dcgan_discriminator_main": "the same: ndf from argparse, outside the pasted Sequential",
     "seq_examples_nn_polynomial": "Flatten(0, 1) flattens the batch into the output; cards keep the batch",
-    "class_examples_mnist_rnn": "the LSTM's (output, state) tuple and output[:, -1, :] are not a chain",
-    "class_examples_dqn_mlp": "nn.PReLU is not in the catalogue, and the sizes are constructor arguments",
+    "class_examples_dqn_mlp": "its sizes are constructor arguments without defaults (a list, hidden_structure)",
 }
+# The issue's bar (issue 17): what share of each kind must import and round-trip its weights.
+TARGETS = {"sequential": 0.85, "class": 0.70}
 
 
 def snippets() -> list[dict]:
@@ -110,3 +111,5 @@ def test_the_corpus_imports_and_its_weights_go_both_ways(tmp_path):
         print(f"  not imported: {name}: {reason.splitlines()[0]}")
     # what this corpus measures today, so a change that imports less fails here (EXPECTED_FAILURES says why)
     assert sorted(name for name, _ in failed) == sorted(EXPECTED_FAILURES), failed
+    for kind, (imported, total) in rates.items():
+        assert imported / total >= TARGETS[kind], (kind, imported, total)

@@ -192,6 +192,57 @@ def test_names_bound_to_literals_module_level_class_level_and_defaults():
         ("Linear", {"out_features": 10}, "fc2")]
 
 
+def test_an_argument_without_a_default_matters_only_where_a_layer_reads_it():
+    # DCGAN's Generator(ngpu) stores ngpu and never sizes a layer with it: pasted alone, it imports
+    source = textwrap.dedent("""\
+        class Net(nn.Module):
+            def __init__(self, ngpu, classes):
+                super().__init__()
+                self.ngpu = ngpu
+                self.fc = nn.Linear(4, classes)
+
+            def forward(self, x):
+                return self.fc(x)
+        """)
+    with pytest.raises(CodeImportError) as e:
+        import_code(source, [4])
+    # the line that needs the value, and how to give it; nothing about ngpu
+    assert e.value.problems == [(5, "nn.Linear: the value of out_features cannot be read: 'classes' has no "
+                                    "default, so its value is unknown — add a line like `model = "
+                                    "Net(classes=...)` below the class")]
+    spec = parse_sequential(source + "model = Net(2, 3)\n", [4])
+    assert [(layer.type, layer.params) for layer in spec.layers] == [("Linear", {"out_features": 3})]
+    spec = parse_sequential(source.replace("ngpu, classes", "ngpu, classes=3"), [4])
+    assert [(layer.type, layer.params) for layer in spec.layers] == [("Linear", {"out_features": 3})]
+
+
+def test_sizes_from_argparse_are_its_defaults_and_a_required_option_says_so():
+    # the head of pytorch/examples' dcgan/main.py, as written there, then a Sequential sized from it
+    source = textwrap.dedent("""\
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--dataset', required=True, help='cifar10 | lsun | mnist |imagenet | folder | lfw | fake')
+        parser.add_argument('--nz', type=int, default=100, help='size of the latent z vector')
+        parser.add_argument('--ngf', type=int, default=64)
+        parser.add_argument('--dry-run', action='store_true', help='check a single training cycle works')
+        parser.add_argument('--width', dest='hidden', type=int, default=2 ** 5)
+        opt = parser.parse_args()
+        print(opt)
+        nz = int(opt.nz)
+        ngf = int(opt.ngf)
+        net = nn.Sequential(nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.ReLU(True),
+                            nn.Flatten(), nn.Linear(ngf * 8 * 16, opt.hidden))
+        """)
+    spec = parse_sequential(source, [100, 1, 1])
+    assert [(layer.type, layer.params) for layer in spec.layers] == [
+        ("ConvTranspose2d", {"out_channels": 512, "kernel_size": 4, "stride": 1, "padding": 0, "bias": False}),
+        ("ReLU", {}), ("Flatten", {}), ("Linear", {"out_features": 32})]
+    with pytest.raises(CodeImportError) as e:
+        parse_sequential(source.replace("opt.hidden", "len(opt.dataset)"), [100, 1, 1])
+    assert e.value.problems == [(12, "nn.Linear: the value of out_features cannot be read: --dataset has no "
+                                     "default: its value comes from the command line — give it a default, or "
+                                     "write the size")]
+
+
 # --- Sequentials as tutorials write them --------------------------------------------------------------
 
 def test_inplace_star_lists_comprehensions_nested_and_lazy():
@@ -209,8 +260,9 @@ def test_inplace_star_lists_comprehensions_nested_and_lazy():
     assert [layer.type for layer in spec.layers] == ["Linear", "ReLU", "Linear", "Linear", "Dropout", "LeakyReLU",
                                                      "Linear", "Tanh", "Linear"]
     assert spec.layers[4].params == {"p": 0.5} and spec.layers[5].params == {"negative_slope": 0.2}
-    # the nested Sequential's layers keep its path, so the original's keys are known
-    assert [layer.name for layer in spec.layers] == ["0", "1", "2", "3", "4.0", "4.1", "5", "6", "7"]
+    # the nested Sequential's layers keep its path, so the original's keys are known; a name that is the
+    # card's own index is Playground's key anyway, and is not kept
+    assert [layer.name for layer in spec.layers] == [None, None, None, None, "4.0", "4.1", "5", "6", "7"]
     assert infer_shapes(spec).output_shape == (2,)
 
 
@@ -311,6 +363,83 @@ def test_functional_calls_and_views_become_cards_and_a_reused_layer_two_cards_wi
         import_code(source, [1, 24, 24])
 
 
+def test_an_rnn_tuple_unpacked_and_its_last_step_become_one_card():
+    # pytorch/examples' mnist_rnn: reshape the images to sequences, the LSTM's output[:, -1, :]
+    source = textwrap.dedent("""\
+        class Net(nn.Module):
+            def __init__(self, bidirectional=False):
+                super().__init__()
+                self.rnn = nn.LSTM(input_size=28, hidden_size=8, batch_first=True, bidirectional=bidirectional)
+                self.fc = nn.Linear(8 * (2 if bidirectional else 1), 10)
+
+            def forward(self, x):
+                x = x.reshape(-1, 28, 28)
+                output, (h, c) = self.rnn(x)
+                output = output[:, -1, :]
+                return self.fc(output)
+        """)
+    result = import_code(source, [1, 28, 28])
+    assert [(layer.type, layer.params, layer.name) for layer in result.network.layers] == [
+        ("Flatten", {"end_dim": 2}, None), ("LSTM", {"hidden_size": 8, "bidirectional": False}, "rnn"),
+        ("Linear", {"out_features": 10}, "fc")]
+    # already (28, 28): the reshape is no card; flat features: it is an Unflatten
+    assert [layer.type for layer in import_code(source, [28, 28]).network.layers] == ["LSTM", "Linear"]
+    assert [(layer.type, layer.params) for layer in import_code(source, [784]).network.layers][0] == (
+        "Unflatten", {"dim": 1, "unflattened_size": [28, 28]})
+    with pytest.raises(CodeImportError, match="line 8: the reshape to 28×28 gets 3×28×28 values a sample"):
+        import_code(source, [3, 28, 28])
+    # without [:, -1, :] the whole sequence runs on
+    sequence = import_code(source.replace("        output = output[:, -1, :]\n", ""), [28, 28]).network.layers
+    assert sequence[0].params == {"hidden_size": 8, "bidirectional": False, "output": "sequence"}
+    # torch's own default is time first: that is not the card
+    with pytest.raises(CodeImportError, match="line 4: self.rnn is built without batch_first=True"):
+        import_code(source.replace("batch_first=True, ", ""), [28, 28])
+    # a bidirectional output[:, -1, :] is not what the card's last step is
+    with pytest.raises(CodeImportError, match="line 10: 'output\\[:, -1, :\\]' of a bidirectional LSTM"):
+        import_code(source.replace("bidirectional=False", "bidirectional=True"), [28, 28])
+
+
+def test_a_function_applied_as_a_layer_is_read_as_its_chain():
+    # the nn tutorial's Lambda: a module that applies the function it is given
+    source = textwrap.dedent("""\
+        class Lambda(nn.Module):
+            def __init__(self, func):
+                super().__init__()
+                self.func = func
+
+            def forward(self, x):
+                return self.func(x)
+
+        def preprocess(x):
+            return x.view(-1, 1, 28, 28)
+
+        model = nn.Sequential(
+            Lambda(preprocess),
+            nn.Conv2d(1, 4, 3),
+            nn.AdaptiveAvgPool2d(1),
+            Lambda(lambda x: x.view(x.size(0), -1)),
+            Lambda(lambda x: x.view(-1, x.size(1))),
+            nn.Linear(4, 2),
+        )
+        """)
+    spec = parse_sequential(source, [784])
+    assert [(layer.type, layer.name) for layer in spec.layers] == [
+        ("Unflatten", None), ("Conv2d", None), ("AdaptiveAvgPool2d", None), ("Flatten", None), ("Flatten", None),
+        ("Linear", None)]
+    # already an image: the first Lambda is no card, so the conv keeps its index in the original, 1
+    assert [(layer.type, layer.name) for layer in parse_sequential(source, [1, 28, 28]).layers][:2] == [
+        ("Conv2d", "1"), ("AdaptiveAvgPool2d", "2")]
+    with pytest.raises(CodeImportError, match="line 16: the view to 4 features gets 4×2×2 values a sample"):
+        parse_sequential(source.replace("Pool2d(1)", "Pool2d(2)").replace("x.size(0), -1", "-1, x.size(1)"),
+                         [784])
+    with pytest.raises(CodeImportError, match=r"line 16: .* is not a layer Playground knows"):
+        parse_sequential(source.replace("x.view(x.size(0), -1)", "x.exp()"), [784])
+    with pytest.raises(CodeImportError, match="line 16: the lambda takes 2 inputs"):
+        parse_sequential(source.replace("lambda x: x.view(x.size(0), -1)", "lambda x, y: x"), [784])
+    with pytest.raises(CodeImportError, match="line 17: the view asks for dimension 5 of a sample of 4, which has 1"):
+        parse_sequential(source.replace("x.size(1)", "x.size(5)"), [784])
+
+
 def test_what_cannot_be_a_chain_is_refused_every_line_at_once_with_its_reason():
     source = textwrap.dedent("""\
         class Block(nn.Module):
@@ -367,6 +496,25 @@ def test_nothing_in_a_pasted_class_is_executed(tmp_path):
         """)
     with pytest.raises(CodeImportError):
         parse_sequential(source, [2])   # the __init__ line with open() is refused, not run
+    assert not marker.exists()
+    # nor a command-line default, a function or a lambda applied as a layer
+    source = textwrap.dedent(f"""\
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--n', type=int, default=__import__('os').system('touch {marker}'))
+        opt = parser.parse_args()
+        class Lambda(nn.Module):
+            def __init__(self, func):
+                super().__init__()
+                self.func = func
+            def forward(self, x):
+                return self.func(x)
+        def touch(x):
+            return open({str(marker)!r}, 'w')
+        net = nn.Sequential(Lambda(touch), Lambda(lambda x: open({str(marker)!r}, 'w')), nn.Linear(2, opt.n))
+        """)
+    with pytest.raises(CodeImportError) as e:
+        parse_sequential(source, [2])
+    assert [line for line, _ in e.value.problems] == [2, 11, 12]   # the default, the function, the lambda
     assert not marker.exists()
 
 

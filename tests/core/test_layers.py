@@ -35,6 +35,7 @@ CASES = {
     "Dropout2d": ((3, 4, 4), {"p": 0.2}, lambda: nn.Dropout2d(0.2)),
     "ReLU": ((5,), {}, lambda: nn.ReLU()),
     "LeakyReLU": ((5,), {"negative_slope": 0.2}, lambda: nn.LeakyReLU(0.2)),
+    "PReLU": ((4, 5, 5), {"num_parameters": 4, "init": 0.1}, lambda: nn.PReLU(4, 0.1)),
     "ELU": ((5,), {"alpha": 0.5}, lambda: nn.ELU(0.5)),
     "GELU": ((5,), {"approximate": "tanh"}, lambda: nn.GELU(approximate="tanh")),
     "SiLU": ((5,), {}, lambda: nn.SiLU()),

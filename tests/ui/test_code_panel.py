@@ -212,7 +212,10 @@ def test_a_tutorial_class_pasted_with_its_indentation_becomes_named_cards(window
         ("Conv2d", "conv1"), ("ReLU", None), ("MaxPool2d", "pool"), ("Flatten", None), ("Linear", "fc1")]
     assert window.code.status.text() == "Applied: 5 layers from class Net."
 
-    # the dock now shows the cards as a Sequential; editing a size there keeps the class's names
+    # the dock now shows the cards as a Sequential named as the class names them, so its keys are those
+    # of the exported weights (conv1.weight); editing a size there keeps the names
+    assert window.code.source.startswith("nn.Sequential(OrderedDict([\n    ('conv1', nn.Conv2d(1, 6, 5)),\n")
+    assert "('fc1', nn.Linear(864, 10))" in window.code.source
     window.code.edit.setPlainText(window.code.source.replace("out_channels=6", "out_channels=8")
                                   .replace("nn.Conv2d(1, 6, 5)", "nn.Conv2d(1, 8, 5)"))
     assert window.code.apply()

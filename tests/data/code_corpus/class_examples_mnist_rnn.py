@@ -1,5 +1,5 @@
 # source: pytorch/examples mnist_rnn/main.py @ d9a71134a8f9ef0565a6b1582df47ec3fd5280d9 (BSD-3-Clause)
-# input: 28, 28
+# input: 1, 28, 28
 # model: Net()
 # kind: class
 class Net(nn.Module):

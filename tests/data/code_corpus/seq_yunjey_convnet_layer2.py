@@ -1,0 +1,9 @@
+# source: yunjey/pytorch-tutorial tutorials/02-intermediate/convolutional_neural_network/main.py @ 78c6afe681c4ff5095ef13662c02a7e369b1bcbd (MIT)
+# input: 16, 14, 14
+# model: self.layer2
+# kind: sequential
+        self.layer2 = nn.Sequential(
+            nn.Conv2d(16, 32, kernel_size=5, stride=1, padding=2),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.MaxPool2d(kernel_size=2, stride=2))
