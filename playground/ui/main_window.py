@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self.palette = LayerPalette()
         self.editor = NetworkEditor(self.document)
         self.panel = TrainingPanel(self.document)
+        self.panel.remember_sections(self.settings)
         self.plots = TrainingPlots()
         self.runs = RunList(self.plots)
         self.views = ViewsPanel()
