@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from ..resources_path import resource_path
 from . import layout, shortcuts
 from .errors import ExceptionHook
+from .field_keys import install_field_key_guard
 from .gc_guard import MainThreadGarbageCollector
 from .probe import install_probe
 from .wheel import install_wheel_guard
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
                  build: bool = True):
         super().__init__()
         install_wheel_guard()   # before any field is polished: every one gets StrongFocus
+        install_field_key_guard()   # a focused text field keeps its keys from the panels' shortcuts
         self.setObjectName("mainWindow")
         self.settings = settings or QSettings()
         self._recovery_store = recovery
