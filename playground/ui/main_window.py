@@ -31,6 +31,7 @@ from ..resources_path import resource_path
 from . import layout, shortcuts
 from .errors import ExceptionHook
 from .field_keys import install_field_key_guard
+from .focus_ring import install_focus_rings
 from .gc_guard import MainThreadGarbageCollector
 from .probe import install_probe
 from .wheel import install_wheel_guard
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         install_wheel_guard()   # before any field is polished: every one gets StrongFocus
         install_field_key_guard()   # a focused text field keeps its keys from the panels' shortcuts
+        install_focus_rings()   # a clear ring where the keyboard is (Fusion's mark on a check box is faint)
         self.setObjectName("mainWindow")
         self.settings = settings or QSettings()
         self._recovery_store = recovery
