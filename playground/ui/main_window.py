@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         self.palette = LayerPalette()
         self.editor = NetworkEditor(self.document)
         self.panel = TrainingPanel(self.document)
-        self.panel.remember_sections(self.settings)
+        self.panel.remember_sections(self.settings, self.screen().availableGeometry().height())
         self.plots = TrainingPlots()
         self.runs = RunList(self.plots)
         self.views = ViewsPanel()
@@ -437,6 +437,7 @@ class MainWindow(QMainWindow):
         self.layout().activate()
         self._restore_settings()
         self.layout().activate()   # the restored sizes, applied to this window now
+        layout.split_plots(self)   # the dock state keeps the docks' sizes, not the splitter inside one
         problem = layout.layout_problem(self)
         if problem:
             self.reset_layout()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QAbstractItemView, QApplication, QDockWidget, QWid
 DESKTOP_PROBE = "PLAYGROUND_DESKTOP_PROBE"
 WIDGETS = ("startButton", "trainingPanel", "datasetCombo", "schedulerCombo", "epochsSpin",
            "paletteSearch", "paletteTree", "progressBar")
+SECTIONS = ("dataset", "loss", "optimizer", "scheduler", "training")   # the training panel's, by key
 
 
 class DesktopProbe(QObject):
@@ -83,7 +84,8 @@ def snapshot(window) -> dict:
     doc = window.document
     state.update({
         "widgets": {name: _visible(window.findChild(QWidget, name)) for name in WIDGETS}
-        | {"networkEditor": _on_screen(window.editor.viewport())},
+        | {"networkEditor": _on_screen(window.editor.viewport())}
+        | {f"{key}SectionHeader": _visible(window.findChild(QWidget, f"{key}SectionHeader")) for key in SECTIONS},
         "cards": [{"type": card.type_name, "rect": _visible(card), "selected": card.selected,
                    "fields": {name: _visible(editor.widget) for name, editor in card.form.editors.items()}}
                   for card in window.editor.cards],
@@ -106,6 +108,7 @@ def snapshot(window) -> dict:
         "runs": len(window.runs.run_ids()),
         "docks": {d.objectName(): [d.width(), d.height()] for d in window.findChildren(QDockWidget)},
         "status": window.statusBar().currentMessage(),
+        "sections": {section.key: section.expanded for section in window.panel.sections},
     })
     return state
 

@@ -21,13 +21,15 @@ class CollapsibleSection(QWidget):
         super().__init__(parent)
         self.key, self.title = key, title   # key: the section's stable name in the settings
         self._summary = ""
-        self.header = QToolButton(objectName=f"{key}SectionHeader", checkable=True, checked=True, autoRaise=True)
+        self._expanded = True
+        # not a checkable button: Fusion paints a checked one sunken, and only the open sections looked pressed
+        self.header = QToolButton(objectName=f"{key}SectionHeader", autoRaise=True)
         self.header.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         self.header.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)   # a long summary never widens the dock
         font = self.header.font()
         font.setBold(True)
         self.header.setFont(font)
-        self.header.toggled.connect(self._on_header_toggled)
+        self.header.clicked.connect(lambda: self.set_expanded(not self._expanded))
         self.body = QWidget(objectName=f"{key}SectionBody")
         self.body_layout = QVBoxLayout(self.body)
         self.body_layout.setContentsMargins(8, 0, 4, 6)
@@ -41,20 +43,20 @@ class CollapsibleSection(QWidget):
 
     @property
     def expanded(self) -> bool:
-        return self.header.isChecked()
+        return self._expanded
 
     def set_expanded(self, expanded: bool) -> None:
-        self.header.setChecked(expanded)
+        if expanded == self._expanded:
+            return
+        self._expanded = expanded
+        self.body.setVisible(expanded)
+        self._show_header()
+        self.expanded_changed.emit(expanded)
 
     def set_summary(self, summary: str) -> None:
         """What the section is set to, shown beside the title while it is folded."""
         self._summary = summary
         self._show_header()
-
-    def _on_header_toggled(self, expanded: bool) -> None:
-        self.body.setVisible(expanded)
-        self._show_header()
-        self.expanded_changed.emit(expanded)
 
     def _show_header(self) -> None:
         expanded = self.expanded

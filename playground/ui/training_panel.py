@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -43,6 +43,7 @@ _CONTINUE_TIP = "Train on from the weights the last run ended with, instead of f
 _ERROR_STYLE = theme.ERROR_STYLE
 
 PAUSED_PREFIX = "Paused — "   # on the progress bar while a run is paused
+SHORT_SCREEN = 800   # px of available height: below it, the sections start folded
 FIRST_EXPANDED = {"dataset": True, "loss": False, "optimizer": True, "scheduler": False, "training": True}
 
 
@@ -183,6 +184,10 @@ class TrainingPanel(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setFocusPolicy(Qt.NoFocus)   # a Tab stop with nothing to show; Tab scrolls to each field
         scroll.setWidget(self._settings)
+        self._scroll = scroll
+        for section in self.sections:   # unfolded below the fold: brought into sight
+            section.expanded_changed.connect(
+                lambda on, section=section: self._on_section_expanded_changed(section, on))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -207,10 +212,26 @@ class TrainingPanel(QWidget):
 
     # --- building ---------------------------------------------------------------------------
 
-    def remember_sections(self, settings: QSettings) -> None:
-        """Fold the sections as the person last left them; on first launch the loss and the scheduler,
-        whose defaults fit most runs, fold to one line each so Data, Optimizer and Training fit."""
-        remember(self.sections, settings, FIRST_EXPANDED)
+    def remember_sections(self, settings: QSettings, screen_height: int | None = None) -> None:
+        """Fold the sections as the person last left them. On first launch the loss and the scheduler,
+        whose defaults fit most runs, fold to one line each; on a short screen (`screen_height`, the
+        available height) every section does, and the five lines say what the run will do."""
+        short = screen_height is not None and screen_height < SHORT_SCREEN
+        remember(self.sections, settings, dict.fromkeys(FIRST_EXPANDED, False) if short else FIRST_EXPANDED)
+
+    def _on_section_expanded_changed(self, section: CollapsibleSection, expanded: bool) -> None:
+        if expanded:   # once the layout has made room for its body
+            QTimer.singleShot(0, lambda: self.reveal(section))
+
+    def reveal(self, section: CollapsibleSection) -> None:
+        """Scroll the settings so that `section` is in sight, its header first if it is taller than the panel."""
+        bar, height = self._scroll.verticalScrollBar(), self._scroll.viewport().height()
+        top = section.mapTo(self._settings, section.rect().topLeft()).y()
+        bottom = top + section.height()
+        if bottom > bar.value() + height:
+            bar.setValue(min(top, bottom - height))
+        elif top < bar.value():
+            bar.setValue(top)
 
     def _build_training_box(self) -> CollapsibleSection:
         self.batch_size = _spin("batchSizeSpin", 1, MAX_BATCH)   # the project's own ranges: none clamps

@@ -158,12 +158,21 @@ def test_the_first_hour_with_a_real_mouse_and_keyboard(app):
         bx, by, bw, bh = s["widgets"][name]
         assert bx >= sx and by >= sy and bx + bw <= sx + sw and by + bh <= sy + sh, name
     assert s["docks"]["plotsDock"][1] >= 150 and s["widgets"]["networkEditor"][2] >= 300
+    # on this short screen the training panel's sections start folded: each one a line in sight
+    for key in ("dataset", "loss", "optimizer", "scheduler", "training"):
+        assert s["widgets"][f"{key}SectionHeader"], key
     start_layers, undo = types(s), s["undo"]
 
+    # 10. a click unfolds a section, and the panel scrolls to bring it into sight
+    app.xdo("mousemove", "--sync", *centre(s["widgets"]["trainingSectionHeader"]), "click", 1)
+    s = app.wait(lambda s: s["sections"]["training"] and s["widgets"]["epochsSpin"] and s["panel_scroll"] > 0,
+                 "a click to unfold the Training section, in sight")
+    assert not any(s["sections"][key] for key in ("dataset", "loss", "optimizer", "scheduler"))
+
     # 4. the wheel over the training panel scrolls it and changes no setting
-    field = s["widgets"]["datasetCombo"] or s["widgets"]["epochsSpin"]
-    app.wheel(*centre(field), -4)
-    s = app.wait(lambda s: s["panel_scroll"] > 0, "the training panel to scroll under the wheel")
+    scrolled = s["panel_scroll"]
+    app.wheel(*centre(s["widgets"]["epochsSpin"]), 4)
+    s = app.wait(lambda s: s["panel_scroll"] < scrolled, "the training panel to scroll under the wheel")
     assert (s["dataset"], s["scheduler"], s["undo"], s["modified"]) == ("xor", None, undo, False)
 
     # 4. the wheel over a card's field scrolls the editor, and the field keeps its value

@@ -340,3 +340,31 @@ def test_a_run_locks_the_settings_but_not_the_folding(make_panel):
     assert not panel.optimizer.body.isEnabled() and panel.optimizer.header.isEnabled()
     panel.optimizer.set_expanded(False)
     assert not panel.optimizer.expanded
+
+
+def test_on_a_short_screen_every_section_starts_folded(make_panel, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    panel, _ = make_panel()
+    panel.remember_sections(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat), screen_height=668)
+    assert not any(s.expanded for s in panel.sections)
+    assert [s.header.text() for s in panel.sections] == [
+        "Data  ·  xor (2-D classification)", "Loss  ·  CrossEntropyLoss", "Optimizer  ·  Adam, lr 0.03",
+        "Scheduler  ·  None", "Training  ·  " + panel.training._summary]
+
+
+def test_a_section_unfolded_below_the_fold_scrolls_into_sight(make_panel, qtbot):
+    from PySide6.QtWidgets import QScrollArea
+
+    panel, _ = make_panel()
+    for section in panel.sections:
+        section.set_expanded(False)
+    panel.resize(340, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.data.set_expanded(True)
+    bar = panel.findChild(QScrollArea).verticalScrollBar()
+    assert bar.value() == 0
+    qtbot.mouseClick(panel.training.header, Qt.LeftButton)
+    qtbot.waitUntil(lambda: bar.value() > 0)
+    assert not panel.training.visibleRegion().isEmpty() and not panel.training.header.visibleRegion().isEmpty()
