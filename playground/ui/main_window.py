@@ -34,6 +34,7 @@ from .field_keys import install_field_key_guard
 from .focus_ring import install_focus_rings
 from .gc_guard import MainThreadGarbageCollector
 from .probe import install_probe
+from .toolbar import install_looks
 from .wheel import install_wheel_guard
 
 if TYPE_CHECKING:
@@ -219,6 +220,7 @@ class MainWindow(QMainWindow):
         self.files.build_examples_menu(self.examples_menu)
         self._action("&About Playground", self._on_about_triggered, None, help_menu)
         self._set_icons()
+        install_looks(self, training, view)   # the toolbar, Pause, Large views, the text size
 
     def _set_icons(self) -> None:
         """The platform style's icons on the main actions, so they read at a glance in the menus."""
@@ -271,7 +273,7 @@ class MainWindow(QMainWindow):
         reason = self.start_blocker()
         self.panel.set_start_blocked(reason)
         self.start_action.setEnabled(reason is None)
-        self.start_action.setToolTip(reason or "Train the network")
+        self.start_action.setToolTip(reason or "Train the network (F5)")
         if reason:
             self.statusBar().showMessage(f"Cannot train yet: {reason}")
         else:
@@ -446,13 +448,14 @@ class MainWindow(QMainWindow):
 
     def reset_layout(self) -> None:
         """View > Reset layout: every dock shown, docked where it started, at the first sizes."""
+        self.large_views.forget()
         self._arrange_docks()
         self.layout().activate()
         layout.default_sizes(self)
 
     def _save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/state", self.large_views.state_to_save())
         self.settings.sync()
 
     def terminate(self) -> None:

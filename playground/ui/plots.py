@@ -38,11 +38,14 @@ from PySide6.QtWidgets import (
 from ..core.files import atomic_write_bytes
 from ..core.training import EndEvent, EpochEvent, StepEvent
 from .colors import with_alpha
+from .empty_state import EmptyState
 from . import theme
 
 # Okabe-Ito and Tableau hues: tell apart for colour-blind eyes, readable on white and on dark grey
 PALETTE = theme.SERIES
 SMOOTHING = 0.7          # EMA weight of the past, debiased as in TensorBoard
+EMPTY_TITLE = "No runs yet"
+EMPTY_HINT = "Press Start (F5) to train — the loss appears here, step by step."
 REFRESH_MS = 33          # ~30 redraws a second at most, and only when something changed
 EARLIER_RUN_ALPHA = 0.4  # earlier runs stay for comparison but step back
 HOVER_RADIUS_PX = 40     # the hover label shows a point only when the mouse is this close to it
@@ -225,6 +228,10 @@ class TrainingPlots(QWidget):
         layout.addWidget(self.legend)
         layout.addWidget(splitter, 1)
         self.accuracy_plot.hide()
+        # before the first run: what to do, where the loss will be; the lr plot waits for a run
+        self.empty_state = EmptyState(self.loss_plot, EMPTY_TITLE, EMPTY_HINT, self._fg, self._bg,
+                                      "plotsEmptyState")
+        self._show_empty_state()
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -325,6 +332,11 @@ class TrainingPlots(QWidget):
                              f'&nbsp;<span style="font-weight:{weight}">{_html(run.name)}</span>')
         self.legend.setText("&nbsp;&nbsp; ".join(parts))
         self.legend.setVisible(bool(parts))
+        self._show_empty_state()
+
+    def _show_empty_state(self) -> None:
+        self.empty_state.setVisible(not self._runs)
+        self.lr_plot.setVisible(bool(self._runs))
 
     def is_run_visible(self, run_id: int) -> bool:
         return self._runs[run_id].visible

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QAbstractItemView, QApplication, QDockWidget, QWid
 
 DESKTOP_PROBE = "PLAYGROUND_DESKTOP_PROBE"
 WIDGETS = ("startButton", "trainingPanel", "datasetCombo", "schedulerCombo", "epochsSpin",
-           "paletteSearch", "paletteTree", "progressBar")
+           "paletteSearch", "paletteTree", "progressBar", "mainToolBar", "plotsEmptyState")
 SECTIONS = ("dataset", "loss", "optimizer", "scheduler", "training")   # the training panel's, by key
 
 

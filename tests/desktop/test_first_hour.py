@@ -161,6 +161,7 @@ def test_the_first_hour_with_a_real_mouse_and_keyboard(app):
     # on this short screen the training panel's sections start folded: each one a line in sight
     for key in ("dataset", "loss", "optimizer", "scheduler", "training"):
         assert s["widgets"][f"{key}SectionHeader"], key
+    assert s["widgets"]["mainToolBar"] and s["widgets"]["plotsEmptyState"]   # before any run: what to do
     start_layers, undo = types(s), s["undo"]
 
     # 10. a click unfolds a section, and the panel scrolls to bring it into sight
