@@ -46,6 +46,7 @@ PALETTE = theme.SERIES
 SMOOTHING = 0.7          # EMA weight of the past, debiased as in TensorBoard
 EMPTY_TITLE = "No runs yet"
 EMPTY_HINT = "Press Start (F5) to train — the loss appears here, step by step."
+SMALL_PLOT_MIN = 64      # px: the accuracy and lr plots under the loss plot (110)
 REFRESH_MS = 33          # ~30 redraws a second at most, and only when something changed
 EARLIER_RUN_ALPHA = 0.4  # earlier runs stay for comparison but step back
 HOVER_RADIUS_PX = 40     # the hover label shows a point only when the mouse is this close to it
@@ -170,7 +171,7 @@ class TrainingPlots(QWidget):
 
         self.loss_plot = self._make_plot("lossPlot", "loss")
         self.accuracy_plot = self._make_plot("accuracyPlot", "acc", "%")   # short: it fits the short plot
-        self.lr_plot = self._make_plot("lrPlot", "learning rate")
+        self.lr_plot = self._make_plot("lrPlot", "lr")   # "learning rate" was cut off on the short plot
         for plot in (self.accuracy_plot, self.lr_plot):
             plot.setXLink(self.loss_plot)
         # the legend: a line of text above the plots, never over a curve, listing the runs shown
@@ -212,7 +213,6 @@ class TrainingPlots(QWidget):
         top = QHBoxLayout()
         top.setContentsMargins(4, 0, 4, 0)
         top.addWidget(title, 1)
-        top.addWidget(self.best_label)
         top.addSpacing(12)
         top.addWidget(self.log_scale_check)
         top.addWidget(self.fit_button)
@@ -225,9 +225,20 @@ class TrainingPlots(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(top)
-        layout.addWidget(self.legend)
+        # the best epoch on the legend's line: in the header it squeezed the title to "Trainin"
+        keys = QHBoxLayout()
+        keys.setContentsMargins(0, 0, 4, 0)
+        keys.addWidget(self.legend, 1)
+        keys.addWidget(self.best_label)
+        layout.addLayout(keys)
         layout.addWidget(splitter, 1)
         self.accuracy_plot.hide()
+        for plot in (self.accuracy_plot, self.lr_plot):   # three plots of 110 px scrolled a short dock
+            plot.setMinimumHeight(SMALL_PLOT_MIN)
+        for plot in (self.loss_plot, self.accuracy_plot):   # the x axes are linked: steps read off the lowest
+            plot.getPlotItem().getAxis("bottom").setStyle(showValues=False)
+            plot.getPlotItem().getAxis("bottom").setLabel("")
+            plot.getPlotItem().getAxis("bottom").setHeight(6)
         # before the first run: what to do, where the loss will be; the lr plot waits for a run
         self.empty_state = EmptyState(self.loss_plot, EMPTY_TITLE, EMPTY_HINT, self._fg, self._bg,
                                       "plotsEmptyState")

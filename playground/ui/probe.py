@@ -56,6 +56,15 @@ def _on_screen(widget: QWidget) -> list[int] | None:
     return [top_left.x(), top_left.y(), widget.width(), widget.height()]
 
 
+def _tabs(tabs) -> dict[str, list[int]]:
+    """Where each tab of a tab widget can be clicked, by its text, in screen coordinates."""
+    bar = tabs.tabBar()
+    if not bar.isVisible():
+        return {}
+    centres = {tabs.tabText(i): bar.mapToGlobal(bar.tabRect(i).center()) for i in range(tabs.count())}
+    return {text: [point.x(), point.y()] for text, point in centres.items()}
+
+
 def snapshot(window) -> dict:
     app = QApplication.instance()
     screen = window.screen().availableGeometry()
@@ -109,6 +118,8 @@ def snapshot(window) -> dict:
         "docks": {d.objectName(): [d.width(), d.height()] for d in window.findChildren(QDockWidget)},
         "status": window.statusBar().currentMessage(),
         "sections": {section.key: section.expanded for section in window.panel.sections},
+        "dock_rects": {d.objectName(): _on_screen(d) for d in window.findChildren(QDockWidget)},
+        "view_tabs": _tabs(window.views),
     })
     return state
 
