@@ -46,7 +46,7 @@ PALETTE = theme.SERIES
 SMOOTHING = 0.7          # EMA weight of the past, debiased as in TensorBoard
 EMPTY_TITLE = "No runs yet"
 EMPTY_HINT = "Press Start (F5) to train — the loss appears here, step by step."
-SMALL_PLOT_MIN = 64      # px: the accuracy and lr plots under the loss plot (110)
+LOSS_PLOT_MIN, SMALL_PLOT_MIN = 80, 48   # px: three plots fit a 250 px dock (1024x700) without scrolling
 REFRESH_MS = 33          # ~30 redraws a second at most, and only when something changed
 EARLIER_RUN_ALPHA = 0.4  # earlier runs stay for comparison but step back
 HOVER_RADIUS_PX = 40     # the hover label shows a point only when the mouse is this close to it
@@ -152,6 +152,7 @@ class _Run:
     visible: bool = True
     end: EndEvent | None = None
     drawn_epochs: int = -1   # epochs on the per-epoch curves: they change once an epoch, not every refresh
+    lr_varies: bool = False  # a scheduler moved the lr: only then is the lr plot worth its room
 
     def best_epoch(self) -> tuple[float, EpochEvent] | None:
         scored = [(x, e) for x, e in self.epochs if e.val_loss is not None and math.isfinite(e.val_loss)]
@@ -186,7 +187,7 @@ class TrainingPlots(QWidget):
         # said in the header, not on the plot: in a short plot any label collides with the legend
         self.best_label = QLabel()
         self.best_label.setObjectName("bestEpochLabel")
-        self.best_label.setToolTip("The epoch with the lowest validation loss (the star and the dashed line)")
+        self.best_label.setToolTip("The epoch with the lowest validation loss, and that loss (the star and the dashed line)")
         self.best_label.hide()
         self.best_line.setZValue(-5)
         self.best_line.hide()
@@ -235,14 +236,10 @@ class TrainingPlots(QWidget):
         self.accuracy_plot.hide()
         for plot in (self.accuracy_plot, self.lr_plot):   # three plots of 110 px scrolled a short dock
             plot.setMinimumHeight(SMALL_PLOT_MIN)
-        for plot in (self.loss_plot, self.accuracy_plot):   # the x axes are linked: steps read off the lowest
-            plot.getPlotItem().getAxis("bottom").setStyle(showValues=False)
-            plot.getPlotItem().getAxis("bottom").setLabel("")
-            plot.getPlotItem().getAxis("bottom").setHeight(6)
         # before the first run: what to do, where the loss will be; the lr plot waits for a run
         self.empty_state = EmptyState(self.loss_plot, EMPTY_TITLE, EMPTY_HINT, self._fg, self._bg,
                                       "plotsEmptyState")
-        self._show_empty_state()
+        self._arrange_plots()
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -292,6 +289,11 @@ class TrainingPlots(QWidget):
             count += 1
             smooth[i] = ema / (1 - w**count)
         run.ema, run.ema_count = ema, count
+        if not run.lr_varies:
+            first = run.steps[LR][0] if len(run.steps) else lr[0]
+            if np.any(np.abs(lr - first) > 1e-12 * abs(first)):
+                run.lr_varies = True
+                self._arrange_plots()
         run.steps.extend(x, loss, smooth, lr)
         run.steps_per_epoch = events[-1].steps
         self._mark_dirty(run_id)
@@ -305,7 +307,9 @@ class TrainingPlots(QWidget):
             x = float(run.steps[STEP][-1]) if len(run.steps) else float(event.epoch)
         run.epochs.append((x, event))
         if event.val_accuracy is not None or event.train_accuracy is not None:
-            self.accuracy_plot.show()  # regression has no accuracy: the loss keeps the room
+            if self.accuracy_plot.isHidden():   # regression has no accuracy: the loss keeps the room
+                self.accuracy_plot.show()
+                self._arrange_plots()
         self._mark_dirty(run_id)
 
     def end_run(self, run_id: int, event: EndEvent) -> None:
@@ -343,11 +347,21 @@ class TrainingPlots(QWidget):
                              f'&nbsp;<span style="font-weight:{weight}">{_html(run.name)}</span>')
         self.legend.setText("&nbsp;&nbsp; ".join(parts))
         self.legend.setVisible(bool(parts))
-        self._show_empty_state()
+        self._arrange_plots()
 
-    def _show_empty_state(self) -> None:
+    def _arrange_plots(self) -> None:
+        """Before any run the empty state; the accuracy plot once a run has an accuracy, the lr plot once a
+        scheduler moves the lr (a flat line took a third of a short dock); the step axis drawn once, under
+        the lowest plot shown (the x axes are linked)."""
         self.empty_state.setVisible(not self._runs)
-        self.lr_plot.setVisible(bool(self._runs))
+        self.lr_plot.setVisible(any(run.lr_varies for run in self._runs.values()))
+        plots = (self.loss_plot, self.accuracy_plot, self.lr_plot)
+        lowest = [plot for plot in plots if not plot.isHidden()][-1]
+        for plot in plots:
+            axis = plot.getPlotItem().getAxis("bottom")
+            axis.setStyle(showValues=plot is lowest)
+            axis.setLabel("step" if plot is lowest else "", **self._axis_style)
+            axis.setHeight(None if plot is lowest else 6)
 
     def is_run_visible(self, run_id: int) -> bool:
         return self._runs[run_id].visible
@@ -499,7 +513,7 @@ class TrainingPlots(QWidget):
         x, e = best
         self.best_line.setValue(x)
         self.best_line.show()
-        self.best_label.setText(f"★ best: epoch {e.epoch}, val loss {e.val_loss:.4g}")
+        self.best_label.setText(f"★ best epoch {e.epoch}: {e.val_loss:.4g}")   # short: it shares the legend's line
         self.best_label.show()
 
     def _make_plot(self, name: str, label: str, units: str | None = None) -> pg.PlotWidget:
@@ -514,7 +528,7 @@ class TrainingPlots(QWidget):
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")
         item.hideButtons()  # the "A" auto-range button overlaps the x labels; the context menu has it
-        style = {"color": self._fg.name(), "font-size": "10pt"}
+        style = self._axis_style = {"color": self._fg.name(), "font-size": "10pt"}
         for side, text in (("left", f"{label} ({units})" if units else label), ("bottom", "step")):
             axis = item.getAxis(side)
             axis.setPen(pg.mkPen(with_alpha(self._fg, 140)))
@@ -526,7 +540,7 @@ class TrainingPlots(QWidget):
             # an axis (its grid lines included) repaints from a pixmap until its ticks change:
             # replaying its picture cost ~1 ms an axis on every frame of a live run
             item.getAxis(side).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
-        plot.setMinimumHeight(110)
+        plot.setMinimumHeight(LOSS_PLOT_MIN)
         return plot
 
     def _curve(self, plot: pg.PlotWidget, **opts) -> pg.PlotDataItem:

@@ -120,6 +120,7 @@ def snapshot(window) -> dict:
         "sections": {section.key: section.expanded for section in window.panel.sections},
         "dock_rects": {d.objectName(): _on_screen(d) for d in window.findChildren(QDockWidget)},
         "view_tabs": _tabs(window.views),
+        "plots_scroll": window.findChild(QWidget, "plotsSplitterScroll").verticalScrollBar().maximum(),
     })
     return state
 

@@ -217,4 +217,5 @@ def test_the_first_hour_with_a_real_mouse_and_keyboard(app):
     app.wait(lambda s: s["run_state"] != "idle" or s["runs"] == 1, "F5 to start the run")
     s = app.wait(lambda s: s["run_state"] == "idle" and s["runs"] == 1, "the run to finish")
     last = app.screenshot("3-trained")
+    assert s["plots_scroll"] == 0, "the loss, accuracy and lr plots do not fit the Plots dock"
     assert first.stat().st_size > 0 and last.stat().st_size > 0

@@ -57,11 +57,29 @@ def test_before_the_first_run_the_loss_plot_says_what_to_do(window):
     plots = window.plots
     assert plots.empty_state.isVisible() and "Start (F5)" in plots.empty_state.plain_text()
     assert plots.empty_state.geometry() == plots.loss_plot.rect()   # covers the empty axes
-    assert not plots.lr_plot.isVisible()
     plots.begin_run(1, "Run 1", "")
-    assert not plots.empty_state.isVisible() and plots.lr_plot.isVisible()
+    assert not plots.empty_state.isVisible()
     plots.remove_run(1)
     assert plots.empty_state.isVisible()
+
+
+def test_the_lr_plot_appears_once_a_scheduler_moves_the_lr_and_the_step_axis_is_drawn_once(window):
+    from playground.core.training import StepEvent
+
+    plots = window.plots
+
+    def report(run_id, first, lrs):
+        plots.add_steps(run_id, [StepEvent(1, i + 1, 50, first + i, 1.0, lr, 1000.0) for i, lr in enumerate(lrs)])
+
+    def step_axes():
+        return [p.objectName() for p in (plots.loss_plot, plots.accuracy_plot, plots.lr_plot)
+                if not p.isHidden() and p.getPlotItem().getAxis("bottom").style["showValues"]]
+
+    plots.begin_run(1, "Run 1", "")
+    report(1, 1, [0.01] * 10)   # a constant lr: a flat line is not worth a third of a short dock
+    assert plots.lr_plot.isHidden() and step_axes() == ["lossPlot"]
+    report(1, 11, [0.01, 0.009, 0.008])
+    assert not plots.lr_plot.isHidden() and step_axes() == ["lrPlot"]
 
 
 def test_large_views_gives_the_views_most_of_the_window_and_back(qtbot, window, settings):

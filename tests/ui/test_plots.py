@@ -99,7 +99,7 @@ def test_the_best_epoch_is_marked(plots):
     bx, by = plots.run_curves(1).best.getOriginalDataset()
     assert list(bx) == [30] and list(by) == [0.3]
     assert plots.best_line.isVisible() and plots.best_line.value() == 30
-    assert plots.best_label.text() == "★ best: epoch 3, val loss 0.3"
+    assert plots.best_label.text() == "★ best epoch 3: 0.3"
 
 
 def test_without_validation_there_is_no_best_marker(plots):
