@@ -46,6 +46,7 @@ PALETTE = theme.SERIES
 SMOOTHING = 0.7          # EMA weight of the past, debiased as in TensorBoard
 EMPTY_TITLE = "No runs yet"
 EMPTY_HINT = "Press Start (F5) to train — the loss appears here, step by step."
+PLOT_SHARES = (3, 2, 2)  # of the height: loss, accuracy, learning rate (the lowest also holds the step axis)
 LOSS_PLOT_MIN, SMALL_PLOT_MIN = 80, 48   # px: three plots fit a 250 px dock (1024x700) without scrolling
 REFRESH_MS = 33          # ~30 redraws a second at most, and only when something changed
 EARLIER_RUN_ALPHA = 0.4  # earlier runs stay for comparison but step back
@@ -218,11 +219,12 @@ class TrainingPlots(QWidget):
         top.addWidget(self.log_scale_check)
         top.addWidget(self.fit_button)
         # stacked, so the linked x axes line up: x-linking aligns views by their position on screen
-        splitter = QSplitter(Qt.Vertical)
+        splitter = self._splitter = QSplitter(Qt.Vertical)
         splitter.setChildrenCollapsible(False)
-        for plot, stretch in ((self.loss_plot, 5), (self.accuracy_plot, 2), (self.lr_plot, 2)):
+        for plot, stretch in zip((self.loss_plot, self.accuracy_plot, self.lr_plot), PLOT_SHARES):
             splitter.addWidget(plot)
             splitter.setStretchFactor(splitter.indexOf(plot), stretch)
+        self._shown_plots: tuple = ()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(top)
@@ -356,7 +358,14 @@ class TrainingPlots(QWidget):
         self.empty_state.setVisible(not self._runs)
         self.lr_plot.setVisible(any(run.lr_varies for run in self._runs.values()))
         plots = (self.loss_plot, self.accuracy_plot, self.lr_plot)
-        lowest = [plot for plot in plots if not plot.isHidden()][-1]
+        shown = tuple(plot for plot in plots if not plot.isHidden())
+        lowest = shown[-1]
+        if shown != self._shown_plots:   # a plot shown mid-run got what the others left: 10 px
+            self._shown_plots = shown
+            whole = max(self._splitter.height(), 1)
+            total = sum(share for plot, share in zip(plots, PLOT_SHARES) if plot in shown)
+            self._splitter.setSizes([whole * share // total if plot in shown else 0
+                                     for plot, share in zip(plots, PLOT_SHARES)])
         for plot in plots:
             axis = plot.getPlotItem().getAxis("bottom")
             axis.setStyle(showValues=plot is lowest)

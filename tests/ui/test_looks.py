@@ -118,3 +118,14 @@ def test_text_size_keys_scale_the_whole_application_and_are_kept(qtbot, window, 
     view = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
     names = {a.text() for a in view.actions()}
     assert {"Lar&ger text", "S&maller text", "Reset te&xt size", "&Large views"} <= names
+
+
+def test_the_accuracy_plot_shown_mid_run_gets_its_share_of_the_height(qtbot, window):
+    from playground.core.training import EpochEvent
+
+    plots = window.plots
+    plots.begin_run(1, "Run 1", "")
+    plots.add_epoch(1, EpochEvent(1, 5, 0.5, 0.4, 0.9, 1000.0, 0.5, 0.01))
+    assert not plots.accuracy_plot.isHidden()
+    loss, accuracy = plots.loss_plot.height(), plots.accuracy_plot.height()
+    assert accuracy >= 0.5 * loss, (loss, accuracy)   # 3 : 2, not the 10 px it was left
