@@ -212,7 +212,12 @@ def test_the_first_hour_with_a_real_mouse_and_keyboard(app):
     app.key("Tab")   # from the palette into the editor: a card is selected, so the focus shows
     s = app.wait(lambda s: s["focus"]["name"] == "networkEditor" and s["selected"] >= 0, "Tab into the editor")
     app.key("Up", "Up", "Return")   # walk up to the Linear card; Enter goes into its first field
-    app.wait(lambda s: s["focus"]["name"].startswith("param_") and s["focus"]["rect"], "Enter into a card's field")
+    s = app.wait(lambda s: s["focus"]["name"].startswith("param_") and s["focus"]["rect"], "Enter into a card's field")
+    # Ctrl+D typed into the field stays in the field: the editor's Duplicate does not take it
+    field, layers = s["focus"]["name"], types(s)
+    app.key("ctrl+d", "Tab")   # X delivers keys in order: once Tab has moved the focus, Ctrl+D was handled
+    s = app.wait(lambda s: s["focus"]["name"] != field, "Tab out of the field after Ctrl+D")
+    assert types(s) == layers, "Ctrl+D in a card's field duplicated the layer"
     app.key("F5")
     app.wait(lambda s: s["run_state"] != "idle" or s["runs"] == 1, "F5 to start the run")
     s = app.wait(lambda s: s["run_state"] == "idle" and s["runs"] == 1, "the run to finish")
