@@ -57,4 +57,5 @@ class TextSize(QObject):
             font.setPointSizeF(font.pointSizeF() * self.scale)
         else:   # a font sized in pixels
             font.setPixelSize(max(1, round(font.pixelSize() * self.scale)))
-        QApplication.setFont(font)
+        if font != QApplication.font():   # every window built applies it: no relayout of all for nothing
+            QApplication.setFont(font)
