@@ -345,8 +345,9 @@ class TrainingPlots(QWidget):
         for run in self._runs.values():
             if run.visible:
                 weight = "bold" if run.id == self._current else "normal"
+                name = _html(run.name).replace(" ", "&nbsp;")   # the legend wraps between runs, not in a name
                 parts.append(f'<span style="color:{run.color.name()}; font-size:12pt">■</span>'
-                             f'&nbsp;<span style="font-weight:{weight}">{_html(run.name)}</span>')
+                             f'&nbsp;<span style="font-weight:{weight}">{name}</span>')
         self.legend.setText("&nbsp;&nbsp; ".join(parts))
         self.legend.setVisible(bool(parts))
         self._arrange_plots()

@@ -415,3 +415,10 @@ def test_a_run_on_other_data_hides_the_earlier_ones_and_clearing_removes_ended_r
     qtbot.mouseClick(run_list.clear_button, Qt.LeftButton)     # run 3 is still training: it stays
     assert run_list.run_ids() == [3] and plots.run_ids() == [3]
     assert run_list.cell_text(3, "Run") == "Run 3"
+
+
+def test_a_narrow_legend_wraps_between_runs_never_inside_a_name(qtbot, plots):
+    plots.resize(230, 400)
+    plots.begin_run(1, "Run 1", "")
+    plots.begin_run(2, "Run 2", "")
+    assert "Run&nbsp;1" in plots.legend.text() and "Run 1" not in plots.legend.text()
