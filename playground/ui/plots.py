@@ -188,6 +188,8 @@ class TrainingPlots(QWidget):
         # said in the header, not on the plot: in a short plot any label collides with the legend
         self.best_label = QLabel()
         self.best_label.setObjectName("bestEpochLabel")
+        self.best_label.setWordWrap(True)   # in a narrow dock two lines, not a dock wider than the window
+        self.best_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.best_label.setToolTip("The epoch with the lowest validation loss, and that loss (the star and the dashed line)")
         self.best_label.hide()
         self.best_line.setZValue(-5)

@@ -41,6 +41,8 @@ class LargeViews(QObject):
         if not large:
             if self._saved is not None:
                 w.restoreState(self._saved)
+                w.layout().activate()
+                layout.split_plots(w)   # squeezed while the views were large, the run list kept the room
             self._saved = None
             return
         self._saved = w.saveState()

@@ -188,3 +188,21 @@ def test_at_1024x700_the_editor_start_the_plots_and_every_section_are_usable(qtb
     win.layout().activate()
     assert win.panel.optimizer.body.isVisible() and shown(win.panel.start_button)
     assert layout.layout_problem(win) is None
+
+
+    # after a run the plots still fit their dock, also once the views were made large and back
+    from playground.core.training import EpochEvent, StepEvent
+
+    win.plots.begin_run(1, "Run 1", "")
+    win.plots.add_steps(1, [StepEvent(1, i, 50, i, 1.0 / i, 0.01, 1000.0) for i in range(1, 51)])
+    win.plots.add_epoch(1, EpochEvent(1, 60, 0.5, 0.0311634, 0.96, 1000.0, 0.5, 0.01))
+    win.plots.refresh()
+    assert win.plots.best_label.isVisible()
+    plots_area = win.findChild(QScrollArea, "plotsSplitterScroll")
+    for large in (False, True, False):
+        if large != win.large_views.action.isChecked():
+            win.large_views.action.trigger()
+        win.layout().activate()
+        if not large:
+            bars = plots_area.horizontalScrollBar().maximum(), plots_area.verticalScrollBar().maximum()
+            assert bars == (0, 0), f"the Plots dock scrolls {bars}"
