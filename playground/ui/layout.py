@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QSplitter, QWidget
 
 FIRST_SIZE = QSize(1400, 900)     # what the window opens at where the screen has room
 FRAME_ROOM = QSize(16, 56)        # the window manager's frame and a panel: kept free around the first window
@@ -20,6 +20,7 @@ BOTTOM_DOCK_MAX = 0.6             # of the window's height, for the plots and vi
 DOCK_MIN = 60                     # px: a dock thinner than this shows nothing
 PLOTS_SHARE = 0.38                # of the height, for the plots and views on first launch
 SIDE_WIDTHS = {"paletteDock": 200, "trainingDock": 340}   # first launch, px (scaled down on small screens)
+CURVES_SHARE = 0.62               # of the Plots dock's width, for the curves beside the run list
 
 
 def first_geometry(available: QRect) -> QRect:
@@ -43,6 +44,17 @@ def default_sizes(window: QMainWindow) -> None:
     docks = [window.findChild(QDockWidget, name) for name in SIDE_WIDTHS]
     window.resizeDocks(docks, [int(w * scale) for w in SIDE_WIDTHS.values()], Qt.Horizontal)
     window.layout().activate()   # now, not at the next pass of the event loop
+    split_plots(window)
+
+
+def split_plots(window: QMainWindow) -> None:
+    """Most of the Plots dock to the curves: left to its size hint, the run list's many columns took
+    half of it and left a loss plot 140 px wide at 1024x700 (the list scrolls sideways instead)."""
+    splitter = window.findChild(QSplitter, "plotsSplitter")
+    if splitter is not None and splitter.count() == 2:
+        whole = max(splitter.width(), 2)
+        curves = int(whole * CURVES_SHARE)
+        splitter.setSizes([curves, whole - curves])
 
 
 def layout_problem(window: QMainWindow) -> str | None:

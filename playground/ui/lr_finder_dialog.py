@@ -26,6 +26,7 @@ from ..core.lr_finder import LRFinderResult, LRFinderStep
 from ..core.spec import Project
 from . import theme
 from .colors import with_alpha
+from .empty_state import EmptyState
 from .plots import PALETTE
 from .worker import FinderRun
 
@@ -108,6 +109,10 @@ class LRFinderDialog(QDialog):
 
         self.plot = pg.PlotWidget(background=self._bg, axisItems={"bottom": _LrAxis("bottom")})
         self.plot.setObjectName("lrFinderPlot")
+        # until the first losses arrive: what Run will draw here (empty axes from 0 to 1 said nothing)
+        self.empty_state = EmptyState(self.plot, "No range test yet",
+                                      "Press Run: the loss appears here as the learning rate grows.",
+                                      self._fg, self._bg, "lrFinderEmptyState")
         item = self.plot.getPlotItem()
         item.setLogMode(x=True)
         item.showGrid(x=True, y=True, alpha=0.18)
@@ -310,6 +315,7 @@ class LRFinderDialog(QDialog):
         self.curve.setData(x, np.asarray(losses, float))
         self.raw_curve.setData(x, np.asarray(raw, float))
         if losses:
+            self.empty_state.hide()
             # the blow-up at the end would squash the interesting part into a line: cap the view
             best = min(losses)
             top = max(losses[0], best) * 1.25

@@ -30,8 +30,11 @@ from PySide6.QtWidgets import (
 from ..resources_path import resource_path
 from . import layout, shortcuts
 from .errors import ExceptionHook
+from .field_keys import install_field_key_guard
+from .focus_ring import install_focus_rings
 from .gc_guard import MainThreadGarbageCollector
 from .probe import install_probe
+from .toolbar import install_looks
 from .wheel import install_wheel_guard
 
 if TYPE_CHECKING:
@@ -60,6 +63,8 @@ class MainWindow(QMainWindow):
                  build: bool = True):
         super().__init__()
         install_wheel_guard()   # before any field is polished: every one gets StrongFocus
+        install_field_key_guard()   # a focused text field keeps its keys from the panels' shortcuts
+        install_focus_rings()   # a clear ring where the keyboard is (Fusion's mark on a check box is faint)
         self.setObjectName("mainWindow")
         self.settings = settings or QSettings()
         self._recovery_store = recovery
@@ -106,6 +111,7 @@ class MainWindow(QMainWindow):
         self.palette = LayerPalette()
         self.editor = NetworkEditor(self.document)
         self.panel = TrainingPanel(self.document)
+        self.panel.remember_sections(self.settings, self.screen().availableGeometry().height())
         self.plots = TrainingPlots()
         self.runs = RunList(self.plots)
         self.views = ViewsPanel()
@@ -214,6 +220,7 @@ class MainWindow(QMainWindow):
         self.files.build_examples_menu(self.examples_menu)
         self._action("&About Playground", self._on_about_triggered, None, help_menu)
         self._set_icons()
+        install_looks(self, training, view)   # the toolbar, Pause, Large views, the text size
 
     def _set_icons(self) -> None:
         """The platform style's icons on the main actions, so they read at a glance in the menus."""
@@ -271,7 +278,7 @@ class MainWindow(QMainWindow):
             worker_pool().prefetch(project.data.to_dict(), project.training.device)
         self.panel.set_start_blocked(reason)
         self.start_action.setEnabled(reason is None)
-        self.start_action.setToolTip(reason or "Train the network")
+        self.start_action.setToolTip(reason or "Train the network (F5)")
         if reason:
             self.statusBar().showMessage(f"Cannot train yet: {reason}")
         else:
@@ -437,6 +444,7 @@ class MainWindow(QMainWindow):
         self.layout().activate()
         self._restore_settings()
         self.layout().activate()   # the restored sizes, applied to this window now
+        layout.split_plots(self)   # the dock state keeps the docks' sizes, not the splitter inside one
         problem = layout.layout_problem(self)
         if problem:
             self.reset_layout()
@@ -445,13 +453,14 @@ class MainWindow(QMainWindow):
 
     def reset_layout(self) -> None:
         """View > Reset layout: every dock shown, docked where it started, at the first sizes."""
+        self.large_views.forget()
         self._arrange_docks()
         self.layout().activate()
         layout.default_sizes(self)
 
     def _save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/state", self.large_views.state_to_save())
         self.settings.sync()
 
     def terminate(self) -> None:

@@ -38,11 +38,16 @@ from PySide6.QtWidgets import (
 from ..core.files import atomic_write_bytes
 from ..core.training import EndEvent, EpochEvent, StepEvent
 from .colors import with_alpha
+from .empty_state import EmptyState
 from . import theme
 
 # Okabe-Ito and Tableau hues: tell apart for colour-blind eyes, readable on white and on dark grey
 PALETTE = theme.SERIES
 SMOOTHING = 0.7          # EMA weight of the past, debiased as in TensorBoard
+EMPTY_TITLE = "No runs yet"
+EMPTY_HINT = "Press Start (F5) to train — the loss appears here, step by step."
+PLOT_SHARES = (3, 2, 2)  # of the height: loss, accuracy, learning rate (the lowest also holds the step axis)
+LOSS_PLOT_MIN, SMALL_PLOT_MIN = 80, 48   # px: three plots fit a 250 px dock (1024x700) without scrolling
 REFRESH_MS = 125         # at most 8 redraws a second, and only when something changed: a curve fed 8
                          # times a second looks as live as at 30, and each redraw of the plots and their
                          # axes (~10 ms of the GUI thread) is a core taken from a 2-core machine's training
@@ -150,6 +155,7 @@ class _Run:
     visible: bool = True
     end: EndEvent | None = None
     drawn_epochs: int = -1   # epochs on the per-epoch curves: they change once an epoch, not every refresh
+    lr_varies: bool = False  # a scheduler moved the lr: only then is the lr plot worth its room
 
     def best_epoch(self) -> tuple[float, EpochEvent] | None:
         scored = [(x, e) for x, e in self.epochs if e.val_loss is not None and math.isfinite(e.val_loss)]
@@ -169,7 +175,7 @@ class TrainingPlots(QWidget):
 
         self.loss_plot = self._make_plot("lossPlot", "loss")
         self.accuracy_plot = self._make_plot("accuracyPlot", "acc", "%")   # short: it fits the short plot
-        self.lr_plot = self._make_plot("lrPlot", "learning rate")
+        self.lr_plot = self._make_plot("lrPlot", "lr")   # "learning rate" was cut off on the short plot
         for plot in (self.accuracy_plot, self.lr_plot):
             plot.setXLink(self.loss_plot)
         # the legend: a line of text above the plots, never over a curve, listing the runs shown
@@ -184,7 +190,9 @@ class TrainingPlots(QWidget):
         # said in the header, not on the plot: in a short plot any label collides with the legend
         self.best_label = QLabel()
         self.best_label.setObjectName("bestEpochLabel")
-        self.best_label.setToolTip("The epoch with the lowest validation loss (the star and the dashed line)")
+        self.best_label.setWordWrap(True)   # in a narrow dock two lines, not a dock wider than the window
+        self.best_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.best_label.setToolTip("The epoch with the lowest validation loss, and that loss (the star and the dashed line)")
         self.best_label.hide()
         self.best_line.setZValue(-5)
         self.best_line.hide()
@@ -211,22 +219,33 @@ class TrainingPlots(QWidget):
         top = QHBoxLayout()
         top.setContentsMargins(4, 0, 4, 0)
         top.addWidget(title, 1)
-        top.addWidget(self.best_label)
         top.addSpacing(12)
         top.addWidget(self.log_scale_check)
         top.addWidget(self.fit_button)
         # stacked, so the linked x axes line up: x-linking aligns views by their position on screen
-        splitter = QSplitter(Qt.Vertical)
+        splitter = self._splitter = QSplitter(Qt.Vertical)
         splitter.setChildrenCollapsible(False)
-        for plot, stretch in ((self.loss_plot, 5), (self.accuracy_plot, 2), (self.lr_plot, 2)):
+        for plot, stretch in zip((self.loss_plot, self.accuracy_plot, self.lr_plot), PLOT_SHARES):
             splitter.addWidget(plot)
             splitter.setStretchFactor(splitter.indexOf(plot), stretch)
+        self._shown_plots: tuple = ()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(top)
-        layout.addWidget(self.legend)
+        # the best epoch on the legend's line: in the header it squeezed the title to "Trainin"
+        keys = QHBoxLayout()
+        keys.setContentsMargins(0, 0, 4, 0)
+        keys.addWidget(self.legend, 1)
+        keys.addWidget(self.best_label)
+        layout.addLayout(keys)
         layout.addWidget(splitter, 1)
         self.accuracy_plot.hide()
+        for plot in (self.accuracy_plot, self.lr_plot):   # three plots of 110 px scrolled a short dock
+            plot.setMinimumHeight(SMALL_PLOT_MIN)
+        # before the first run: what to do, where the loss will be; the lr plot waits for a run
+        self.empty_state = EmptyState(self.loss_plot, EMPTY_TITLE, EMPTY_HINT, self._fg, self._bg,
+                                      "plotsEmptyState")
+        self._arrange_plots()
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -276,6 +295,11 @@ class TrainingPlots(QWidget):
             count += 1
             smooth[i] = ema / (1 - w**count)
         run.ema, run.ema_count = ema, count
+        if not run.lr_varies:
+            first = run.steps[LR][0] if len(run.steps) else lr[0]
+            if np.any(np.abs(lr - first) > 1e-12 * abs(first)):
+                run.lr_varies = True
+                self._arrange_plots()
         run.steps.extend(x, loss, smooth, lr)
         run.steps_per_epoch = events[-1].steps
         self._mark_dirty(run_id)
@@ -289,7 +313,9 @@ class TrainingPlots(QWidget):
             x = float(run.steps[STEP][-1]) if len(run.steps) else float(event.epoch)
         run.epochs.append((x, event))
         if event.val_accuracy is not None or event.train_accuracy is not None:
-            self.accuracy_plot.show()  # regression has no accuracy: the loss keeps the room
+            if self.accuracy_plot.isHidden():   # regression has no accuracy: the loss keeps the room
+                self.accuracy_plot.show()
+                self._arrange_plots()
         self._mark_dirty(run_id)
 
     def end_run(self, run_id: int, event: EndEvent) -> None:
@@ -323,10 +349,33 @@ class TrainingPlots(QWidget):
         for run in self._runs.values():
             if run.visible:
                 weight = "bold" if run.id == self._current else "normal"
+                name = _html(run.name).replace(" ", "&nbsp;")   # the legend wraps between runs, not in a name
                 parts.append(f'<span style="color:{run.color.name()}; font-size:12pt">■</span>'
-                             f'&nbsp;<span style="font-weight:{weight}">{_html(run.name)}</span>')
+                             f'&nbsp;<span style="font-weight:{weight}">{name}</span>')
         self.legend.setText("&nbsp;&nbsp; ".join(parts))
         self.legend.setVisible(bool(parts))
+        self._arrange_plots()
+
+    def _arrange_plots(self) -> None:
+        """Before any run the empty state; the accuracy plot once a run has an accuracy, the lr plot once a
+        scheduler moves the lr (a flat line took a third of a short dock); the step axis drawn once, under
+        the lowest plot shown (the x axes are linked)."""
+        self.empty_state.setVisible(not self._runs)
+        self.lr_plot.setVisible(any(run.lr_varies for run in self._runs.values()))
+        plots = (self.loss_plot, self.accuracy_plot, self.lr_plot)
+        shown = tuple(plot for plot in plots if not plot.isHidden())
+        lowest = shown[-1]
+        if shown != self._shown_plots:   # a plot shown mid-run got what the others left: 10 px
+            self._shown_plots = shown
+            whole = max(self._splitter.height(), 1)
+            total = sum(share for plot, share in zip(plots, PLOT_SHARES) if plot in shown)
+            self._splitter.setSizes([whole * share // total if plot in shown else 0
+                                     for plot, share in zip(plots, PLOT_SHARES)])
+        for plot in plots:
+            axis = plot.getPlotItem().getAxis("bottom")
+            axis.setStyle(showValues=plot is lowest)
+            axis.setLabel("step" if plot is lowest else "", **self._axis_style)
+            axis.setHeight(None if plot is lowest else 6)
 
     def is_run_visible(self, run_id: int) -> bool:
         return self._runs[run_id].visible
@@ -478,7 +527,7 @@ class TrainingPlots(QWidget):
         x, e = best
         self.best_line.setValue(x)
         self.best_line.show()
-        self.best_label.setText(f"★ best: epoch {e.epoch}, val loss {e.val_loss:.4g}")
+        self.best_label.setText(f"★ best epoch {e.epoch}: {e.val_loss:.4g}")   # short: it shares the legend's line
         self.best_label.show()
 
     def _make_plot(self, name: str, label: str, units: str | None = None) -> pg.PlotWidget:
@@ -493,7 +542,7 @@ class TrainingPlots(QWidget):
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")
         item.hideButtons()  # the "A" auto-range button overlaps the x labels; the context menu has it
-        style = {"color": self._fg.name(), "font-size": "10pt"}
+        style = self._axis_style = {"color": self._fg.name(), "font-size": "10pt"}
         for side, text in (("left", f"{label} ({units})" if units else label), ("bottom", "step")):
             axis = item.getAxis(side)
             axis.setPen(pg.mkPen(with_alpha(self._fg, 140)))
@@ -505,7 +554,7 @@ class TrainingPlots(QWidget):
             # an axis (its grid lines included) repaints from a pixmap until its ticks change:
             # replaying its picture cost ~1 ms an axis on every frame of a live run
             item.getAxis(side).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
-        plot.setMinimumHeight(110)
+        plot.setMinimumHeight(LOSS_PLOT_MIN)
         return plot
 
     def _curve(self, plot: pg.PlotWidget, **opts) -> pg.PlotDataItem:

@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QAbstractItemView, QApplication, QDockWidget, QWid
 
 DESKTOP_PROBE = "PLAYGROUND_DESKTOP_PROBE"
 WIDGETS = ("startButton", "trainingPanel", "datasetCombo", "schedulerCombo", "epochsSpin",
-           "paletteSearch", "paletteTree", "progressBar")
+           "paletteSearch", "paletteTree", "progressBar", "mainToolBar", "plotsEmptyState")
+SECTIONS = ("dataset", "loss", "optimizer", "scheduler", "training")   # the training panel's, by key
 
 
 class DesktopProbe(QObject):
@@ -55,6 +56,15 @@ def _on_screen(widget: QWidget) -> list[int] | None:
     return [top_left.x(), top_left.y(), widget.width(), widget.height()]
 
 
+def _tabs(tabs) -> dict[str, list[int]]:
+    """Where each tab of a tab widget can be clicked, by its text, in screen coordinates."""
+    bar = tabs.tabBar()
+    if not bar.isVisible():
+        return {}
+    centres = {tabs.tabText(i): bar.mapToGlobal(bar.tabRect(i).center()) for i in range(tabs.count())}
+    return {text: [point.x(), point.y()] for text, point in centres.items()}
+
+
 def snapshot(window) -> dict:
     app = QApplication.instance()
     screen = window.screen().availableGeometry()
@@ -83,7 +93,8 @@ def snapshot(window) -> dict:
     doc = window.document
     state.update({
         "widgets": {name: _visible(window.findChild(QWidget, name)) for name in WIDGETS}
-        | {"networkEditor": _on_screen(window.editor.viewport())},
+        | {"networkEditor": _on_screen(window.editor.viewport())}
+        | {f"{key}SectionHeader": _visible(window.findChild(QWidget, f"{key}SectionHeader")) for key in SECTIONS},
         "cards": [{"type": card.type_name, "rect": _visible(card), "selected": card.selected,
                    "fields": {name: _visible(editor.widget) for name, editor in card.form.editors.items()}}
                   for card in window.editor.cards],
@@ -106,6 +117,10 @@ def snapshot(window) -> dict:
         "runs": len(window.runs.run_ids()),
         "docks": {d.objectName(): [d.width(), d.height()] for d in window.findChildren(QDockWidget)},
         "status": window.statusBar().currentMessage(),
+        "sections": {section.key: section.expanded for section in window.panel.sections},
+        "dock_rects": {d.objectName(): _on_screen(d) for d in window.findChildren(QDockWidget)},
+        "view_tabs": _tabs(window.views),
+        "plots_scroll": window.findChild(QWidget, "plotsSplitterScroll").verticalScrollBar().maximum(),
     })
     return state
 

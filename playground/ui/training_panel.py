@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QFrame,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -36,6 +35,7 @@ from ..core.progress import Progress, format_duration
 from ..core.spec import MAX_BATCH, MAX_EPOCHS, MAX_SEED
 from .document import ProjectDocument
 from .param_editors import ParamForm
+from .sections import CollapsibleSection, remember
 
 _NONE = ""  # combo data of the "None" entry: an item's data cannot reliably hold None
 _START_TIP = "Train the network with these settings."
@@ -43,6 +43,8 @@ _CONTINUE_TIP = "Train on from the weights the last run ended with, instead of f
 _ERROR_STYLE = theme.ERROR_STYLE
 
 PAUSED_PREFIX = "Paused — "   # on the progress bar while a run is paused
+SHORT_SCREEN = 800   # px of available height: below it, the sections start folded
+FIRST_EXPANDED = {"dataset": True, "loss": False, "optimizer": True, "scheduler": False, "training": True}
 
 
 def _dataset_label(kind: DatasetType) -> str:
@@ -63,7 +65,7 @@ def _spin(name: str, minimum: int, maximum: int, suffix: str = "", value: int = 
     return spin
 
 
-class _ChoiceSection(QGroupBox):
+class _ChoiceSection(CollapsibleSection):
     """A catalogue choice in a combo and the chosen entry's parameter form, rebuilt when the choice changes."""
 
     chosen = Signal(object)              # the entry's name, or None for the "None" entry
@@ -71,7 +73,7 @@ class _ChoiceSection(QGroupBox):
 
     def __init__(self, title: str, combo_name: str, catalogue: dict[str, Choice], label=lambda c: c.name,
                  none_text: str | None = None):
-        super().__init__(title)
+        super().__init__(title, combo_name.removesuffix("Combo"))
         self.catalogue = catalogue
         self.combo = QComboBox(objectName=combo_name)
         # long labels must not widen a narrow dock; the popup still shows them in full
@@ -85,10 +87,9 @@ class _ChoiceSection(QGroupBox):
         self.combo.currentIndexChanged.connect(self._on_combo_current_index_changed)
         self.form: ParamForm | None = None
         self._shown: object = self  # the type the form was built for; `self`: none yet
-        layout = _compact(QVBoxLayout(self), 6)
-        layout.addWidget(self.combo)
+        self.body_layout.addWidget(self.combo)
         self._forms = QVBoxLayout()
-        layout.addLayout(self._forms)
+        self.body_layout.addLayout(self._forms)
 
     def show_choice(self, type_: str | None, params: dict) -> bool:
         """Show `type_` with `params`; True when the form was rebuilt (a new type)."""
@@ -151,6 +152,7 @@ class TrainingPanel(QWidget):
     start_requested = Signal()    # no payload: the run uses the document's settings and `continue_requested`
     pause_toggled = Signal(bool)  # True: pause, False: resume
     stop_requested = Signal()     # no payload
+    state_changed = Signal(str)   # "idle" | "running" | "paused", after the buttons show it
 
     def __init__(self, document: ProjectDocument, parent: QWidget | None = None):
         super().__init__(parent)
@@ -163,22 +165,29 @@ class TrainingPanel(QWidget):
 
         self.data = _ChoiceSection("Data", "datasetCombo", DATASETS, _dataset_label)
         self.data_error = QLabel(objectName="dataErrorLabel", wordWrap=True, styleSheet=_ERROR_STYLE)
-        self.data.layout().addWidget(self.data_error)
+        self.data.body_layout.addWidget(self.data_error)
         self.loss = _ChoiceSection("Loss", "lossCombo", LOSSES)
         self.optimizer = _ChoiceSection("Optimizer", "optimizerCombo", OPTIMIZERS)
         self.scheduler = _ChoiceSection("Scheduler", "schedulerCombo", SCHEDULERS, none_text="None (constant lr)")
 
+        self.training = self._build_training_box()
+        self.sections = [self.data, self.loss, self.optimizer, self.scheduler, self.training]
+
         self._settings = QWidget(objectName="trainingSettings")
-        self._settings.setStyleSheet("QGroupBox { font-weight: bold; }")  # style sheet fonts do not reach children
         column = QVBoxLayout(self._settings)
         column.setContentsMargins(4, 4, 4, 4)
-        for box in (self.data, self.loss, self.optimizer, self.scheduler, self._build_training_box()):
-            column.addWidget(box)
+        column.setSpacing(2)
+        for section in self.sections:
+            column.addWidget(section)
         column.addStretch(1)
         scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setFocusPolicy(Qt.NoFocus)   # a Tab stop with nothing to show; Tab scrolls to each field
         scroll.setWidget(self._settings)
+        self._scroll = scroll
+        for section in self.sections:   # unfolded below the fold: brought into sight
+            section.expanded_changed.connect(
+                lambda on, section=section: self._on_section_expanded_changed(section, on))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -203,7 +212,28 @@ class TrainingPanel(QWidget):
 
     # --- building ---------------------------------------------------------------------------
 
-    def _build_training_box(self) -> QGroupBox:
+    def remember_sections(self, settings: QSettings, screen_height: int | None = None) -> None:
+        """Fold the sections as the person last left them. On first launch the loss and the scheduler,
+        whose defaults fit most runs, fold to one line each; on a short screen (`screen_height`, the
+        available height) every section does, and the five lines say what the run will do."""
+        short = screen_height is not None and screen_height < SHORT_SCREEN
+        remember(self.sections, settings, dict.fromkeys(FIRST_EXPANDED, False) if short else FIRST_EXPANDED)
+
+    def _on_section_expanded_changed(self, section: CollapsibleSection, expanded: bool) -> None:
+        if expanded:   # once the layout has made room for its body
+            QTimer.singleShot(0, lambda: self.reveal(section))
+
+    def reveal(self, section: CollapsibleSection) -> None:
+        """Scroll the settings so that `section` is in sight, its header first if it is taller than the panel."""
+        bar, height = self._scroll.verticalScrollBar(), self._scroll.viewport().height()
+        top = section.mapTo(self._settings, section.rect().topLeft()).y()
+        bottom = top + section.height()
+        if bottom > bar.value() + height:
+            bar.setValue(min(top, bottom - height))
+        elif top < bar.value():
+            bar.setValue(top)
+
+    def _build_training_box(self) -> CollapsibleSection:
         self.batch_size = _spin("batchSizeSpin", 1, MAX_BATCH)   # the project's own ranges: none clamps
         self.epochs = _spin("epochsSpin", 1, MAX_EPOCHS)
         self.seed = _spin("seedSpin", 0, MAX_SEED)
@@ -228,8 +258,11 @@ class TrainingPanel(QWidget):
             flags.addWidget(check)
         flags.addStretch(1)
 
-        box = QGroupBox("Training")
-        form = _compact(QFormLayout(box))
+        box = CollapsibleSection("Training", "training")
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setSpacing(4)
+        box.body_layout.addLayout(form)
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         for label, field in (("batch size", self.batch_size), ("epochs", self.epochs), ("device", self.device),
                              ("seed", self.seed), ("clip grad norm", self.grad_clip),
@@ -311,6 +344,7 @@ class TrainingPanel(QWidget):
         icon = QStyle.SP_MediaPlay if paused else QStyle.SP_MediaPause
         self.pause_button.setIcon(self.style().standardIcon(icon))
         self.blocked_label.setVisible(idle and self._start_blocked is not None)
+        self.state_changed.emit(state)
 
     def set_start_blocked(self, reason: str | None) -> None:
         """Disable Start and say why (an invalid network, a loss that does not fit); None: allow it."""
@@ -382,6 +416,19 @@ class TrainingPanel(QWidget):
             self._show_device(t.device)
             for field, (show, _) in self._fields.items():
                 show(getattr(t, field))
+        self._show_summaries()
+
+    def _show_summaries(self) -> None:
+        """What a folded section is set to, in its header."""
+        t = self.document.project.training
+        self.data.set_summary(self.data.combo.currentText())
+        self.loss.set_summary(t.loss.type if t.loss else "")
+        form = self.optimizer.form
+        lr = form.editors["lr"].value() if form is not None and "lr" in form.editors else None
+        self.optimizer.set_summary("" if t.optimizer is None else t.optimizer.type if lr is None
+                                   else f"{t.optimizer.type}, lr {lr:g}")
+        self.scheduler.set_summary(t.scheduler.type if t.scheduler else "None")
+        self.training.set_summary(f"{t.epochs} epochs · batch {t.batch_size} · {t.device}")
 
     def _show_device(self, device: str) -> None:
         available = available_devices()
@@ -416,8 +463,10 @@ class TrainingPanel(QWidget):
         editor.layout().addWidget(button)
 
     def _on_document_locked_changed(self, locked: bool) -> None:
-        # the run controls live outside `_settings`, so they keep working during a run
-        self._settings.setEnabled(not locked)
+        # the run controls live outside the sections, so they keep working during a run; the headers
+        # too: folding a section is no edit
+        for section in self.sections:
+            section.body.setEnabled(not locked)
 
     # --- user edits -> document -------------------------------------------------------------
 

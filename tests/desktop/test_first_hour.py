@@ -158,12 +158,22 @@ def test_the_first_hour_with_a_real_mouse_and_keyboard(app):
         bx, by, bw, bh = s["widgets"][name]
         assert bx >= sx and by >= sy and bx + bw <= sx + sw and by + bh <= sy + sh, name
     assert s["docks"]["plotsDock"][1] >= 150 and s["widgets"]["networkEditor"][2] >= 300
+    # on this short screen the training panel's sections start folded: each one a line in sight
+    for key in ("dataset", "loss", "optimizer", "scheduler", "training"):
+        assert s["widgets"][f"{key}SectionHeader"], key
+    assert s["widgets"]["mainToolBar"] and s["widgets"]["plotsEmptyState"]   # before any run: what to do
     start_layers, undo = types(s), s["undo"]
 
+    # 10. a click unfolds a section, and the panel scrolls to bring it into sight
+    app.xdo("mousemove", "--sync", *centre(s["widgets"]["trainingSectionHeader"]), "click", 1)
+    s = app.wait(lambda s: s["sections"]["training"] and s["widgets"]["epochsSpin"] and s["panel_scroll"] > 0,
+                 "a click to unfold the Training section, in sight")
+    assert not any(s["sections"][key] for key in ("dataset", "loss", "optimizer", "scheduler"))
+
     # 4. the wheel over the training panel scrolls it and changes no setting
-    field = s["widgets"]["datasetCombo"] or s["widgets"]["epochsSpin"]
-    app.wheel(*centre(field), -4)
-    s = app.wait(lambda s: s["panel_scroll"] > 0, "the training panel to scroll under the wheel")
+    scrolled = s["panel_scroll"]
+    app.wheel(*centre(s["widgets"]["epochsSpin"]), 4)
+    s = app.wait(lambda s: s["panel_scroll"] < scrolled, "the training panel to scroll under the wheel")
     assert (s["dataset"], s["scheduler"], s["undo"], s["modified"]) == ("xor", None, undo, False)
 
     # 4. the wheel over a card's field scrolls the editor, and the field keeps its value
@@ -202,9 +212,15 @@ def test_the_first_hour_with_a_real_mouse_and_keyboard(app):
     app.key("Tab")   # from the palette into the editor: a card is selected, so the focus shows
     s = app.wait(lambda s: s["focus"]["name"] == "networkEditor" and s["selected"] >= 0, "Tab into the editor")
     app.key("Up", "Up", "Return")   # walk up to the Linear card; Enter goes into its first field
-    app.wait(lambda s: s["focus"]["name"].startswith("param_") and s["focus"]["rect"], "Enter into a card's field")
+    s = app.wait(lambda s: s["focus"]["name"].startswith("param_") and s["focus"]["rect"], "Enter into a card's field")
+    # Ctrl+D typed into the field stays in the field: the editor's Duplicate does not take it
+    field, layers = s["focus"]["name"], types(s)
+    app.key("ctrl+d", "Tab")   # X delivers keys in order: once Tab has moved the focus, Ctrl+D was handled
+    s = app.wait(lambda s: s["focus"]["name"] != field, "Tab out of the field after Ctrl+D")
+    assert types(s) == layers, "Ctrl+D in a card's field duplicated the layer"
     app.key("F5")
     app.wait(lambda s: s["run_state"] != "idle" or s["runs"] == 1, "F5 to start the run")
     s = app.wait(lambda s: s["run_state"] == "idle" and s["runs"] == 1, "the run to finish")
     last = app.screenshot("3-trained")
+    assert s["plots_scroll"] == 0, "the loss, accuracy and lr plots do not fit the Plots dock"
     assert first.stat().st_size > 0 and last.stat().st_size > 0

@@ -153,3 +153,56 @@ def test_a_relaunch_built_while_shown_brings_back_the_layout_it_left(qtbot, sett
     assert first[0] <= layout.SIDE_WIDTHS["paletteDock"] + 10, widths
     for again in widths[1:]:
         assert all(abs(a - b) <= 2 for a, b in zip(again, first)), widths
+
+
+def test_at_1024x700_the_editor_start_the_plots_and_every_section_are_usable(qtbot, settings, examples):
+    """The small laptop screen of issue 16: the window it opens at there, with the sections as a first
+    launch on such a screen folds them."""
+    from PySide6.QtWidgets import QScrollArea
+
+    from playground.core.spec import Project
+
+    win = MainWindow(Project.load(examples / "spiral.json"), settings=settings)
+    qtbot.addWidget(win)
+    win.panel.remember_sections(settings, screen_height=700 - layout.FRAME_ROOM.height())
+    win.setGeometry(layout.first_geometry(QRect(0, 0, 1024, 700)))
+    win.show()
+    qtbot.waitExposed(win)
+    win.reset_layout()
+    inside = win.rect()
+
+    def shown(widget) -> bool:
+        top_left = widget.mapTo(win, widget.rect().topLeft())
+        return widget.isVisible() and inside.contains(QRect(top_left, widget.size()))
+
+    assert shown(win.panel.start_button) and win.panel.start_button.visibleRegion().boundingRect() == \
+        win.panel.start_button.rect()
+    assert win.editor.viewport().height() >= 200 and win.editor.viewport().width() >= layout.EDITOR_MIN.width()
+    assert win.plots.loss_plot.width() >= 200 and win.plots.loss_plot.height() >= 120
+    assert win.views.width() >= 400
+    scroll = win.panel.findChild(QScrollArea)
+    assert scroll.verticalScrollBar().maximum() == 0   # five folded lines: every section in sight
+    for section in win.panel.sections:
+        assert shown(section.header) and not section.header.visibleRegion().isEmpty(), section.title
+    win.panel.optimizer.header.click()   # unfolded, the settings scroll under it; Start stays put
+    win.layout().activate()
+    assert win.panel.optimizer.body.isVisible() and shown(win.panel.start_button)
+    assert layout.layout_problem(win) is None
+
+
+    # after a run the plots still fit their dock, also once the views were made large and back
+    from playground.core.training import EpochEvent, StepEvent
+
+    win.plots.begin_run(1, "Run 1", "")
+    win.plots.add_steps(1, [StepEvent(1, i, 50, i, 1.0 / i, 0.01, 1000.0) for i in range(1, 51)])
+    win.plots.add_epoch(1, EpochEvent(1, 60, 0.5, 0.0311634, 0.96, 1000.0, 0.5, 0.01))
+    win.plots.refresh()
+    assert win.plots.best_label.isVisible()
+    plots_area = win.findChild(QScrollArea, "plotsSplitterScroll")
+    for large in (False, True, False):
+        if large != win.large_views.action.isChecked():
+            win.large_views.action.trigger()
+        win.layout().activate()
+        if not large:
+            bars = plots_area.horizontalScrollBar().maximum(), plots_area.verticalScrollBar().maximum()
+            assert bars == (0, 0), f"the Plots dock scrolls {bars}"

@@ -99,7 +99,7 @@ def test_the_best_epoch_is_marked(plots):
     bx, by = plots.run_curves(1).best.getOriginalDataset()
     assert list(bx) == [30] and list(by) == [0.3]
     assert plots.best_line.isVisible() and plots.best_line.value() == 30
-    assert plots.best_label.text() == "★ best: epoch 3, val loss 0.3"
+    assert plots.best_label.text() == "★ best epoch 3: 0.3"
 
 
 def test_without_validation_there_is_no_best_marker(plots):
@@ -129,10 +129,9 @@ def test_hover_shows_the_nearest_point(qtbot, plots):
     plots.refresh()
     vb = plots.loss_plot.getPlotItem().getViewBox()
     qtbot.waitUntil(lambda: vb.viewRange()[0][1] >= 30)  # auto-range has taken in the data
-    # the accuracy plot appeared with the first epoch: the loss plot takes its final size in the next layout
-    height = vb.height()
+    # the accuracy plot appeared with the first epoch and took its share of the height there and then
     QApplication.processEvents()
-    qtbot.waitUntil(lambda: vb.height() < height)
+    assert plots.accuracy_plot.height() > 0 and vb.height() < plots.loss_plot.height()
     scene = plots.loss_plot.scene()
     scene.sigMouseMoved.emit(vb.mapViewToScene(QPointF(20, 0.5)))
     qtbot.waitUntil(lambda: plots.hover_text() is not None)
@@ -416,3 +415,10 @@ def test_a_run_on_other_data_hides_the_earlier_ones_and_clearing_removes_ended_r
     qtbot.mouseClick(run_list.clear_button, Qt.LeftButton)     # run 3 is still training: it stays
     assert run_list.run_ids() == [3] and plots.run_ids() == [3]
     assert run_list.cell_text(3, "Run") == "Run 3"
+
+
+def test_a_narrow_legend_wraps_between_runs_never_inside_a_name(qtbot, plots):
+    plots.resize(230, 400)
+    plots.begin_run(1, "Run 1", "")
+    plots.begin_run(2, "Run 2", "")
+    assert "Run&nbsp;1" in plots.legend.text() and "Run 1" not in plots.legend.text()

@@ -302,3 +302,69 @@ def test_folder_picker_sets_data_root(make_panel, qtbot, monkeypatch, tmp_path, 
     assert asked == [start]
     assert document.project.data.params["root"] == str(tmp_path)
     assert panel.data.form.editors["root"].widget.text() == str(tmp_path)
+
+
+def test_sections_fold_to_one_line_that_says_what_they_hold(make_panel, qtbot):
+    panel, document = make_panel()
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert [s.title for s in panel.sections] == ["Data", "Loss", "Optimizer", "Scheduler", "Training"]
+    combo = child(panel, QComboBox, "optimizerCombo")
+    qtbot.mouseClick(panel.optimizer.header, Qt.LeftButton)   # as a person folds it
+    assert not panel.optimizer.expanded and not combo.isVisible()
+    assert panel.optimizer.header.text() == "Optimizer  ·  Adam, lr 0.03"
+    document.set_training("epochs", 7)
+    qtbot.keyClick(panel.training.header, Qt.Key_Space)        # from the keyboard too
+    assert "7 epochs" in panel.training.header.text()
+    qtbot.mouseClick(panel.optimizer.header, Qt.LeftButton)
+    assert panel.optimizer.expanded and combo.isVisible() and panel.optimizer.header.text() == "Optimizer"
+
+
+def test_folded_sections_are_remembered(make_panel, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
+    panel, _ = make_panel()
+    panel.remember_sections(settings)   # first launch: loss and scheduler folded, the rest open
+    assert [s.expanded for s in panel.sections] == [True, False, True, False, True]
+    panel.data.set_expanded(False)
+    panel.loss.set_expanded(True)
+    again, _ = make_panel()
+    again.remember_sections(settings)
+    assert [s.expanded for s in again.sections] == [False, True, True, False, True]
+
+
+def test_a_run_locks_the_settings_but_not_the_folding(make_panel):
+    panel, document = make_panel()
+    document.set_locked(True)
+    assert not panel.optimizer.body.isEnabled() and panel.optimizer.header.isEnabled()
+    panel.optimizer.set_expanded(False)
+    assert not panel.optimizer.expanded
+
+
+def test_on_a_short_screen_every_section_starts_folded(make_panel, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    panel, _ = make_panel()
+    panel.remember_sections(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat), screen_height=668)
+    assert not any(s.expanded for s in panel.sections)
+    assert [s.header.text() for s in panel.sections] == [
+        "Data  ·  xor (2-D classification)", "Loss  ·  CrossEntropyLoss", "Optimizer  ·  Adam, lr 0.03",
+        "Scheduler  ·  None", "Training  ·  " + panel.training._summary]
+
+
+def test_a_section_unfolded_below_the_fold_scrolls_into_sight(make_panel, qtbot):
+    from PySide6.QtWidgets import QScrollArea
+
+    panel, _ = make_panel()
+    for section in panel.sections:
+        section.set_expanded(False)
+    panel.resize(340, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.data.set_expanded(True)
+    bar = panel.findChild(QScrollArea).verticalScrollBar()
+    assert bar.value() == 0
+    qtbot.mouseClick(panel.training.header, Qt.LeftButton)
+    qtbot.waitUntil(lambda: bar.value() > 0)
+    assert not panel.training.visibleRegion().isEmpty() and not panel.training.header.visibleRegion().isEmpty()

@@ -250,10 +250,12 @@ def test_lr_finder_runs_draws_the_result_and_applies_the_suggestion(qtbot, examp
     dialog = LRFinderDialog(project, state)
     qtbot.addWidget(dialog)
     dialog.show()
+    assert dialog.empty_state.isVisible() and "Press Run" in dialog.empty_state.plain_text()
 
     with qtbot.waitSignal(dialog.finished_search, timeout=SEARCH_MS, raising=False) as found:
         dialog.start(steps=60)
     assert found.signal_triggered, dialog.status.text()   # the status says why when it failed
+    assert not dialog.empty_state.isVisible()   # the curve is there now
     result = found.args[0]
     assert result is dialog.result and not dialog.is_running()
     assert 0 < len(result.lrs) <= 60
