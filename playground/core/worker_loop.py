@@ -34,11 +34,18 @@ VIEWS_SHARE = 0.1           # ... but never more than a tenth of the training's 
 CONTROL = ("stop", "pause", "resume", "weights", "views")
 
 
-def serve(conn, threads: int | None = None, initializer=None) -> None:
+def serve(conn, threads: int | None = None, initializer=None, parent: int | None = None) -> None:
     """The process's main function (spawned). `threads`: torch's intra-op threads, set before any
     kernel runs (OMP_NUM_THREADS was set for it before the process started). `initializer`: a
-    picklable function called once before the first job, like multiprocessing.Pool's."""
-    _die_with_parent()
+    picklable function called once before the first job, like multiprocessing.Pool's. `parent`:
+    the window's process id."""
+    import signal
+
+    # Ctrl-C in the terminal and a SIGTERM to the process group are the window's to handle (it
+    # stops the run and keeps the work); this process ends when the window says so, or dies
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent(parent)
     import torch
     import torch.multiprocessing  # noqa: F401 — registers the reductions: tensors go by shared memory
 
@@ -49,7 +56,7 @@ def serve(conn, threads: int | None = None, initializer=None) -> None:
     _Worker(conn).serve()
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int | None) -> None:
     """Linux: the kernel kills this process when the window's process dies, even by SIGKILL —
     a reader thread noticing the closed pipe covers every other platform and every other exit."""
     if not sys.platform.startswith("linux"):
@@ -60,7 +67,7 @@ def _die_with_parent() -> None:
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
-        if os.getppid() == 1:            # the parent died before the line above ran
+        if parent is not None and os.getppid() != parent:   # it died before the line above ran
             os._exit(1)
     except (OSError, AttributeError):
         pass
@@ -71,9 +78,9 @@ class _Worker:
         self.conn = conn
         self._send_lock = threading.Lock()   # the main thread and the reader thread both send
         self._jobs: queue.Queue = queue.Queue()
-        self._current = None                 # the job the main thread runs, or the next one queued
         self._jobs_by_id: dict[int, object] = {}
         self._dataset = None                 # (key, Dataset): the last data loaded, for the next run
+        self._wanted_data: tuple | None = None   # (data settings, device) to load ahead of the next run
         self._gone = False
 
     def send(self, *message) -> None:
@@ -92,20 +99,16 @@ class _Worker:
         reader.start()
         self.send("ready", {"pid": os.getpid(), "threads": torch.get_num_threads(), "torch": torch.__version__})
         while True:
-            message = self._jobs.get()
-            kind = message[0]
+            kind, job = self._jobs.get()
             if kind == "quit":
                 break
-            try:
-                if kind == "run":
-                    self._run(message[1])
-                elif kind == "lr_find":
-                    self._find_lr(message[1])
-                elif kind == "data":
-                    self._prefetch(*message[1:])
-            finally:
-                self._jobs_by_id.pop(getattr(message[1], "id", None), None)
-                _release_memory()
+            if kind == "data":
+                self._prefetch()
+            else:
+                job.run()   # never raises: each job sends its own end, whatever happens
+                self._jobs_by_id.pop(job.id, None)
+            del job   # the idle process keeps no run: its model, optimizer and data position go now
+            _release_memory()
         self.conn.close()
 
     # --- commands ------------------------------------------------------------------------------
@@ -117,21 +120,35 @@ class _Worker:
             except (EOFError, OSError):
                 self._parent_gone()
                 return
-            kind = message[0]
-            if kind in ("run", "lr_find"):
-                job = (_Run if kind == "run" else _Finder)(self, *message[1:])
-                self._jobs_by_id[job.id] = job
-                self._jobs.put((kind, job))
-            elif kind in CONTROL:
-                job = self._jobs_by_id.get(message[1])
-                if job is not None:
-                    job.control(kind, *message[2:])
-            elif kind == "quit":
-                self._stop_all()
-                self._jobs.put(("quit",))
+            except Exception:  # noqa: BLE001 — a message this process cannot read: the window hears of the end
+                self._parent_gone()
                 return
-            else:
-                self._jobs.put(message)
+            if message[0] == "quit":
+                self._stop_all()
+                self._jobs.put(("quit", None))
+                return
+            try:
+                self._command(*message)
+            except Exception as e:  # noqa: BLE001 — one bad command must not stop the reading of the next
+                print(f"playground training process: {message[0]}: {type(e).__name__}: {e}", file=sys.stderr)
+
+    def _command(self, kind: str, *args) -> None:
+        if kind in ("run", "lr_find"):
+            id, settings = args
+            try:
+                job = (_Run if kind == "run" else _Finder)(self, id, settings)
+            except Exception as e:  # noqa: BLE001 — settings it cannot use: that run failed, said as such
+                job = _Refused(self, id, kind, f"the training process could not take this run: "
+                                               f"{type(e).__name__}: {e}")
+            self._jobs_by_id[job.id] = job
+            self._jobs.put((kind, job))
+        elif kind in CONTROL:
+            job = self._jobs_by_id.get(args[0])
+            if job is not None:
+                job.control(kind, *args[1:])
+        elif kind == "data":
+            self._wanted_data = args   # only the newest matters: the loads of earlier edits are skipped
+            self._jobs.put(("data", None))
 
     def _parent_gone(self) -> None:
         """The window closed its end or died: end the job, then the process."""
@@ -139,7 +156,7 @@ class _Worker:
             return
         self._gone = True
         self._stop_all()
-        self._jobs.put(("quit",))
+        self._jobs.put(("quit", None))
         # a job stuck in a load never reads the queue again: don't outlive the window for it
         threading.Timer(5.0, os._exit, (0,)).start()
 
@@ -161,36 +178,57 @@ class _Worker:
         if dataset is not None:
             self._dataset = (json.dumps([data, device], sort_keys=True), dataset)
 
-    def _prefetch(self, data: dict, device: str) -> None:
+    def _prefetch(self) -> None:
         """Load the open project's data while the window waits for Start: the run then begins at once."""
         from . import data as datasets
         from .errors import PlaygroundError
+        from .optim import check_device
         from .spec import DataSpec
 
+        if self._wanted_data is None:
+            return
+        data, device = self._wanted_data
         if self.dataset_for(data, device) is not None:
             return
         spec = DataSpec(data["dataset"], copy.deepcopy(data["params"]))
         spec.params["download"] = False   # fetching is a run's job, said in its progress
         try:
-            self.keep_dataset(data, device, datasets.load(spec, device))
+            self.keep_dataset(data, device, datasets.load(spec, check_device(device)))
             self.send("loaded", data, "")
         except PlaygroundError as e:
             self.send("loaded", data, str(e))
         except Exception as e:  # noqa: BLE001 — loading ahead is a courtesy: the run says what is wrong
             self.send("loaded", data, f"{type(e).__name__}: {e}")
 
-    def _run(self, job: "_Run") -> None:
-        job.run()
-
-    def _find_lr(self, job: "_Finder") -> None:
-        job.run()
 
 
 def _release_memory() -> None:
+    import torch
+
     from .memory import release_freed_memory
 
     gc.collect()
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()   # what the run held on the GPU goes back to other programs
     release_freed_memory()
+
+
+class _Refused:
+    """A run or search whose settings this process could not take: it ends at once, failed."""
+
+    def __init__(self, worker: _Worker, id: int, kind: str, reason: str):
+        self.worker, self.id, self.kind, self.reason = worker, id, kind, reason
+
+    def control(self, kind: str, *args) -> None:
+        pass
+
+    def run(self) -> None:
+        from .training import FAILED, EndEvent
+
+        if self.kind == "run":
+            self.worker.send("end", self.id, EndEvent(FAILED, self.reason, 0), None)
+        else:
+            self.worker.send("lr_end", self.id, None, self.reason)
 
 
 class _Run:
@@ -221,6 +259,8 @@ class _Run:
     def control(self, kind: str, *args) -> None:
         """From the reader thread: the Trainer's flags are thread-safe Events."""
         t = self.trainer
+        if t is None:
+            return   # the run is over
         if kind == "stop":
             t.stop()
         elif kind == "pause":
@@ -237,7 +277,7 @@ class _Run:
     def _report_hold(self) -> None:
         """Say once the loop has reached the pause (or the run went on or ended without it)."""
         t = self.trainer
-        while t.paused and not self.done:
+        while t is not None and t.paused and not self.done:
             if t.wait_held(0.05):
                 self.worker.send("held", self.id, True)
                 return
@@ -245,23 +285,42 @@ class _Run:
     done = False
 
     def run(self) -> None:
+        from .training import FAILED, EndEvent
+
+        try:
+            self._train()
+        except BaseException as e:  # noqa: BLE001 — whatever happens, the window hears how the run ended
+            self.done = True
+            self.worker.send("end", self.id, EndEvent(FAILED, f"training failed: {type(e).__name__}: {e}",
+                                                     self.trainer.epoch), None)
+        finally:
+            self.trainer = self._predictor = None   # nothing of the run stays in the idle process
+
+    def _train(self) -> None:
         from .resume import run_state
         from .training import FAILED, STOPPED, EndEvent
 
+        self.worker.send("began", self.id)   # this process is on it (loading, then training)
         data, device = self.data_key
         cached = self.worker.dataset_for(data, device)
         if cached is not None:
             self.trainer.use_dataset(cached)
-        try:
-            if self.trainer.stopping:   # Stop came with Start: nothing to load
-                end = EndEvent(STOPPED, "stopped by the user before the first step", self.trainer.epoch)
+        t = self.trainer
+        if t.stopping:   # Stop came with Start: nothing to load
+            end = EndEvent(STOPPED, "stopped by the user before the first step", t.epoch)
+        else:
+            try:
+                t.prepare()
+            except Exception:  # noqa: BLE001 — run() prepares again and says what is wrong in its words
+                pass
             else:
-                end = self.trainer.run()
-        except BaseException as e:  # noqa: BLE001 — whatever happens, the window hears how the run ended
-            end = EndEvent(FAILED, f"training failed: {type(e).__name__}: {e}", self.trainer.epoch)
+                self.worker.send("prepared", self.id)   # past the load: a Stop now waits for a step
+            try:
+                end = t.run()
+            except BaseException as e:  # noqa: BLE001
+                end = EndEvent(FAILED, f"training failed: {type(e).__name__}: {e}", t.epoch)
         self.done = True
         self._flush()
-        t = self.trainer
         result = None
         if t.model is not None and t.optimizer is not None:
             try:

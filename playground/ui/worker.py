@@ -11,8 +11,10 @@ dataset load could not be interrupted; and memory a run used stayed in the windo
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import os
+import queue
 import signal
 import threading
 
@@ -35,7 +37,33 @@ def training_threads() -> int:
     trains (the views' work is done in the worker), both cores of a 2-core machine train LeNet and
     the MLP faster than one, beside the window; one thread fewer than the cores left training slower
     on every machine we had."""
-    return int(os.environ.get("PLAYGROUND_TRAINING_THREADS") or 0) or max(1, os.cpu_count() or 1)
+    try:
+        cores = len(os.sched_getaffinity(0))   # the cores this process may use, not the machine's
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return int(os.environ.get("PLAYGROUND_TRAINING_THREADS") or 0) or max(1, cores)
+
+
+def owned(value):
+    """`value` with every tensor in it copied into this process's own memory.
+
+    Tensors come through the pipe as shared memory, and each one kept holds a file descriptor open
+    while it lives: the run list keeps every run's result, so a few dozen runs reached the process's
+    limit and the next message could not be read. A copy holds none."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.clone() if value.is_shared() else value
+    if isinstance(value, dict):
+        return {k: owned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [owned(v) for v in value]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(owned(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: owned(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        return dataclasses.replace(value, **changes)
+    return value
 
 
 class _Mailbox:
@@ -54,6 +82,11 @@ class _Mailbox:
         with self._lock:
             items, self._items = self._items, []
         return items
+
+    def peek(self) -> bool:
+        """Whether anything waits."""
+        with self._lock:
+            return bool(self._items)
 
 
 # --- one process ----------------------------------------------------------------------------------
@@ -93,7 +126,8 @@ class WorkerProcess:
         context = mp.get_context("spawn")
         self._conn, child = context.Pipe(duplex=True)
         self.threads = threads or training_threads()
-        self.process = context.Process(target=worker_loop.serve, args=(child, self.threads, initializer),
+        self.process = context.Process(target=worker_loop.serve,
+                                       args=(child, self.threads, initializer, os.getpid()),
                                        name="playground-training", daemon=True)
         # OpenMP reads its thread count once, when torch loads in the new process: set it for the child
         saved = os.environ.get("OMP_NUM_THREADS")
@@ -110,12 +144,16 @@ class WorkerProcess:
         self.ready = threading.Event()
         self.gone = threading.Event()      # the pipe closed: the process died or quit
         self.info: dict = {}
-        self.loaded: dict[str, str] = {}   # data settings (json) prefetched -> error ("" when loaded)
         self._ids = itertools.count(1)
         self._ended: set[int] = set()       # jobs whose last message has been read
         self._ended_changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, name="training-pipe", daemon=True)
         self._reader.start()
+        # sends go through a thread: a large message to a process still importing torch fills the
+        # pipe, and the GUI thread must not wait for it
+        self._outbox: queue.Queue = queue.Queue()
+        self._sender = threading.Thread(target=self._send_all, name="training-pipe-out", daemon=True)
+        self._sender.start()
 
     @property
     def pid(self) -> int | None:
@@ -131,7 +169,8 @@ class WorkerProcess:
             except (EOFError, OSError):
                 break
             except Exception as e:  # noqa: BLE001 — a message that cannot be read: the process is no use
-                self.mailbox.post(("broken", f"{type(e).__name__}: {e}"))
+                self.mailbox.post(("broken", f"a message from the training process could not be read "
+                                             f"({type(e).__name__}: {e}), so the process was ended"))
                 self.kill()
                 break
             if message[0] == "ready":
@@ -157,13 +196,21 @@ class WorkerProcess:
     def alive(self) -> bool:
         return not self.gone.is_set() and self.process.is_alive()
 
-    def send(self, *message) -> bool:
-        """False when the process can no longer be reached."""
-        try:
-            self._conn.send(message)
-            return True
-        except (OSError, EOFError, ValueError):
-            return False
+    def send(self, *message) -> None:
+        """Queue a message for the process; returns at once. A process that cannot be reached is
+        noticed by the reader (the pipe closes)."""
+        self._outbox.put(message)
+
+    def _send_all(self) -> None:
+        while True:
+            message = self._outbox.get()
+            if message is None:
+                return
+            try:
+                self._conn.send(message)
+            except Exception:  # noqa: BLE001 — a closed pipe, or a message that cannot be pickled
+                self.kill()   # the reader sees the pipe close: the job hears that its process is gone
+                return
 
     def exit_description(self) -> str:
         self.process.join(1.0)   # the pipe closes a moment before the process is reaped
@@ -181,6 +228,8 @@ class WorkerProcess:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(grace)
+        self._outbox.put(None)
+        self._sender.join(grace)
         try:
             self._conn.close()
         except OSError:
@@ -292,13 +341,21 @@ class _Link:
 
 
 class _Job(QObject):
-    """A job in a worker process whose messages arrive here in the GUI thread, a batch per delivery."""
+    """A job in a worker process whose messages arrive here in the GUI thread, a batch per delivery.
+
+    Stop is a message the job acts on within one step; a job that has not reached its first step
+    (loading data, a first download) may never read it, so the process is ended after a grace."""
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.worker: WorkerProcess | None = None
         self.id = 0
         self._active = False
+        self.began = False              # the process has taken the job (it loads, then trains)
+        self._prepared = False          # past its load: a Stop now waits for the step under way
+        self._stopped_by_kill = False
+        self._closing = False           # shut down with its window: no fresh worker is started for it
+        self._grace_wanted = 0
         self._link = _Link()   # what a deleted job leaves to stop its process
         self._delivery = QTimer(self)
         self._delivery.setInterval(DELIVERY_INTERVAL_MS)
@@ -309,13 +366,17 @@ class _Job(QObject):
         self.destroyed.connect(self._link.abandon)
 
     def _begin(self, kind: str, settings: dict) -> None:
-        self.worker = worker_pool().take()
-        self.id = self.worker.next_id()
-        self._link.worker, self._link.id = self.worker, self.id
         self._active = True
+        try:
+            self.worker = worker_pool().take()
+            self.id = self.worker.next_id()
+            self._link.worker, self._link.id = self.worker, self.id
+            self.worker.send(kind, self.id, settings)
+        except Exception as e:  # noqa: BLE001 — no process could be started: the job fails, in words
+            detail = f"the training process could not be started ({type(e).__name__}: {e})"
+            QTimer.singleShot(0, lambda: self._died(detail))   # after start() returns: `finished` after `started`
+            return
         self._delivery.start()
-        if not self.worker.send(kind, self.id, settings):
-            QTimer.singleShot(0, self._died)   # after start() returns: `finished` never comes before `started`
 
     def _send(self, *message) -> None:
         if self._active and self.worker is not None:
@@ -331,56 +392,10 @@ class _Job(QObject):
             return True
         return self.worker.wait_for(self.id, None if ms < 0 else ms / 1000)
 
-    @Slot()
-    def _on_delivery_timeout(self) -> None:
-        self._deliver()
-
-    def _deliver(self) -> None:
-        if self.worker is None:
-            return
+    def _stop(self) -> None:
+        self._send("stop")
+        self._grace_wanted = STEP_GRACE_MS if self._prepared else LOAD_GRACE_MS
         self._start_grace()
-        for message in self.worker.mailbox.take():
-            kind = message[0]
-            if kind in ("gone", "broken"):
-                if self._active:
-                    self._died(message[1] if kind == "broken" else "")
-                return
-            if len(message) > 1 and message[1] != self.id:
-                continue   # an earlier job's late words
-            self._handle(kind, *message[2:])
-
-    def _done(self) -> None:
-        """The job's end has been handled: the worker goes back to the pool."""
-        self._active = False
-        self._link.worker = None
-        self._delivery.stop()
-        self._grace.stop()
-        worker, self.worker = self.worker, None
-        if worker is not None:
-            worker.mailbox.take()
-            worker_pool().give_back(worker)
-
-    def _died(self, detail: str = "") -> None:
-        worker = self.worker
-        why = worker.exit_description() if worker is not None else "the training process is gone"
-        if detail:
-            why = f"{why} ({detail})"
-        self._active = False
-        self._link.worker = None
-        self._delivery.stop()
-        self._grace.stop()
-        self.worker = None
-        if worker is not None:
-            worker_pool().retire(worker)
-        QTimer.singleShot(0, worker_pool().warm_up)   # the next Start finds a fresh one
-        self._on_died(why)
-
-    def _end_now(self) -> None:
-        """Stop did not reach the job in time: end its process."""
-        if self.worker is not None:
-            self.worker.kill()
-
-    _grace_wanted = 0
 
     def _start_grace(self) -> None:
         """The grace counts from when the process is up: one still importing torch reads the stop
@@ -388,13 +403,103 @@ class _Job(QObject):
         if self._grace_wanted and not self._grace.isActive() and self.worker is not None and self.worker.ready.is_set():
             self._grace.start(self._grace_wanted)
 
+    def _shutdown(self, timeout_ms: int) -> bool:
+        """Stop and wait for the end (for closing); the process is ended if it does not come in
+        time — before the first step, in the load's grace. True if it ended by itself."""
+        if not self._active:
+            return True
+        self._closing = True
+        self._stop()
+        limit = timeout_ms if self._prepared else min(timeout_ms, LOAD_GRACE_MS)
+        ended = self.wait(limit)
+        if not ended:
+            self._stopped_by_kill = True
+            self._end_now()
+            self.wait(2000)
+        self._deliver()
+        if self._active:   # no word came at all: the process is ended, said as such
+            self._died()
+        return ended
+
+    @Slot()
+    def _on_delivery_timeout(self) -> None:
+        self._deliver()
+
+    def _deliver(self) -> None:
+        worker = self.worker
+        if worker is None:
+            return
+        self._start_grace()
+        for message in worker.mailbox.take():
+            kind = message[0]
+            if kind in ("gone", "broken"):
+                if self._active:
+                    self._died(message[1] if kind == "broken" else "")
+                return
+            if len(message) > 1 and message[1] != self.id:
+                continue   # an earlier job's late words
+            if kind == "prepared":
+                self._prepared = True
+                continue
+            if kind == "began":
+                self.began = True
+                continue
+            self._handle(kind, *message[2:])
+            if self.worker is None:
+                return   # the job ended with this message
+        if self._active and worker.gone.is_set() and not worker.mailbox.peek():
+            self._died()   # its "gone" was taken with an earlier job's leftovers
+
+    def _done(self, healthy: bool = True) -> None:
+        """The job's end has been handled: the worker goes back to the pool (or is ended, when the
+        job left it unfit to be trusted with another)."""
+        self._active = False
+        self._link.worker = None
+        self._delivery.stop()
+        self._grace.stop()
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.mailbox.take()
+            if healthy:
+                worker_pool().give_back(worker)
+            else:
+                worker_pool().retire(worker)
+
+    def _died(self, detail: str = "") -> None:
+        if not self._active:
+            return
+        worker = self.worker
+        if detail.startswith("a message from the training process"):
+            why = detail   # the window ended it: its exit code says nothing more
+        else:
+            why = worker.exit_description() if worker is not None else "the training process is gone"
+            if detail:
+                why = f"{why} ({detail})"
+        self._active = False
+        self._link.worker = None
+        self._delivery.stop()
+        self._grace.stop()
+        self.worker = None
+        if worker is not None:
+            worker_pool().retire(worker)
+        if not self._closing:
+            QTimer.singleShot(0, worker_pool().warm_up)   # the next Start finds a fresh one
+        self._on_died(why)
+
+    def _end_now(self) -> None:
+        """Stop did not reach the job in time: end its process."""
+        if self.worker is not None:
+            self.worker.kill()
+
     @Slot()
     def _on_grace_timeout(self) -> None:
         if self._active:
             self._stopped_by_kill = True
             self._end_now()
 
-    _stopped_by_kill = False
+    def _stopped_words(self) -> str:
+        where = "while it was loading data" if not self._prepared else "within the grace time"
+        return f"the training process did not stop {where}, so it was ended"
 
     def _handle(self, kind: str, *payload) -> None:
         raise NotImplementedError   # the abstract hook each job kind implements
@@ -432,7 +537,6 @@ class TrainingRun(_Job):
         self.steps_reported = 0
         self.holding = False
         self._paused = False
-        self._stepped = False
         self._want_weights = False
         self._requests: list = []
 
@@ -456,11 +560,9 @@ class TrainingRun(_Job):
         Before the first step (a load, a download) the process is ended after a short grace."""
         if not self._active:
             return
-        self._send("stop")
         self._paused = False
         self._tracker.resume()
-        self._grace_wanted = STEP_GRACE_MS if self._stepped else LOAD_GRACE_MS
-        self._start_grace()
+        self._stop()
 
     def pause(self) -> None:
         self._paused = True
@@ -478,18 +580,8 @@ class TrainingRun(_Job):
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Stop and wait for the end, for closing windows; True if it ended in time (else the
-        process is ended)."""
-        if not self._active:
-            return True
-        self.stop()
-        if self.wait(timeout_ms):
-            self._deliver()
-            return True
-        self._stopped_by_kill = True
-        self._end_now()
-        self.wait(2000)
-        self._deliver()
-        return False
+        process is ended). `finished` has been emitted when this returns."""
+        return self._shutdown(timeout_ms)
 
     def set_weights_wanted(self, wanted: bool) -> None:
         """A view on screen that draws from weights (Draw) asks for copies a couple of times a second."""
@@ -518,16 +610,17 @@ class TrainingRun(_Job):
         elif kind == "warning":
             self.warned.emit(payload[0])
         elif kind == "weights":
-            self.last_weights, self.last_weights_epoch = payload
+            self.last_weights, self.last_weights_epoch = owned(payload[0]), payload[1]
             self.weights_reported.emit(dict(self.last_weights))
         elif kind == "views":
-            self.views_computed.emit(payload[0])
+            self.views_computed.emit(owned(payload[0]))
         elif kind == "held":
             if self._paused:
                 self.holding = True
                 self.held.emit()
         elif kind == "end":
-            end, self.result = payload
+            end, result = payload
+            self.result = owned(result)
             self._finish(end)
 
     def _events(self, events: list) -> None:
@@ -544,7 +637,7 @@ class TrainingRun(_Job):
                 epochs.append(event)
                 self.epoch = event.epoch
         if steps:
-            self._stepped = True
+            self._prepared = True
             self.steps_reported += len(steps)
             self.step_reported.emit(steps)
         for epoch in epochs:
@@ -555,20 +648,20 @@ class TrainingRun(_Job):
     def _finish(self, end: EndEvent) -> None:
         self.end = end
         self.holding = False
-        self._done()
+        # a failed run on a GPU may have left its CUDA context unusable (a device-side assert
+        # poisons it for the whole process): that process trains nothing more
+        self._done(healthy=end.status != FAILED or self.project.training.device == "cpu")
         self.finished.emit(end)
 
     def _on_died(self, why: str) -> None:
         if self._stopped_by_kill:
-            where = "while it was loading data" if not self._stepped else "within the grace time"
-            end = EndEvent(STOPPED, f"stopped by the user: the training process did not stop {where}, "
-                                    "so it was ended", self.epoch)
+            end = EndEvent(STOPPED, f"stopped by the user: {self._stopped_words()}", self.epoch)
         else:
             kept = (f" The last weights received (epoch {self.last_weights_epoch}) are kept."
                     if self.last_weights is not None else "")
-            end = EndEvent(FAILED, f"{why[0].upper()}{why[1:]} at epoch {self.epoch + 1}; the window and the "
-                                   f"project are unaffected, and the next Start uses a fresh process.{kept}",
-                           self.epoch)
+            when = f"during epoch {self.epoch + 1}" if self._prepared else "before the first step"
+            end = EndEvent(FAILED, f"{why[0].upper()}{why[1:]} {when}; the window and the project are "
+                                   f"unaffected, and the next Start uses a fresh process.{kept}", self.epoch)
         self.end = end
         self.holding = False
         self.finished.emit(end)
@@ -582,28 +675,30 @@ class FinderRun(_Job):
 
     def start(self, project: Project, model_state: dict | None, start_lr: float, end_lr: float,
               steps: int) -> None:
+        self.project_device = project.training.device
         self._begin("lr_find", {"project": project.to_dict(), "model_state": model_state,
                                 "start_lr": start_lr, "end_lr": end_lr, "steps": steps})
 
     def stop(self) -> None:
-        self._send("stop")
+        if self._active:
+            self._stop()
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
-        """Stop and wait for the end (for closing); the process is ended if it does not come."""
-        if self._active:
-            self.stop()
-            if not self.wait(timeout_ms):
-                self._end_now()
-                self.wait(2000)
-            self._deliver()
+        self._shutdown(timeout_ms)
 
     def _handle(self, kind: str, *payload) -> None:
         if kind == "lr_steps":
+            self._prepared = True
             self.stepped.emit(payload[0])
         elif kind == "lr_end":
             result, error = payload
-            self._done()
-            self.finished.emit(result, error)
+            self._done(healthy=not error or self.project_device == "cpu")
+            self.finished.emit(owned(result), error)
+
+    project_device = "cpu"
 
     def _on_died(self, why: str) -> None:
-        self.finished.emit(None, f"{why[0].upper()}{why[1:]}; the window is unaffected.")
+        if self._stopped_by_kill:
+            self.finished.emit(None, f"Stopped: {self._stopped_words()}.")
+        else:
+            self.finished.emit(None, f"{why[0].upper()}{why[1:]}; the window is unaffected.")

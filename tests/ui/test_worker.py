@@ -352,7 +352,7 @@ def test_stop_during_a_load_that_never_ends_ends_the_worker(qtbot, xor, make_run
     run = make_run(xor(epochs=5))
     run.start()
     worker = run.worker
-    qtbot.waitUntil(worker.ready.is_set, timeout=TIMEOUT_MS)   # the process is up and loading
+    qtbot.waitUntil(lambda: run.began, timeout=TIMEOUT_MS)   # the process has taken the run and is loading
     with qtbot.waitSignal(run.finished, timeout=PROMPT_MS) as blocker:
         run.stop()
     end = blocker.args[0]
