@@ -138,9 +138,13 @@ class Project:
         except UnicodeDecodeError:
             raise ProjectError(f"{path} is not a project file: it is not text (JSON)") from None
         try:
-            return cls.from_json(text)
+            project = cls.from_json(text)
         except ProjectError as e:
             raise ProjectError(f"{path}: {e}") from None
+        from .data import resolve_files
+
+        resolve_files(project.data, path.parent.resolve())   # a table or image folder beside the project
+        return project
 
     def save(self, path: str | Path) -> None:
         """Write atomically: a crash or a full disk never leaves half a file where a good one was."""
