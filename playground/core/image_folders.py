@@ -1,0 +1,74 @@
+"""Image folders in torchvision's ImageFolder layout (ROOT/<class>/<image>.png), decoded once into one tensor."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from .errors import DataError
+
+EXTENSIONS = (".png", ".jpg", ".jpeg")   # what torchvision.io decodes on every platform
+MAX_IMAGE_BYTES = 64 * 2**20             # one photo; a larger file is not a training image
+
+
+def class_folders(root: Path) -> dict[str, list[Path]]:
+    """{class name: its image files}, classes sorted by name as ImageFolder sorts them, files too;
+    only lists, decodes nothing. A DataError says what the layout lacks."""
+    if not root.is_dir():
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise DataError(f"{root} {what}: name the folder that holds one sub-folder per class")
+    try:
+        with os.scandir(root) as entries:
+            folders = sorted((e for e in entries if e.is_dir() and not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError as e:
+        raise DataError(f"{root} cannot be read ({e.strerror or e})") from None
+    if not folders:
+        loose = any(Path(name).suffix.lower() in EXTENSIONS for name in os.listdir(root))
+        found = "its images lie in it directly" if loose else "it has no sub-folders"
+        raise DataError(f"{root} holds no class folders ({found}): put each class's images in a "
+                        f"sub-folder named after the class, like {root / 'cat' / '1.png'}")
+    classes = {}
+    for entry in folders:
+        try:
+            files = sorted(Path(entry.path, f) for f in os.listdir(entry.path)
+                           if Path(f).suffix.lower() in EXTENSIONS and not f.startswith("."))
+        except OSError as e:
+            raise DataError(f"{entry.path} cannot be read ({e.strerror or e})") from None
+        if not files:
+            raise DataError(f"the class folder {entry.path} holds no PNG or JPEG images: add some or remove the folder")
+        classes[entry.name] = files
+    if len(classes) < 2:
+        raise DataError(f"{root} has one class folder ({folders[0].name}); a classifier needs at least two")
+    return classes
+
+
+def read_folder(root: Path, size: int, channels: int) -> tuple[Tensor, Tensor]:
+    """Every image decoded (torchvision.io) to `channels` (1 grey, 3 RGB), resized to size × size
+    with antialiasing: (N, C, size, size) uint8 and (N,) int64 labels, in class then file order."""
+    from torchvision.io import ImageReadMode, decode_image
+    from torchvision.transforms.v2.functional import resize
+
+    from .files import read_limited
+
+    mode = ImageReadMode.GRAY if channels == 1 else ImageReadMode.RGB
+    classes = class_folders(root)
+    n = sum(len(files) for files in classes.values())
+    x = torch.empty(n, channels, size, size, dtype=torch.uint8)
+    y = torch.empty(n, dtype=torch.long)
+    i = 0
+    for label, files in enumerate(classes.values()):
+        for path in files:
+            data = read_limited(path, MAX_IMAGE_BYTES, "an image", DataError)
+            try:
+                image = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=mode)
+            except (RuntimeError, ValueError) as e:
+                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise DataError(f"{path} cannot be read as an image ({reason}): replace it or delete it") from None
+            if image.shape[-2:] != (size, size):
+                image = resize(image, [size, size], antialias=True)
+            x[i], y[i] = image, label
+            i += 1
+    return x, y
