@@ -198,7 +198,7 @@ def _info(kind: DatasetType, params: dict) -> DataInfo:
     if kind.source == "folder":
         from .image_folders import class_folders
 
-        names = tuple(class_folders(_path(params["root"], "root"))[0])
+        names = tuple(class_folders(_path(params["root"], "root")))
         return DataInfo(kind.name, CLASSIFICATION, (params["channels"], params["size"], params["size"]),
                         len(names), names)
     if kind.source == "cifar":

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from .errors import DataError
 
-EXTENSIONS = (".png", ".jpg", ".jpeg")   # what torchvision.io decodes on every platform
+EXTENSIONS = (".png", ".jpg", ".jpeg")   # ImageFolder takes more; these are what the issue promises
 MAX_IMAGE_BYTES = 64 * 2**20             # one photo; a larger file is not a training image
 
 
@@ -46,14 +46,11 @@ def class_folders(root: Path) -> dict[str, list[Path]]:
 
 
 def read_folder(root: Path, size: int, channels: int) -> tuple[Tensor, Tensor]:
-    """Every image decoded (torchvision.io) to `channels` (1 grey, 3 RGB), resized to size × size
-    with antialiasing: (N, C, size, size) uint8 and (N,) int64 labels, in class then file order."""
-    from torchvision.io import ImageReadMode, decode_image
-    from torchvision.transforms.v2.functional import resize
+    """Every image decoded (PIL, as torchvision's ImageFolder does) to `channels` (1 grey, 3 RGB),
+    resized to size × size with antialiasing: (N, C, size, size) uint8 and (N,) int64 labels, in
+    class then file order."""
+    from torchvision.transforms.v2.functional import pil_to_tensor, resize
 
-    from .files import read_limited
-
-    mode = ImageReadMode.GRAY if channels == 1 else ImageReadMode.RGB
     classes = class_folders(root)
     n = sum(len(files) for files in classes.values())
     x = torch.empty(n, channels, size, size, dtype=torch.uint8)
@@ -61,14 +58,28 @@ def read_folder(root: Path, size: int, channels: int) -> tuple[Tensor, Tensor]:
     i = 0
     for label, files in enumerate(classes.values()):
         for path in files:
-            data = read_limited(path, MAX_IMAGE_BYTES, "an image", DataError)
-            try:
-                image = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=mode)
-            except (RuntimeError, ValueError) as e:
-                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise DataError(f"{path} cannot be read as an image ({reason}): replace it or delete it") from None
+            image = pil_to_tensor(_decode(path, "L" if channels == 1 else "RGB"))
             if image.shape[-2:] != (size, size):
                 image = resize(image, [size, size], antialias=True)
             x[i], y[i] = image, label
             i += 1
     return x, y
+
+
+def _decode(path: Path, mode: str):
+    import io
+    import warnings
+
+    from PIL import Image
+
+    from .files import read_limited
+
+    data = read_limited(path, MAX_IMAGE_BYTES, "an image", DataError)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)   # a few bytes claiming gigapixels
+            with Image.open(io.BytesIO(data)) as image:
+                return image.convert(mode)   # palette, grey + alpha, CMYK, 16-bit: one mode for all
+    except Exception as e:   # noqa: BLE001 — PIL raises many kinds for a damaged file; each is this sentence
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"{path} cannot be read as an image ({reason}): replace it or delete it") from None
