@@ -215,8 +215,28 @@ def _info(kind: DatasetType, params: dict) -> DataInfo:
 
 
 def dataset_info(spec) -> DataInfo:
-    """Check `spec` (a DataSpec) and describe the data it gives, without generating or reading any."""
-    return _info(*_checked(spec))
+    """Check `spec` (a DataSpec) and describe the data it gives, without generating or reading any
+    (a table is read, once: its columns decide the inputs)."""
+    info = _info(*_checked(spec))
+    if getattr(spec, "augment", None):
+        from .augment import check_augment
+
+        check_augment(spec.augment, info.input_shape)
+    return info
+
+
+def augmentation(spec):
+    """The training batches' augmentation of `spec` (a DataSpec), as a function (batch, generator) ->
+    batch for Batches' transform, or None without one; checked as dataset_info checks it."""
+    if not getattr(spec, "augment", None):
+        return None
+    from .augment import build_augment, check_augment
+
+    kind, params = _checked(spec)
+    checked = check_augment(spec.augment, _info(kind, params).input_shape)
+    how = params.get("normalize", "none")
+    mean, std = (0.5, 0.5) if how == "0.5" else _MEAN_STD[kind.name] if how == "mean_std" else (0.0, 1.0)
+    return build_augment(checked, mean, std)
 
 
 # training images in the official files (train_samples may keep fewer)
@@ -682,13 +702,16 @@ class Batches:
     time in allocation and page faults), so a batch kept past its epoch changes: copy it to keep it."""
 
     def __init__(self, x: Tensor, y: Tensor, batch_size: int, shuffle: bool = True,
-                 drop_last: bool = False, seed: int = 0):
+                 drop_last: bool = False, seed: int = 0, transform=None):
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self.x, self.y = x, y
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        # (batch, generator) -> batch: augmentation, drawing from the same generator as the order, so
+        # the seed repeats it and a continued run (which restores the order's state) continues it too
+        self.transform = transform
         # seeded once: every epoch draws a new order, and the whole run repeats with the same seed
         self._gen = torch.Generator(device=x.device).manual_seed(seed)
         self._buffers: tuple[Tensor, Tensor] | None = None
@@ -712,7 +735,8 @@ class Batches:
                 x, y = self._gather(perm)   # one gather per epoch; the batches are then views
             b = self.batch_size
             for start in range(0, len(self) * b, b):
-                yield x[start:start + b], y[start:start + b]
+                xb = x[start:start + b]
+                yield (self.transform(xb, self._gen) if self.transform else xb), y[start:start + b]
         finally:
             self._iterating -= 1
 

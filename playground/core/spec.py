@@ -57,9 +57,14 @@ class ComponentSpec:
 class DataSpec:
     dataset: str = "xor"                         # a key of core.data.DATASETS
     params: dict[str, Any] = field(default_factory=dict)  # samples, noise, seed, val_fraction, root...
+    # torchvision transform name: its arguments, applied in this order to training batches only
+    augment: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"dataset": self.dataset, "params": copy.deepcopy(self.params)}
+        out = {"dataset": self.dataset, "params": copy.deepcopy(self.params)}
+        if self.augment:   # written only when used, so older Playgrounds still open the other projects
+            out["augment"] = copy.deepcopy(self.augment)
+        return out
 
 
 @dataclass
@@ -362,9 +367,11 @@ def _parse_project(raw: Any) -> Project:
         layers.append(LayerSpec(comp.type, comp.params, layer_name))
 
     data_raw = _expect(raw.get("data", {"dataset": "xor"}), dict, "data", "an object")
-    _no_unknown_keys(data_raw, ("dataset", "params"), "data")
+    _no_unknown_keys(data_raw, ("dataset", "params", "augment"), "data")
     dataset = _expect(_get(data_raw, "dataset", "data"), str, "data.dataset", "a name")
     data_params = _expect(data_raw.get("params", {}), dict, "data.params", "an object")
+    augment = _expect(data_raw.get("augment", {}), dict, "data.augment",
+                      'an object like {"RandomHorizontalFlip": {"p": 0.5}}')
 
     t = _expect(raw.get("training", {}), dict, "training", "an object")
     defaults = TrainingSpec()
@@ -401,7 +408,7 @@ def _parse_project(raw: Any) -> Project:
     )
     return Project(
         network=NetworkSpec(input_shape, layers),
-        data=DataSpec(dataset, dict(data_params)),
+        data=DataSpec(dataset, dict(data_params), copy.deepcopy(augment)),
         training=training,
         name=name,
     )
