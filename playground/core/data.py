@@ -311,19 +311,6 @@ def _path(value: str, what: str) -> Path:
     return Path(os.path.expanduser(value))
 
 
-FILE_PARAMS = {"table": "path", "folder": "root", "cifar": "root"}   # the parameter naming each source's files
-
-
-def resolve_files(spec, folder: str | Path) -> None:
-    """Make the data's relative file or folder (a table's path, an image folder's root) absolute,
-    from `folder` (the project file's): a project and its data can move together."""
-    kind = DATASETS.get(spec.dataset)
-    key = FILE_PARAMS.get(kind.source) if kind is not None else None
-    value = spec.params.get(key) if key else None
-    if isinstance(value, str) and value and not os.path.isabs(os.path.expanduser(value)):
-        spec.params[key] = str(Path(folder, value))
-
-
 def _table(params: dict):
     from .tables import planned
 

@@ -6,6 +6,7 @@ import copy
 import difflib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,14 +147,24 @@ class Project:
             project = cls.from_json(text)
         except ProjectError as e:
             raise ProjectError(f"{path}: {e}") from None
-        from .data import resolve_files
-
-        resolve_files(project.data, path.parent.resolve())   # a table or image folder beside the project
+        _resolve_data_files(project.data, path.parent.resolve())
         return project
 
     def save(self, path: str | Path) -> None:
         """Write atomically: a crash or a full disk never leaves half a file where a good one was."""
         atomic_write_bytes(path, self.to_json().encode("utf-8"))
+
+
+# the parameter naming each dataset's own files (core.data declares these datasets); relative,
+# it is read from the project file's folder, so a project and its data can move together
+DATA_FILE_PARAMS = {"table": "path", "image_folder": "root", "cifar10": "root"}
+
+
+def _resolve_data_files(data: DataSpec, folder: Path) -> None:
+    key = DATA_FILE_PARAMS.get(data.dataset)
+    value = data.params.get(key) if key else None
+    if isinstance(value, str) and value and not os.path.isabs(os.path.expanduser(value)):
+        data.params[key] = str(folder / value)
 
 
 MAX_PROJECT_BYTES = 16 * 2**20   # the largest example is 2 KiB; 10,000 layers are about 1 MiB

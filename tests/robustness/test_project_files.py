@@ -53,7 +53,7 @@ REFUSED = {
                         "training.loss.type: unknown loss 'CrossEntropy' — did you mean CrossEntropyLoss?"),
     "an unknown optimizer": (_set(["training", "optimizer", "type"], "Adamm"),
                              "training.optimizer.type: unknown optimizer 'Adamm' — did you mean Adam?"),
-    "an unknown dataset": (_set(["data", "dataset"], "cifar10"), "data.dataset: unknown dataset 'cifar10' (known:"),
+    "an unknown dataset": (_set(["data", "dataset"], "imagenet"), "data.dataset: unknown dataset 'imagenet' (known:"),
     "a parameter of the wrong type": (_layer0(out_features="eight"),
                                       "layer 0 Linear: out_features must be a whole number, not 'eight'"),
     "a parameter out of range": (_layer0(out_features=0), "layer 0 Linear: out_features must be at least 1, not 0"),
