@@ -48,10 +48,31 @@ def class_folders(root: Path) -> dict[str, list[Path]]:
 def read_folder(root: Path, size: int, channels: int) -> tuple[Tensor, Tensor]:
     """Every image decoded (PIL, as torchvision's ImageFolder does) to `channels` (1 grey, 3 RGB),
     resized to size × size with antialiasing: (N, C, size, size) uint8 and (N,) int64 labels, in
-    class then file order."""
+    class then file order; decoded again only when a file changes."""
+    classes = class_folders(root)
+    key = (size, channels, tuple((name, tuple(_stamp(f) for f in files)) for name, files in classes.items()))
+    if key not in _CACHE:
+        while len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = _decode_all(classes, size, channels)
+    return _CACHE[key]
+
+
+_CACHE: dict[tuple, tuple[Tensor, Tensor]] = {}   # a second run on the same files needn't decode them again
+_CACHE_SIZE = 2
+
+
+def _stamp(path: Path) -> tuple:
+    try:
+        st = path.stat()
+    except OSError:
+        return str(path), None, None   # _decode says what is wrong with it
+    return str(path.resolve()), st.st_mtime_ns, st.st_size
+
+
+def _decode_all(classes: dict[str, list[Path]], size: int, channels: int) -> tuple[Tensor, Tensor]:
     from torchvision.transforms.v2.functional import pil_to_tensor, resize
 
-    classes = class_folders(root)
     n = sum(len(files) for files in classes.values())
     x = torch.empty(n, channels, size, size, dtype=torch.uint8)
     y = torch.empty(n, dtype=torch.long)

@@ -213,3 +213,19 @@ def test_every_augmentation_is_declared_with_a_step():
     for name, kind in augment.AUGMENTATIONS.items():
         assert name.startswith("Random") and kind.doc
         check_augment({name: {}}, SHAPE)   # every default is valid
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_batches_augment_on_the_device_reproducibly():
+    x, y = batch(50).cuda(), torch.arange(50, device="cuda")
+    apply = build_augment(check_augment(AUGMENT, SHAPE))
+
+    def epoch(seed):
+        return [xb.clone() for xb, _ in Batches(x, y, 16, seed=seed, transform=apply)]
+
+    a, again = epoch(3), epoch(3)
+    assert all(p.is_cuda for p in a) and all(torch.equal(p, q) for p, q in zip(a, again))
+    flipped = augmented({"RandomHorizontalFlip": {"p": 1.0}}, x.cpu())
+    out = build_augment(check_augment({"RandomHorizontalFlip": {"p": 1.0}}, SHAPE))(
+        x, torch.Generator(device="cuda").manual_seed(1))
+    assert torch.equal(out.cpu(), flipped)

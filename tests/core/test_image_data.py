@@ -80,6 +80,31 @@ def test_size_channels_and_normalisation(tmp_path, digits):
     assert float(ds.x_train.min()) >= -1 and float(ds.x_train.max()) <= 1
 
 
+def test_a_second_load_decodes_nothing_until_a_file_changes(tmp_path, digits, monkeypatch):
+    from playground.core import image_folders
+
+    digit_folder(tmp_path / "d", digits, {"zero": 3, "one": 3})
+    first = load(folder(tmp_path / "d"))
+    decoded = []
+    real = image_folders._decode
+    monkeypatch.setattr(image_folders, "_decode", lambda path, mode: decoded.append(path) or real(path, mode))
+    again = load(folder(tmp_path / "d"))
+    assert decoded == [] and torch.equal(first.x_train, again.x_train)
+    Image.fromarray(digits[0][5].numpy()).save(tmp_path / "d" / "one" / "000.png")
+    os.utime(tmp_path / "d" / "one" / "000.png", ns=(1, 1))   # a changed file, whatever the clock's resolution
+    changed = load(folder(tmp_path / "d"))
+    assert len(decoded) == 6 and not torch.equal(torch.cat([first.x_train, first.x_val]),
+                                                 torch.cat([changed.x_train, changed.x_val]))
+
+
+def test_playground_train_takes_data_root_for_an_image_folder(tmp_path, digits, monkeypatch):
+    digit_folder(tmp_path / "elsewhere", digits, {"zero": 8, "one": 8})
+    project = _image_project({"dataset": "image_folder", "params": {"root": "missing"}}, (1, 28, 28), 2)
+    project.save(tmp_path / "p.json")
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "p.json", "--epochs", "1", "--data-root", "elsewhere", "--quiet"]) == 0
+
+
 def test_jpeg_is_read_and_the_split_is_seeded(tmp_path, digits):
     digit_folder(tmp_path / "d", digits, {"zero": 6, "one": 6}, jpeg="zero")
     a, b = load(folder(tmp_path / "d", seed=3)), load(folder(tmp_path / "d", seed=3))
