@@ -216,13 +216,27 @@ def _info(kind: DatasetType, params: dict) -> DataInfo:
 
 def dataset_info(spec) -> DataInfo:
     """Check `spec` (a DataSpec) and describe the data it gives, without generating or reading any
-    (a table is read, once: its columns decide the inputs)."""
+    (a table is read, once: its columns decide the inputs; an image folder is listed)."""
     info = _info(*_checked(spec))
     if getattr(spec, "augment", None):
         from .augment import check_augment
 
         check_augment(spec.augment, info.input_shape)
     return info
+
+
+def check_data(spec) -> None:
+    """Check the settings of `spec` (a DataSpec) alone, reading no file: a project whose table or
+    image folder has moved still opens, and says so where it shows the data."""
+    kind, params = _checked(spec)
+    if getattr(spec, "augment", None):
+        from .augment import check_augment
+
+        if not kind.image:
+            raise ProjectError(f"data.augment: augmentation is for images, and {kind.name} gives none — remove it")
+        shape = (params["channels"], params["size"], params["size"]) if kind.source == "folder" else \
+            (3, 32, 32) if kind.source == "cifar" else (1, 28, 28)
+        check_augment(spec.augment, shape)
 
 
 def augmentation(spec):

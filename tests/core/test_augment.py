@@ -175,6 +175,11 @@ def test_tables_have_no_augmentation():
     with pytest.raises(ProjectError, match=r"augmentation is for images .* shape \[4\] — remove it"):
         dataset_info(spec)
     assert augmentation(DataSpec("table", {"path": str(REPO / "resources" / "tables" / "iris.csv")})) is None
+    from playground.core.data import check_data
+
+    with pytest.raises(ProjectError, match=r"data\.augment: augmentation is for images, and table gives none"):
+        check_data(DataSpec("table", {"path": "moved.csv"}, {"RandomErasing": {}}))   # said without the file
+    check_data(DataSpec("image_folder", {"root": "moved", "size": 32}, {"RandomCrop": {"size": 32}}))
 
 
 def test_training_is_bit_reproducible_and_validation_is_never_augmented(tmp_path, one_torch_thread):

@@ -243,3 +243,16 @@ def test_playground_train_says_a_bad_table_in_one_line(tmp_path, monkeypatch, ca
     assert main(["train", "p.json", "--quiet"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("playground: error:") and "a classifier needs at least two classes" in err[-1]
+
+
+def test_a_project_whose_table_has_moved_opens_and_training_says_where_it_looked(tmp_path):
+    from playground.core.training import check_trainable
+    from playground.core.validation import validate_settings
+
+    raw = json.loads((REPO / "resources" / "examples" / "iris.json").read_text())
+    raw["data"]["params"]["path"] = "gone.csv"
+    (tmp_path / "p.json").write_text(json.dumps(raw))
+    project = Project.load(tmp_path / "p.json")
+    validate_settings(project)   # what opening checks: the settings, not the file
+    with pytest.raises(DataError, match=rf"{tmp_path / 'gone.csv'}: no such file"):
+        check_trainable(project)
