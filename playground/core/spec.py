@@ -15,7 +15,8 @@ from .errors import ProjectError
 from .files import atomic_write_bytes
 
 FORMAT = "playground-project"
-VERSION = 2  # 2: a layer may carry `name`, its key prefix in imported code; written only when one does
+VERSION = 3  # 2: a layer may carry `name`, its key prefix in imported code; written only when one does
+#             3: data may be a table, an image folder or CIFAR-10, and carry `augment`; written only when it does
 
 
 @dataclass
@@ -112,8 +113,8 @@ class Project:
     def to_dict(self) -> dict:
         return {
             "format": FORMAT,
-            # version 1 while no layer has a name, so older Playgrounds still open such projects
-            "version": VERSION if any(layer.name is not None for layer in self.network.layers) else 1,
+            # the lowest version that holds what the project uses, so older Playgrounds still open the rest
+            "version": self._version(),
             "name": self.name,
             "network": self.network.to_dict(),
             "data": self.data.to_dict(),
@@ -122,6 +123,11 @@ class Project:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def _version(self) -> int:
+        if self.data.augment or self.data.dataset in DATA_FILE_PARAMS:
+            return 3
+        return 2 if any(layer.name is not None for layer in self.network.layers) else 1
 
     @classmethod
     def from_dict(cls, raw: Any) -> Project:

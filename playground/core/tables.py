@@ -14,7 +14,7 @@ from torch import Tensor
 
 from .errors import DataError
 
-MAX_TABLE_BYTES = 256 * 2**20   # a table this size is millions of rows: beyond what a playground trains on
+MAX_TABLE_BYTES = 32 * 2**20   # ~a million rows; every cell is a Python string while read, ~10x the file
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})   # how spreadsheets and R write a gap
 CLASS_LIMIT = 20         # a whole-number target with at most this many values is a class label (0-9, 1-5 stars)
 MAX_CATEGORIES = 100     # a text column with more values is a name or an id, not a category to one-hot

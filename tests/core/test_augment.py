@@ -151,7 +151,9 @@ def test_augment_round_trips_in_the_project_and_old_files_stay_as_they_were(tmp_
     again = Project.from_json(project.to_json())
     assert again == project and json.loads(project.to_json())["data"]["augment"] == AUGMENT
     xor = Project.load(REPO / "resources" / "examples" / "xor.json")
-    assert "augment" not in json.loads(xor.to_json())["data"]
+    assert "augment" not in json.loads(xor.to_json())["data"] and xor.to_dict()["version"] == 1
+    # an older Playground says "written by a newer Playground" instead of "unknown key 'augment'"
+    assert project.to_dict()["version"] == 3
 
 
 @pytest.mark.parametrize("settings,message", [

@@ -47,7 +47,7 @@ REFUSED = {
     "JSON of another shape": ('{"name": "x", "layers": []}', 'not a Playground project: the "format" key is missing'),
     "another format": (_set(["format"], "keras-model"), "not a Playground project: format is 'keras-model'"),
     "a newer version": (_set(["version"], 7), "written by a newer Playground (format version 7); this one "
-                        "reads up to version 2 — update Playground to open it"),
+                        "reads up to version 3 — update Playground to open it"),
     "an unknown key": (_set(["data", "val_fraction"], 0.5), "data: unknown key 'val_fraction'"),
     "an unknown loss": (_set(["training", "loss", "type"], "CrossEntropy"),
                         "training.loss.type: unknown loss 'CrossEntropy' — did you mean CrossEntropyLoss?"),
