@@ -259,3 +259,19 @@ def test_cifar_trains_headless_with_a_test_accuracy(tmp_path, one_torch_thread):
     end = trainer.run()
     assert end.status == "finished", end.reason
     assert end.test_accuracy is not None and len(trainer.dataset.x_train) == 16
+
+
+def test_an_image_claiming_gigapixels_is_refused_without_decoding_it(tmp_path, digits):
+    import struct
+    import zlib
+
+    digit_folder(tmp_path / "d", digits, {"zero": 2, "one": 2})
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", 30_000, 30_000, 8, 0, 0, 0, 0)   # 900 megapixels of grey
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    (tmp_path / "d" / "one" / "bomb.png").write_bytes(bomb)
+    with pytest.raises(DataError, match=r"bomb\.png cannot be read as an image \(.*decompression bomb"):
+        load(folder(tmp_path / "d"))

@@ -4,6 +4,7 @@ the shipped tables train to their published accuracy, headless and through the c
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -256,3 +257,15 @@ def test_a_project_whose_table_has_moved_opens_and_training_says_where_it_looked
     validate_settings(project)   # what opening checks: the settings, not the file
     with pytest.raises(DataError, match=rf"{tmp_path / 'gone.csv'}: no such file"):
         check_trainable(project)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_fifo_or_an_oversized_file_is_refused_before_it_is_read(tmp_path):
+    os.mkfifo(tmp_path / "pipe.csv")
+    with pytest.raises(DataError, match=r"pipe\.csv"):   # opening it would wait for a writer forever
+        dataset_info(table(tmp_path / "pipe.csv"))
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as f:
+        f.truncate(tables.MAX_TABLE_BYTES + 1)   # sparse: no disk used
+    with pytest.raises(DataError, match=r"big\.csv is .*, too large for a table \(at most 32"):
+        dataset_info(table(big))
