@@ -258,7 +258,8 @@ _IMAGE_TRAIN_SIZE = 60_000
 
 
 def train_size(spec) -> int:
-    """How many training samples `spec` gives after the validation split, without generating or reading any."""
+    """How many training samples `spec` gives after the validation split, without generating any or
+    decoding an image (a table is read, an image folder listed)."""
     kind, params = _checked(spec)
     if kind.source == "table":
         n = len(_table(params)[0].rows)

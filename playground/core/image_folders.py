@@ -100,7 +100,12 @@ def _decode(path: Path, mode: str):
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)   # a few bytes claiming gigapixels
             with Image.open(io.BytesIO(data)) as image:
-                return image.convert(mode)   # palette, grey + alpha, CMYK, 16-bit: one mode for all
+                image.load()
+                if image.mode.startswith("I"):   # 16-bit grey: PIL's convert would clip it to white
+                    import numpy as np
+
+                    image = Image.fromarray((np.asarray(image).astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8))
+                return image.convert(mode)   # palette, grey + alpha, CMYK: one mode for all
     except Exception as e:   # noqa: BLE001 — PIL raises many kinds for a damaged file; each is this sentence
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"{path} cannot be read as an image ({reason}): replace it or delete it") from None

@@ -275,3 +275,20 @@ def test_an_image_claiming_gigapixels_is_refused_without_decoding_it(tmp_path, d
     (tmp_path / "d" / "one" / "bomb.png").write_bytes(bomb)
     with pytest.raises(DataError, match=r"bomb\.png cannot be read as an image \(.*decompression bomb"):
         load(folder(tmp_path / "d"))
+
+
+def test_images_of_every_mode_and_size_become_one_mode_and_size(tmp_path, digits):
+    root = tmp_path / "d"
+    digit_folder(root, digits, {"zero": 1, "one": 1})
+    digit = Image.fromarray(digits[0][0].numpy())
+    digit.convert("RGBA").save(root / "zero" / "rgba.png")
+    digit.convert("P").save(root / "zero" / "palette.png")
+    digit.resize((40, 20)).convert("RGB").save(root / "one" / "wide.jpg")
+    Image.fromarray((digits[0][1].numpy().astype("uint16") * 257)).save(root / "one" / "deep.png")   # 16-bit
+    for channels in (1, 3):
+        ds = load(folder(root, channels=channels, size=16, val_fraction=0.0))
+        assert ds.x_train.shape == (6, channels, 16, 16) and torch.isfinite(ds.x_train).all()
+    grey = load(folder(root, channels=1, size=28, normalize="none", val_fraction=0.0))
+    pixels = (grey.x_train * 255).round().to(torch.uint8)[:, 0]
+    assert torch.equal(pixels[4], digits[0][0]) and torch.equal(pixels[5], digits[0][0])   # palette, RGBA
+    assert torch.equal(pixels[1], digits[0][1])   # 16 bits scaled to 8, not clipped to white
