@@ -42,11 +42,16 @@ def _unpickle(data: bytes, name: str, where: str) -> dict:
     try:
         entry = _Batch(io.BytesIO(data), encoding="latin1").load()
     except Exception as e:   # noqa: BLE001 — any damage is the same sentence: the file is not a batch
-        raise DataError(f"{where}/{name} is not a CIFAR-10 python batch ({type(e).__name__}: {e}) "
+        raise DataError(f"{where}/{name} is not a CIFAR-10 python batch ({type(e).__name__}: {_first_line(e)}) "
                         f"— replace it with the file as distributed") from None
     if not isinstance(entry, dict):
         raise DataError(f"{where}/{name} is not a CIFAR-10 python batch (it holds no dictionary)")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in entry.items()}
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _batch(entry: dict, name: str, where: str) -> tuple[Tensor, Tensor]:
@@ -125,7 +130,8 @@ def _read_archive(path: Path) -> dict[str, bytes]:
                     raise DataError(f"{path} holds {member.name} of {member.size:,} bytes, too large for a CIFAR-10 batch")
                 out[name] = tar.extractfile(member).read()
     except (tarfile.TarError, EOFError, OSError) as e:
-        raise DataError(f"{path} is corrupt or truncated (not a complete .tar.gz: {e}) — download it again") from None
+        raise DataError(f"{path} is corrupt or truncated (not a complete .tar.gz: {_first_line(e)}) "
+                        "— download it again") from None
     missing = [n for n in FILES if n not in out]
     if missing:
         raise DataError(f"{path} lacks {', '.join(f'{FOLDER}/{n}' for n in missing)}: it is not CIFAR-10's "

@@ -1,16 +1,21 @@
-"""Hypothesis over the table reader: whatever a CSV file holds and however it is described, the
-answer is data of the shape its description promised, or one DataError sentence — never another
-exception, never a hang (every budget is bounded, the examples derandomised)."""
+"""Hypothesis over the readers of a user's own data (tables, images in a folder, CIFAR-10 batches):
+whatever a file holds and however it is described, the answer is data of the shape its
+description promised, or one DataError sentence — never another exception, never a hang (every
+budget is bounded, the examples derandomised)."""
 
 from __future__ import annotations
 
+import pickle
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from playground.core import cifar
 from playground.core.data import dataset_info, load
 from playground.core.errors import DataError
 from playground.core.spec import DataSpec
@@ -69,3 +74,51 @@ def test_any_bytes_as_a_table_load_or_say_why(raw, bom):
         path = Path(folder) / "t.csv"
         path.write_bytes(bom + raw)
         _check(path, {})
+
+
+@budget(40)
+@given(raw=st.binary(max_size=300), head=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0"]))
+def test_any_bytes_as_an_image_in_a_folder_load_or_say_which_file(raw, head):
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for name in ("a", "b"):
+            (root / name).mkdir()
+        (root / "a" / "x.png").write_bytes(head + raw)
+        (root / "b" / "y.jpg").write_bytes(raw)
+        spec = DataSpec("image_folder", {"root": folder, "size": 8, "val_fraction": 0.0})
+        try:
+            ds = load(spec)
+        except DataError as e:
+            assert "\n" not in str(e) and ("x.png" in str(e) or "y.jpg" in str(e))
+            return
+        assert ds.x_train.shape == (2, 1, 8, 8)
+
+
+entries = st.one_of(
+    st.binary(max_size=200).map(lambda b: b"\x80\x02" + b),
+    st.fixed_dictionaries({
+        "data": st.sampled_from([np.zeros((2, 3072), np.uint8), np.zeros((2, 3072), np.float32),
+                                 np.zeros((0, 3072), np.uint8), np.zeros(5, np.uint8), "text", None]),
+        "labels": st.one_of(st.lists(st.integers(-2, 12), max_size=3), st.none(), st.text(max_size=3)),
+    }).map(lambda d: pickle.dumps(d, protocol=2)),
+)
+
+
+@budget(40)
+@given(raw=entries, name=st.sampled_from(cifar.FILES))
+def test_any_cifar_batch_loads_or_says_which_file(raw, name):
+    with tempfile.TemporaryDirectory() as folder:
+        where = Path(folder) / cifar.FOLDER
+        where.mkdir()
+        good = {"data": np.zeros((1, 3072), np.uint8), "labels": [3]}
+        for n in cifar.FILES:
+            meta = {"label_names": list(cifar.CLASSES)}
+            (where / n).write_bytes(pickle.dumps(meta if n == "batches.meta" else good, protocol=2))
+        (where / name).write_bytes(raw)
+        cifar._CACHE.clear()
+        try:
+            ds = load(DataSpec("cifar10", {"root": folder, "val_fraction": 0.0}))
+        except DataError as e:
+            assert "\n" not in str(e) and name in str(e)
+            return
+        assert ds.x_train.shape[1:] == (3, 32, 32) and ds.x_test.shape[1:] == (3, 32, 32)
