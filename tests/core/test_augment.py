@@ -236,3 +236,15 @@ def test_on_cuda_batches_augment_on_the_device_reproducibly():
     out = build_augment(check_augment({"RandomHorizontalFlip": {"p": 1.0}}, SHAPE))(
         x, torch.Generator(device="cuda").manual_seed(1))
     assert torch.equal(out.cpu(), flipped)
+
+
+def test_under_torchrun_each_ranks_shard_is_augmented_too():
+    from playground.core.distributed import ShardedBatches
+
+    x, y = batch(16), torch.arange(16)
+    apply = build_augment(check_augment({"RandomHorizontalFlip": {"p": 1.0}}, SHAPE))
+    for rank in (0, 1):
+        plain = list(ShardedBatches(x, y, 8, rank, 2, seed=2))
+        flipped = list(ShardedBatches(x, y, 8, rank, 2, seed=2, transform=apply))
+        assert all(torch.equal(f, TF.horizontal_flip(p)) and torch.equal(fy, py)
+                   for (p, py), (f, fy) in zip(plain, flipped))
