@@ -38,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", metavar="CHECKPOINT", help="checkpoint to write (default: ./NAME.checkpoint.pt)")
     train.add_argument("--metrics", metavar="FILE.json", help="JSON history to write (default: ./NAME.metrics.json)")
     train.add_argument("--data-root", metavar="DIR",
-                       help="folder holding MNIST / Fashion-MNIST (default: the project's, else "
-                       "~/.local/share/playground/datasets)")
+                       help="folder holding MNIST / Fashion-MNIST / CIFAR-10, or an image folder's classes "
+                       "(default: the project's, else ~/.local/share/playground/datasets)")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue from this checkpoint's weights and optimizer")
     train.add_argument("--seed", type=int, help="random seed (default: the project's)")
     train.add_argument("--quiet", action="store_true", help="print only the final line")
@@ -283,8 +283,9 @@ def _train_project(args):
             raise ProjectError(f"--seed must be from 0 to {MAX_SEED:,}, not {args.seed}")
         t.seed = args.seed
     if args.data_root:
-        if project.data.dataset not in ("mnist", "fashion_mnist"):
-            raise ProjectError(f"--data-root is for MNIST and Fashion-MNIST; this project uses {project.data.dataset}")
+        if project.data.dataset not in ("mnist", "fashion_mnist", "cifar10", "image_folder"):
+            raise ProjectError(f"--data-root is for MNIST, Fashion-MNIST, CIFAR-10 and image folders; this project "
+                               f"uses {project.data.dataset}")
         project.data.params["root"] = str(Path(args.data_root).expanduser().resolve())
     stem = Path(args.project).stem
     out = Path(args.out or f"{stem}.checkpoint.pt")

@@ -1,4 +1,4 @@
-"""Datasets: seeded synthetic sets, MNIST-like files via torchvision, the split, device-resident batches."""
+"""Datasets: seeded synthetic sets, MNIST-like files, tables, image folders, CIFAR-10; the split, device-resident batches."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ CLASSIFICATION = "classification"
 @dataclass(frozen=True)
 class DatasetType(Choice):
     task: str = CLASSIFICATION    # "regression" | "classification": decides sensible losses and views
-    image: bool = False           # MNIST-like: read from files, has an official test split
+    image: bool = False           # images (channels, height, width) read from files
+    source: str = "generated"     # generated | idx (MNIST-like) | table | folder | cifar: who reads it
 
 
 _SEED = Param("seed", INT, 0, "Seed of the generated data and of the validation split.", minimum=0)
@@ -67,7 +68,52 @@ def _images(name: str, doc: str) -> DatasetType:
         _SEED,
         _VAL,
     )
-    return DatasetType(name, doc, params, image=True)
+    return DatasetType(name, doc, params, image=True, source="idx")
+
+
+_NORMALIZE_IMAGES = Param(
+    "normalize", CHOICE, "0.5", "0.5: Normalize((0.5,), (0.5,)) to [-1, 1]; none: [0, 1].", choices=("0.5", "none"),
+)
+_TABLE = DatasetType(
+    "table", "Your own table: a CSV or TSV file, one row per sample, one column the target.",
+    (
+        Param("path", TEXT, "", "The CSV or TSV file (a relative path is from the project's folder)."),
+        Param("target", TEXT, "", "The column to predict: its name or its index from 0 (empty: the last)."),
+        Param("task", CHOICE, "auto", "auto: classification for text or a few whole numbers, else regression.",
+              choices=("auto", "classification", "regression")),
+        Param("delimiter", CHOICE, "auto", "What separates the cells (auto: guessed from the first rows).",
+              choices=("auto", ",", ";", "\t")),
+        Param("header", CHOICE, "auto", "Whether the first row names the columns (auto: guessed).",
+              choices=("auto", "yes", "no")),
+        Param("ignore", TEXT, "", "Columns left out, by name or index, separated by commas."),
+        _SEED,
+        _VAL,
+    ),
+    source="table",
+)
+_FOLDER = DatasetType(
+    "image_folder", "Your own images: one sub-folder per class of PNG or JPEG files (torchvision's ImageFolder).",
+    (
+        Param("root", TEXT, "", "The folder holding one sub-folder per class (relative: from the project's folder)."),
+        Param("size", INT, 28, "Every image is resized to size × size pixels.", minimum=4, maximum=512),
+        Param("channels", CHOICE, 1, "1: grayscale; 3: RGB.", choices=(1, 3)),
+        _NORMALIZE_IMAGES,
+        _SEED,
+        _VAL,
+    ),
+    image=True, source="folder",
+)
+_CIFAR = DatasetType(
+    "cifar10", "CIFAR-10: 32×32 colour photos in 10 classes (50,000 training, 10,000 test images).",
+    (
+        Param("root", TEXT, "", "Folder with cifar-10-batches-py or cifar-10-python.tar.gz (empty: the user's data folder)."),
+        _NORMALIZE_IMAGES,
+        Param("train_samples", INT, 0, "Keep the first N training images (0: all).", minimum=0),
+        _SEED,
+        _VAL,
+    ),
+    image=True, source="cifar",
+)
 
 
 _NOISE = "Standard deviation of the Gaussian noise added to y."
@@ -98,6 +144,9 @@ DATASETS: dict[str, DatasetType] = {
                 _noise(0.1, "Standard deviation of the jitter added to each point.")),
         _images("mnist", "Handwritten digits 0-9, 28×28 grey (60,000 training, 10,000 test images)."),
         _images("fashion_mnist", "Zalando clothing photos in 10 classes, 28×28 grey (MNIST's format)."),
+        _TABLE,
+        _FOLDER,
+        _CIFAR,
     )
 }
 
@@ -111,6 +160,7 @@ class DataInfo:
     input_shape: tuple[int, ...]      # one sample, without the batch dimension
     n_classes: int | None             # None for regression
     class_names: tuple[str, ...]      # () for regression
+    feature_names: tuple[str, ...] = ()   # tables: one per input value ("island=Biscoe"); () otherwise
 
 
 @dataclass
@@ -141,6 +191,20 @@ def _checked(spec) -> tuple[DatasetType, dict]:
 
 
 def _info(kind: DatasetType, params: dict) -> DataInfo:
+    if kind.source == "table":
+        plan = _table(params)[1]
+        n = len(plan.class_names) or None
+        return DataInfo(kind.name, plan.task, (len(plan.feature_names),), n, plan.class_names, plan.feature_names)
+    if kind.source == "folder":
+        from .image_folders import class_folders
+
+        names = tuple(class_folders(_path(params["root"], "root")))
+        return DataInfo(kind.name, CLASSIFICATION, (params["channels"], params["size"], params["size"]),
+                        len(names), names)
+    if kind.source == "cifar":
+        from .cifar import CLASSES
+
+        return DataInfo(kind.name, CLASSIFICATION, (3, 32, 32), 10, CLASSES)
     if kind.task == REGRESSION:
         return DataInfo(kind.name, REGRESSION, (1,), None, ())
     if kind.image:
@@ -151,8 +215,42 @@ def _info(kind: DatasetType, params: dict) -> DataInfo:
 
 
 def dataset_info(spec) -> DataInfo:
-    """Check `spec` (a DataSpec) and describe the data it gives, without generating or reading any."""
-    return _info(*_checked(spec))
+    """Check `spec` (a DataSpec) and describe the data it gives, without generating or reading any
+    (a table is read, once: its columns decide the inputs; an image folder is listed)."""
+    info = _info(*_checked(spec))
+    if getattr(spec, "augment", None):
+        from .augment import check_augment
+
+        check_augment(spec.augment, info.input_shape)
+    return info
+
+
+def check_data(spec) -> None:
+    """Check the settings of `spec` (a DataSpec) alone, reading no file: a project whose table or
+    image folder has moved still opens, and says so where it shows the data."""
+    kind, params = _checked(spec)
+    if getattr(spec, "augment", None):
+        from .augment import check_augment
+
+        if not kind.image:
+            raise ProjectError(f"data.augment: augmentation is for images, and {kind.name} gives none — remove it")
+        shape = (params["channels"], params["size"], params["size"]) if kind.source == "folder" else \
+            (3, 32, 32) if kind.source == "cifar" else (1, 28, 28)
+        check_augment(spec.augment, shape)
+
+
+def augmentation(spec):
+    """The training batches' augmentation of `spec` (a DataSpec), as a function (batch, generator) ->
+    batch for Batches' transform, or None without one; checked as dataset_info checks it."""
+    if not getattr(spec, "augment", None):
+        return None
+    from .augment import build_augment, check_augment
+
+    kind, params = _checked(spec)
+    checked = check_augment(spec.augment, _info(kind, params).input_shape)
+    how = params.get("normalize", "none")
+    mean, std = (0.5, 0.5) if how == "0.5" else _MEAN_STD[kind.name] if how == "mean_std" else (0.0, 1.0)
+    return build_augment(checked, mean, std)
 
 
 # training images in the official files (train_samples may keep fewer)
@@ -160,11 +258,20 @@ _IMAGE_TRAIN_SIZE = 60_000
 
 
 def train_size(spec) -> int:
-    """How many training samples `spec` gives after the validation split, without generating or reading any."""
+    """How many training samples `spec` gives after the validation split, without generating any or
+    decoding an image (a table is read, an image folder listed)."""
     kind, params = _checked(spec)
-    n = params["samples"] if not kind.image else (params["train_samples"] or _IMAGE_TRAIN_SIZE)
-    if kind.image:
-        n = min(n, _IMAGE_TRAIN_SIZE)
+    if kind.source == "table":
+        n = len(_table(params)[0].rows)
+    elif kind.source == "folder":
+        from .image_folders import class_folders
+
+        n = sum(len(files) for files in class_folders(_path(params["root"], "root")).values())
+    elif kind.source in ("idx", "cifar"):
+        full = _IMAGE_TRAIN_SIZE if kind.source == "idx" else 50_000   # CIFAR-10's five batches
+        n = min(params["train_samples"] or full, full)
+    else:
+        n = params["samples"]
     return n - math.floor(n * params["val_fraction"] + 1e-9)   # as _split counts
 
 
@@ -173,6 +280,10 @@ def load(spec, device: str | torch.device = "cpu") -> Dataset:
     kind, params = _checked(spec)
     info = _info(kind, params)
     gen = torch.Generator().manual_seed(params["seed"])
+    if kind.source == "table":
+        return _load_table(info, params, gen, device)
+    if kind.source in ("folder", "cifar"):
+        return _load_images(kind, info, params, gen, device)
     test = None
     if kind.image:
         x, y, test = _read_images(kind.name, params)
@@ -180,11 +291,7 @@ def load(spec, device: str | torch.device = "cpu") -> Dataset:
         x, y = _GENERATORS[kind.name](gen, params)
     (x_train, y_train), (x_val, y_val) = _split(x, y, params["val_fraction"], gen)
     if len(x_train) == 0:
-        raise DataError(
-            f"{kind.name} leaves no training samples after the validation split ({len(x)} in all, "
-            f"val_fraction {params['val_fraction']}): "
-            "use more samples (or train_samples) or a smaller val_fraction"
-        )
+        raise _no_training_samples(kind.name, len(x), params["val_fraction"])
     x_test = y_test = None
     if kind.image:
         # uint8 crosses to the device (4x less to copy); normalising there is one op on the whole tensor
@@ -196,14 +303,84 @@ def load(spec, device: str | torch.device = "cpu") -> Dataset:
     )
 
 
-def _split(x: Tensor, y: Tensor, fraction: float, gen: torch.Generator):
-    n = len(x)
+def _split_indices(n: int, fraction: float, gen: torch.Generator) -> tuple[Tensor, Tensor] | None:
+    """(train, validation) sample indices, each in the data's order; None when nothing is held out."""
     n_val = math.floor(n * fraction + 1e-9)   # floor: a fraction below 1 always leaves a training sample
     if n_val == 0:
-        return (x, y), (x[:0], y[:0])
+        return None
     perm = torch.randperm(n, generator=gen)
     # sorted: each part keeps the data's own order, so shuffle=False still means "as generated"
-    val, train = perm[:n_val].sort().values, perm[n_val:].sort().values
+    return perm[n_val:].sort().values, perm[:n_val].sort().values
+
+
+def _no_training_samples(name: str, n: int, fraction: float) -> DataError:
+    return DataError(
+        f"{name} leaves no training samples after the validation split ({n} in all, "
+        f"val_fraction {fraction}): use more samples (or train_samples) or a smaller val_fraction"
+    )
+
+
+def _path(value: str, what: str) -> Path:
+    if not value:
+        raise DataError(f"data.params.{what} is empty: name the {'file' if what == 'path' else 'folder'} to train on")
+    return Path(os.path.expanduser(value))
+
+
+def _table(params: dict):
+    from .tables import planned
+
+    return planned(_path(params["path"], "path"), params["delimiter"], params["header"],
+                   params["target"], params["task"], params["ignore"])
+
+
+def _load_table(info: DataInfo, params: dict, gen: torch.Generator, device) -> Dataset:
+    from .tables import encode
+
+    table, plan = _table(params)
+    n = len(table.rows)
+    parts = _split_indices(n, params["val_fraction"], gen)
+    train, val = parts if parts else (torch.arange(n), torch.arange(0))
+    if len(train) == 0:
+        raise _no_training_samples(str(table.path), n, params["val_fraction"])
+    x, y = encode(table, plan, train)   # standardised with the training rows' statistics only
+    return Dataset(info, x[train].to(device), y[train].to(device), x[val].to(device), y[val].to(device), None, None)
+
+
+def _load_images(kind: DatasetType, info: DataInfo, params: dict, gen: torch.Generator, device) -> Dataset:
+    if kind.source == "folder":
+        from .image_folders import read_folder
+
+        x, y = read_folder(_path(params["root"], "root"), params["size"], params["channels"])
+        test = None
+    else:
+        from .cifar import read_cifar
+
+        root = Path(os.path.expanduser(params["root"])) if params["root"] else default_root()
+        x, y, test = read_cifar(root)
+        if params["train_samples"]:
+            x, y = x[: params["train_samples"]], y[: params["train_samples"]]
+    (x_train, y_train), (x_val, y_val) = _split(x, y, params["val_fraction"], gen)
+    if len(x_train) == 0:
+        raise _no_training_samples(kind.name, len(x), params["val_fraction"])
+    # uint8 crosses to the device (4x less to copy); normalising there is one op on the whole tensor
+    x_train, x_val = (_to_float(t, params["normalize"], device) for t in (x_train, x_val))
+    x_test = y_test = None
+    if test is not None:
+        x_test, y_test = _to_float(test[0], params["normalize"], device), test[1].to(device)
+    return Dataset(info, x_train, y_train.to(device), x_val, y_val.to(device), x_test, y_test)
+
+
+def _to_float(images: Tensor, how: str, device) -> Tensor:
+    """uint8 (N, C, H, W) to float32 on `device`: [0, 1], or [-1, 1] for Normalize((0.5,), (0.5,))."""
+    x = images.to(device).float().div_(255)
+    return x.sub_(0.5).div_(0.5) if how == "0.5" else x
+
+
+def _split(x: Tensor, y: Tensor, fraction: float, gen: torch.Generator):
+    parts = _split_indices(len(x), fraction, gen)
+    if parts is None:
+        return (x, y), (x[:0], y[:0])
+    train, val = parts
     return (x[train], y[train]), (x[val], y[val])
 
 
@@ -527,13 +704,16 @@ class Batches:
     time in allocation and page faults), so a batch kept past its epoch changes: copy it to keep it."""
 
     def __init__(self, x: Tensor, y: Tensor, batch_size: int, shuffle: bool = True,
-                 drop_last: bool = False, seed: int = 0):
+                 drop_last: bool = False, seed: int = 0, transform=None):
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self.x, self.y = x, y
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        # (batch, generator) -> batch: augmentation, drawing from the same generator as the order, so
+        # the seed repeats it and a continued run (which restores the order's state) continues it too
+        self.transform = transform
         # seeded once: every epoch draws a new order, and the whole run repeats with the same seed
         self._gen = torch.Generator(device=x.device).manual_seed(seed)
         self._buffers: tuple[Tensor, Tensor] | None = None
@@ -557,7 +737,8 @@ class Batches:
                 x, y = self._gather(perm)   # one gather per epoch; the batches are then views
             b = self.batch_size
             for start in range(0, len(self) * b, b):
-                yield x[start:start + b], y[start:start + b]
+                xb = x[start:start + b]
+                yield (self.transform(xb, self._gen) if self.transform else xb), y[start:start + b]
         finally:
             self._iterating -= 1
 

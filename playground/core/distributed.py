@@ -163,7 +163,7 @@ class Ranks(SingleProcess):
         t = project.training
         setup.batches = ShardedBatches(
             setup.batches.x, setup.batches.y, t.batch_size, self.rank, self.world_size,
-            shuffle=t.shuffle, drop_last=t.drop_last, seed=t.seed,
+            shuffle=t.shuffle, drop_last=t.drop_last, seed=t.seed, transform=setup.batches.transform,
         )
         smallest = setup.batches.smallest_batch()
         if smallest == 1 and any(layer.type.startswith("BatchNorm") for layer in project.network.layers):
@@ -295,7 +295,7 @@ class ShardedBatches:
     """
 
     def __init__(self, x: Tensor, y: Tensor, batch_size: int, rank: int, world_size: int,
-                 shuffle: bool = True, drop_last: bool = False, seed: int = 0):
+                 shuffle: bool = True, drop_last: bool = False, seed: int = 0, transform=None):
         if batch_size % world_size:
             raise TrainingError(
                 f"batch size {batch_size} does not split over {world_size} ranks: the project's batch size is "
@@ -316,6 +316,7 @@ class ShardedBatches:
         self.shuffle, self.drop_last = shuffle, drop_last
         self.samples = per_rank_samples                # per rank and epoch
         self._gen = torch.Generator(device=x.device).manual_seed(seed)   # as Batches: same seed, same orders
+        self.transform = transform   # augmentation, as Batches'; every rank draws alike for its own samples
 
     @property
     def generator(self) -> torch.Generator:
@@ -349,4 +350,5 @@ class ShardedBatches:
         x, y = self.x[mine], self.y[mine]   # one gather per epoch; the batches are then views
         b = self.batch_size
         for start in range(0, len(self) * b, b):
-            yield x[start:start + b], y[start:start + b]
+            xb = x[start:start + b]
+            yield (self.transform(xb, self._gen) if self.transform else xb), y[start:start + b]

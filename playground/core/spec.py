@@ -6,6 +6,7 @@ import copy
 import difflib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from .errors import ProjectError
 from .files import atomic_write_bytes
 
 FORMAT = "playground-project"
-VERSION = 2  # 2: a layer may carry `name`, its key prefix in imported code; written only when one does
+VERSION = 3  # 2: a layer may carry `name`, its key prefix in imported code; written only when one does
+#             3: data may be a table, an image folder or CIFAR-10, and carry `augment`; written only when it does
 
 
 @dataclass
@@ -57,9 +59,14 @@ class ComponentSpec:
 class DataSpec:
     dataset: str = "xor"                         # a key of core.data.DATASETS
     params: dict[str, Any] = field(default_factory=dict)  # samples, noise, seed, val_fraction, root...
+    # torchvision transform name: its arguments, applied in this order to training batches only
+    augment: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"dataset": self.dataset, "params": copy.deepcopy(self.params)}
+        out = {"dataset": self.dataset, "params": copy.deepcopy(self.params)}
+        if self.augment:   # written only when used, so older Playgrounds still open the other projects
+            out["augment"] = copy.deepcopy(self.augment)
+        return out
 
 
 @dataclass
@@ -106,8 +113,8 @@ class Project:
     def to_dict(self) -> dict:
         return {
             "format": FORMAT,
-            # version 1 while no layer has a name, so older Playgrounds still open such projects
-            "version": VERSION if any(layer.name is not None for layer in self.network.layers) else 1,
+            # the lowest version that holds what the project uses, so older Playgrounds still open the rest
+            "version": self._version(),
             "name": self.name,
             "network": self.network.to_dict(),
             "data": self.data.to_dict(),
@@ -116,6 +123,11 @@ class Project:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def _version(self) -> int:
+        if self.data.augment or self.data.dataset in DATA_FILE_PARAMS:
+            return 3
+        return 2 if any(layer.name is not None for layer in self.network.layers) else 1
 
     @classmethod
     def from_dict(cls, raw: Any) -> Project:
@@ -138,13 +150,27 @@ class Project:
         except UnicodeDecodeError:
             raise ProjectError(f"{path} is not a project file: it is not text (JSON)") from None
         try:
-            return cls.from_json(text)
+            project = cls.from_json(text)
         except ProjectError as e:
             raise ProjectError(f"{path}: {e}") from None
+        _resolve_data_files(project.data, path.parent.resolve())
+        return project
 
     def save(self, path: str | Path) -> None:
         """Write atomically: a crash or a full disk never leaves half a file where a good one was."""
         atomic_write_bytes(path, self.to_json().encode("utf-8"))
+
+
+# the parameter naming each dataset's own files (core.data declares these datasets); relative,
+# it is read from the project file's folder, so a project and its data can move together
+DATA_FILE_PARAMS = {"table": "path", "image_folder": "root", "cifar10": "root"}
+
+
+def _resolve_data_files(data: DataSpec, folder: Path) -> None:
+    key = DATA_FILE_PARAMS.get(data.dataset)
+    value = data.params.get(key) if key else None
+    if isinstance(value, str) and value and not os.path.isabs(os.path.expanduser(value)):
+        data.params[key] = str(folder / value)
 
 
 MAX_PROJECT_BYTES = 16 * 2**20   # the largest example is 2 KiB; 10,000 layers are about 1 MiB
@@ -358,9 +384,11 @@ def _parse_project(raw: Any) -> Project:
         layers.append(LayerSpec(comp.type, comp.params, layer_name))
 
     data_raw = _expect(raw.get("data", {"dataset": "xor"}), dict, "data", "an object")
-    _no_unknown_keys(data_raw, ("dataset", "params"), "data")
+    _no_unknown_keys(data_raw, ("dataset", "params", "augment"), "data")
     dataset = _expect(_get(data_raw, "dataset", "data"), str, "data.dataset", "a name")
     data_params = _expect(data_raw.get("params", {}), dict, "data.params", "an object")
+    augment = _expect(data_raw.get("augment", {}), dict, "data.augment",
+                      'an object like {"RandomHorizontalFlip": {"p": 0.5}}')
 
     t = _expect(raw.get("training", {}), dict, "training", "an object")
     defaults = TrainingSpec()
@@ -397,7 +425,7 @@ def _parse_project(raw: Any) -> Project:
     )
     return Project(
         network=NetworkSpec(input_shape, layers),
-        data=DataSpec(dataset, dict(data_params)),
+        data=DataSpec(dataset, dict(data_params), copy.deepcopy(augment)),
         training=training,
         name=name,
     )

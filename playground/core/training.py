@@ -151,7 +151,8 @@ def prepare_setup(project: Project, dataset: datasets.Dataset | None = None) -> 
         y_val=encode_targets(dataset.y_val, plan, info.n_classes),
         loss_fn=build_loss(t.loss.type, loss_params),
         batches=datasets.Batches(
-            dataset.x_train, y_train, t.batch_size, shuffle=t.shuffle, drop_last=t.drop_last, seed=t.seed
+            dataset.x_train, y_train, t.batch_size, shuffle=t.shuffle, drop_last=t.drop_last, seed=t.seed,
+            transform=datasets.augmentation(p.data),   # training batches only: evaluation reads x_val as it is
         ),
         optimizer_params=opt_params,
         warnings=warnings,

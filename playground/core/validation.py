@@ -34,7 +34,7 @@ def validate_settings(project: Project) -> None:
     What opening a project checks. A layer that does not fit its input, or of an unknown type,
     still opens (its card shows the problem and the user fixes it there); values the cards and
     the training panel cannot show are refused instead."""
-    from .data import dataset_info
+    from .data import check_data
     from .layers import LAYERS
     from .losses import LOSSES
     from .optim import OPTIMIZERS, SCHEDULERS
@@ -48,7 +48,7 @@ def validate_settings(project: Project) -> None:
                 checked_params(layer, LAYERS[layer.type])
             except ParamError as e:
                 raise ProjectError(f"layer {index} {layer.type}: {e}") from None
-    dataset_info(project.data)
+    check_data(project.data)   # settings only: a project whose table has moved still opens
     t = project.training
     check_component(t.loss, LOSSES, "loss", "training.loss")
     check_component(t.optimizer, OPTIMIZERS, "optimizer", "training.optimizer")

@@ -215,7 +215,10 @@ class ProjectDocument(QObject):
 
         def set_(p: Project) -> None:
             p.data = DataSpec(dataset, kept)
-            p.network.input_shape = list(dataset_info(p.data).input_shape)
+            try:
+                p.network.input_shape = list(dataset_info(p.data).input_shape)
+            except PlaygroundError:
+                pass  # a table or image folder not named yet: data_error says so; the shape follows it
 
         self._edit(f"Use {dataset}", set_)
 

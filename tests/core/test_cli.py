@@ -122,7 +122,7 @@ def test_export_loads_in_a_plain_script(tmp_path, examples, fmt, monkeypatch):
     (["train", "{dir}/bad.json"], "bad.json: not a project file: it is not valid JSON"),
     (["train", "{examples}/xor.json", "--device", "cuda"], "device 'cuda' cannot be used on this machine"),
     (["train", "{examples}/xor.json", "--epochs", "0"], "--epochs must be from 1 to 100,000, not 0"),
-    (["train", "{examples}/xor.json", "--data-root", "/tmp"], "--data-root is for MNIST and Fashion-MNIST"),
+    (["train", "{examples}/xor.json", "--data-root", "/tmp"], "--data-root is for MNIST, Fashion-MNIST, CIFAR-10 and image folders"),
     (["inspect", "{dir}/bad.json"], "not valid JSON"),
     (["inspect", "{dir}/w.pt"], "is a state_dict file: it holds weights but no network"),
     (["export", "{dir}/bad.json", "--out", "{dir}/x.pt"], "bad.json is a text file, not weights or a checkpoint"),

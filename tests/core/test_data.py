@@ -26,12 +26,18 @@ FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
 
 
 def test_catalogue_names_and_tasks():
-    assert list(DATASETS) == REGRESSION + POINTS + ["mnist", "fashion_mnist"]
+    assert list(DATASETS) == REGRESSION + POINTS + ["mnist", "fashion_mnist", "table", "image_folder", "cifar10"]
     for name, kind in DATASETS.items():
         assert kind.name == name and kind.doc
-        assert kind.task == ("regression" if name in REGRESSION else "classification")
-        assert kind.image == (name in ("mnist", "fashion_mnist"))
+        assert kind.task == ("regression" if name in REGRESSION else "classification")   # a table's: its file's
+        assert kind.image == (name in ("mnist", "fashion_mnist", "image_folder", "cifar10"))
         assert {"seed", "val_fraction"} <= {p.name for p in kind.params}
+    # the datasets of the user's own files: a relative path in the project is from its folder
+    from playground.core.spec import DATA_FILE_PARAMS
+
+    own = {name: kind for name, kind in DATASETS.items() if kind.source in ("table", "folder", "cifar")}
+    assert DATA_FILE_PARAMS.keys() == own.keys()
+    assert all(DATA_FILE_PARAMS[name] in {p.name for p in kind.params} for name, kind in own.items())
 
 
 # --- synthetic ---------------------------------------------------------------------------------

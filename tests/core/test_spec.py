@@ -180,7 +180,7 @@ def test_defaults_make_a_trainable_project():
 def test_layer_names_are_saved_with_version_2_and_old_projects_still_load():
     project = Project(NetworkSpec([4], [LayerSpec("Linear", {"out_features": 2}, "fc1"), LayerSpec("ReLU")]))
     raw = project.to_dict()
-    assert raw["version"] == VERSION == 2
+    assert raw["version"] == 2 and VERSION == 3
     assert raw["network"]["layers"] == [{"type": "Linear", "params": {"out_features": 2}, "name": "fc1"},
                                         {"type": "ReLU", "params": {}}]
     assert Project.from_json(project.to_json()) == project

@@ -57,6 +57,14 @@ def test_dataset_change_sets_the_input_shape(doc):
     assert doc.network.input_shape == [1, 28, 28]
 
 
+def test_a_table_not_named_yet_keeps_the_shape_until_it_is(doc, examples):
+    doc.set_dataset("table")
+    assert doc.network.input_shape == [1, 28, 28] and doc.data_info is None
+    assert doc.data_error == "data.params.path is empty: name the file to train on"
+    doc.set_data_param("path", str(examples.parent / "tables" / "iris.csv"))
+    assert doc.network.input_shape == [4] and doc.data_info.class_names == ("setosa", "versicolor", "virginica")
+
+
 def test_optimizer_change_keeps_the_learning_rate(doc):
     doc.set_component("optimizer", "Adam")
     assert doc.project.training.optimizer.type == "Adam"
