@@ -32,6 +32,7 @@ KEEP_INTERVAL = 2.0         # ... and at least this often: what the window keeps
 VIEWS_INTERVAL = 0.25       # seconds between the live views' pictures: a few a second ...
 VIEWS_SHARE = 0.1           # ... but never more than a tenth of the training's time
 CONTROL = ("stop", "pause", "resume", "weights", "views")
+USER_FILES = ("table", "image_folder")   # datasets read from files the user may edit between runs
 
 
 def serve(conn, threads: int | None = None, initializer=None, parent: int | None = None) -> None:
@@ -167,7 +168,12 @@ class _Worker:
     # --- jobs ----------------------------------------------------------------------------------
 
     def dataset_for(self, data: dict, device: str):
-        """The cached dataset when it is the one asked for, else None (the run loads it)."""
+        """The cached dataset when it is the one asked for, else None (the run loads it).
+
+        A table or an image folder is the user's own files, which may change between runs: those
+        load again each time, and their readers' own caches (by file stamps) skip what is unchanged."""
+        if data.get("dataset") in USER_FILES:
+            return None
         key = json.dumps([data, device], sort_keys=True)
         if self._dataset is not None and self._dataset[0] == key:
             return self._dataset[1]
@@ -175,7 +181,7 @@ class _Worker:
         return None
 
     def keep_dataset(self, data: dict, device: str, dataset) -> None:
-        if dataset is not None:
+        if dataset is not None and data.get("dataset") not in USER_FILES:
             self._dataset = (json.dumps([data, device], sort_keys=True), dataset)
 
     def _prefetch(self) -> None:
