@@ -418,6 +418,7 @@ class _Finder:
         from .errors import PlaygroundError
         from .lr_finder import find_lr
 
+        self.worker.send("began", self.id)
         data = self.project.data.to_dict()
         dataset = self.worker.dataset_for(data, self.project.training.device)
         result, error = None, ""

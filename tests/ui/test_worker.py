@@ -414,3 +414,97 @@ def _exists(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except (FileNotFoundError, IndexError):
         return True
+
+
+# --- what a review found ------------------------------------------------------------------------------
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts file descriptors in /proc")
+def test_runs_kept_in_the_window_hold_no_file_descriptors(qtbot, xor, make_run):
+    """Tensors come through shared memory; a result kept as received held a descriptor per tensor,
+    and some twenty runs kept in the run list reached the process's limit."""
+    kept = []
+
+    def train() -> None:
+        run = make_run(xor(epochs=2))
+        run.set_weights_wanted(True)
+        with qtbot.waitSignal(run.finished, timeout=TIMEOUT_MS) as blocker:
+            run.start()
+        assert blocker.args[0].status == FINISHED
+        kept.append(run.result)
+
+    train()   # the worker is up, its reader threads and torch's fd sharer too
+    before = _open_fds()
+    for _ in range(5):
+        train()
+    assert all(t.is_shared() is False for r in kept for t in r.model.values())
+    assert _open_fds() <= before + 2   # a pipe or two of the moment; each run had left 19
+
+
+def test_settings_the_worker_cannot_take_fail_the_run_and_the_worker_goes_on(qtbot, xor, make_run):
+    run = make_run(xor(epochs=2), {"no_such_argument": 1})
+    with qtbot.waitSignal(run.finished, timeout=TIMEOUT_MS) as blocker:
+        run.start()
+    end = blocker.args[0]
+    assert end.status == FAILED and "could not take this run" in end.reason and "no_such_argument" in end.reason
+    pid = run.pid if run.pid else None
+    again = make_run(xor(epochs=1))
+    with qtbot.waitSignal(again.finished, timeout=TIMEOUT_MS) as blocker:
+        again.start()
+    assert blocker.args[0].status == FINISHED
+    assert pid is None or again.pid == pid
+
+
+def test_a_failed_run_on_a_gpu_leaves_its_worker_unused(qtbot, xor, make_run):
+    """A device-side assert poisons a CUDA context for its whole process: after a failed run on
+    a GPU setting, the next run gets another process."""
+    run = make_run(xor(device="cuda:99"))
+    with qtbot.waitSignal(run.finished, timeout=TIMEOUT_MS):
+        run.start()
+        pid = run.pid
+    assert run.end.status == FAILED
+    assert pid not in [p.pid for p in worker_pool().processes()]
+
+
+def test_ctrl_c_in_the_terminal_is_the_windows_to_handle(qtbot, xor, make_run):
+    run = make_run(xor(epochs=ENDLESS))
+    with qtbot.waitSignal(run.step_reported, timeout=TIMEOUT_MS):
+        run.start()
+    os.kill(run.pid, signal.SIGINT)   # what Ctrl-C sends to the whole process group
+    seen = run.steps_reported
+    qtbot.waitUntil(lambda: run.steps_reported > seen, timeout=PROMPT_MS)   # it trains on
+    with qtbot.waitSignal(run.finished, timeout=PROMPT_MS) as blocker:
+        run.stop()
+    assert blocker.args[0].status == STOPPED and run.result is not None
+
+
+def test_closing_during_a_load_that_never_ends_ends_the_worker(qtbot, xor, make_run, faulty_worker):
+    faulty_worker(worker_faults.loading_never_ends)
+    run = make_run(xor(epochs=5))
+    ended = []
+    run.finished.connect(ended.append)
+    run.start()
+    qtbot.waitUntil(lambda: run.began, timeout=TIMEOUT_MS)
+    process = run.worker.process
+    assert run.shutdown(60_000) is False   # it did not end by itself: the load's grace, not a minute
+    assert [e.status for e in ended] == [STOPPED] and "loading data" in ended[0].reason
+    process.join(PROMPT_MS / 1000)
+    assert not process.is_alive()
+
+
+def test_the_lr_finders_stop_ends_a_load_that_never_ends(qtbot, xor, faulty_worker):
+    from playground.ui.worker import FinderRun
+
+    faulty_worker(worker_faults.loading_never_ends)
+    search = FinderRun()
+    search.start(xor(), None, 1e-5, 1.0, 50)
+    qtbot.waitUntil(lambda: search.began, timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(search.finished, timeout=PROMPT_MS) as blocker:
+        search.stop()
+    result, error = blocker.args
+    assert result is None and "did not stop while it was loading data, so it was ended" in error
+    assert not search.is_running()
