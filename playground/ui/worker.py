@@ -10,6 +10,7 @@ dataset load could not be interrupted; and memory a run used stayed in the windo
 
 from __future__ import annotations
 
+import atexit
 import copy
 import dataclasses
 import itertools
@@ -322,6 +323,11 @@ def wait_for_training_threads() -> None:
     """Before the application object goes: no training process outlives the window."""
     if _pool is not None:
         _pool.shutdown()
+
+
+# At exit, before multiprocessing's own handler (atexit runs the later registered first): it would
+# SIGTERM the workers, which leave SIGTERM to the window, and then wait for them for ever
+atexit.register(wait_for_training_threads)
 
 
 # --- one run ----------------------------------------------------------------------------------

@@ -166,7 +166,7 @@ def test_sigterm_to_the_window_stops_the_run_and_keeps_the_unsaved_work(tmp_path
     finally:
         if app.poll() is None:
             app.kill()
-            app.wait()
+            app.communicate()   # and its pipes closed
     assert app.returncode == 0 and "Traceback" not in stderr, stderr
     assert project.read_bytes() == before                    # nothing saved over the user's file
     assert len(list(recovery_folder.glob("recovery-*.json"))) == 1 and not list(recovery_folder.glob("*.tmp"))

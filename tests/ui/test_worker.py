@@ -61,12 +61,16 @@ def faulty_worker():
     """Workers that start with a fault put in (tests/ui/worker_faults.py); normal ones again after."""
     pool = worker_pool()
 
+    data = pool._data
+
     def use(fault) -> None:
         pool.restart()
+        pool._data = None   # no window's data loaded ahead: the fault is for the run alone
         pool.initializer = fault
 
     yield use
     pool.initializer = None
+    pool._data = data
     pool.restart()
 
 
