@@ -49,7 +49,7 @@ def main() -> None:
 
     from playground.ui.gc_guard import MainThreadGarbageCollector
     from playground.ui.main_window import MainWindow
-    from playground.ui.worker import wait_for_training_threads, worker_pool
+    from playground.ui.worker import training_threads, wait_for_training_threads
 
     torch.set_num_threads(2)
     batches = 600
@@ -143,7 +143,7 @@ def main() -> None:
           "p50_ms": percentile(late, 50), "p99_ms": percentile(late, 99), "max_ms": max(late, default=float("nan")),
           "first_step_cold_s": cold, "first_step_warm_s": warm,
           "window_rss_before_mb": rss_before, "window_rss_after_mb": rss_after,
-          "training_threads": worker_pool().threads or None, "machine": machine()})
+          "training_threads": training_threads(project), "machine": machine()})
 
 
 if __name__ == "__main__":

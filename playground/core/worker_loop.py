@@ -252,6 +252,7 @@ class _Run:
         resume = dict(settings.get("resume") or {})
         self.trainer = Trainer(self.project, self.on_event, report_interval=settings.get("report_interval", 1 / 30),
                                health_interval=settings.get("health_interval"), **resume)
+        self.threads = settings.get("threads")
         self.want_weights = bool(settings.get("want_weights"))
         self.requests: list = list(settings.get("requests") or ())
         self._events: list = []
@@ -306,7 +307,11 @@ class _Run:
         from .resume import run_state
         from .training import FAILED, STOPPED, EndEvent
 
+        import torch
+
         self.worker.send("began", self.id)   # this process is on it (loading, then training)
+        if self.threads:
+            torch.set_num_threads(self.threads)   # per run: within the pool the process started with
         data, device = self.data_key
         cached = self.worker.dataset_for(data, device)
         if cached is not None:

@@ -25,24 +25,35 @@ from ..core.progress import ProgressTracker
 from ..core.spec import Project
 from ..core.training import FAILED, STOPPED, EndEvent, EpochEvent, StepEvent
 
-DELIVERY_INTERVAL_MS = 33   # ~30 deliveries a second: what the eye can use, whatever the trainer's pace
+DELIVERY_INTERVAL_MS = 66   # ~15 deliveries a second: live to the eye, and few wake-ups of the window
+                            # (each one takes a core from training on a 2-core machine)
 LOAD_GRACE_MS = 3000        # Stop before the first step (loading, downloading): the process ends after this
 STEP_GRACE_MS = 30_000      # Stop during training: one step, however long, then the process is ended
 SPAWN_TIMEOUT_S = 120       # a worker not ready by then (torch's import on a swapped-out machine) is given up
 
 
-def training_threads() -> int:
-    """torch's intra-op threads in the worker: PLAYGROUND_TRAINING_THREADS, else every core.
+def training_threads(project: Project | None = None) -> int:
+    """torch's intra-op threads for a run of `project` in the worker: PLAYGROUND_TRAINING_THREADS,
+    else every core for a network with convolutions and one core fewer for the others (None: the
+    most any run gets, the size of the worker's OpenMP pool).
 
-    Measured with `make bench` (benchmarks/results.md): with the window painting little while it
-    trains (the views' work is done in the worker), both cores of a 2-core machine train LeNet and
-    the MLP faster than one, beside the window; one thread fewer than the cores left training slower
-    on every machine we had."""
+    Measured on 2 cores beside the live window (`make bench` and the same runs taking turns with 1
+    and 2 threads, real Fashion-MNIST, medians of 4): the MLP 784-128-10 trains at 57,600 samples/s
+    with one thread and 35,000 with two (the small matrices gain nothing from a second thread and
+    stall whenever the window takes a core from it); LeNet at 8,800 with one and 9,400 with two (its
+    convolutions use both). No 4- or 8-core machine was at hand: there the rule keeps a core for
+    the window, which uses about a tenth of one while training."""
+    override = int(os.environ.get("PLAYGROUND_TRAINING_THREADS") or 0)
+    if override:
+        return override
     try:
         cores = len(os.sched_getaffinity(0))   # the cores this process may use, not the machine's
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return int(os.environ.get("PLAYGROUND_TRAINING_THREADS") or 0) or max(1, cores)
+    if project is None:
+        return max(1, cores)
+    convolutional = any(layer.type.startswith(("Conv", "LazyConv")) for layer in project.network.layers)
+    return max(1, cores if convolutional else cores - 1)
 
 
 def owned(value):
@@ -436,14 +447,21 @@ class _Job(QObject):
         if worker is None:
             return
         self._start_grace()
+        events: list = []   # the batches of events in this delivery go out as one: a signal per delivery
         for message in worker.mailbox.take():
             kind = message[0]
+            if len(message) > 1 and kind not in ("gone", "broken") and message[1] != self.id:
+                continue   # an earlier job's late words
+            if kind == "events":
+                events.extend(message[2])
+                continue
+            if events:
+                self._handle("events", events)
+                events = []
             if kind in ("gone", "broken"):
                 if self._active:
                     self._died(message[1] if kind == "broken" else "")
                 return
-            if len(message) > 1 and message[1] != self.id:
-                continue   # an earlier job's late words
             if kind == "prepared":
                 self._prepared = True
                 continue
@@ -453,6 +471,8 @@ class _Job(QObject):
             self._handle(kind, *message[2:])
             if self.worker is None:
                 return   # the job ended with this message
+        if events:
+            self._handle("events", events)
         if self._active and worker.gone.is_set() and not worker.mailbox.peek():
             self._died()   # its "gone" was taken with an earlier job's leftovers
 
@@ -559,6 +579,7 @@ class TrainingRun(_Job):
             "want_weights": self._want_weights,
             "requests": self._requests,
             "report_interval": 1 / 30,
+            "threads": training_threads(self.project),
         })
 
     def stop(self) -> None:

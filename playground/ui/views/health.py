@@ -29,6 +29,8 @@ from ..colors import rgba, with_alpha
 from ..plots import AXIS_WIDTH_PX, PALETTE, REFRESH_MS
 from . import View
 
+STRIP_GAP_MS = 20   # between the strips' redraws: the event loop paints and answers in between
+
 GRADIENTS, ACTIVITY = "gradients", "activity"   # a layer's row kinds: log-scaled sizes / fractions
 
 
@@ -196,7 +198,7 @@ class TrainingHealthView(View):
         if self._rows:
             self.stack.setCurrentWidget(self.scroll)
         if self._dirty and not self._refresh_timer.isActive():
-            self._refresh_timer.start()
+            self._refresh_timer.start(REFRESH_MS)
 
     def clear(self) -> None:
         self._refresh_timer.stop()
@@ -237,10 +239,14 @@ class TrainingHealthView(View):
 
     # --- drawing -------------------------------------------------------------------------------
 
-    def refresh(self) -> None:
-        """Push the new points to their curves now (a timer does this at most ~30 times a second)."""
+    def refresh(self, rows: int | None = None) -> None:
+        """Push the new points to their curves now (a timer does this, a strip at a time). `rows`:
+        how many strips at most (None: all); the rest stay for the next time."""
         self._refresh_timer.stop()
-        dirty, self._dirty = self._dirty, set()
+        dirty = sorted(self._dirty)
+        if rows is not None:
+            dirty = dirty[:rows]
+        self._dirty.difference_update(dirty)
         for key in dirty:
             row = self._rows.get(key)
             if row is None:
@@ -257,7 +263,11 @@ class TrainingHealthView(View):
 
     @Slot()
     def _on_refresh_timer_timeout(self) -> None:
-        self.refresh()
+        # one strip per pass of the event loop: each strip is a plot of its own, and all of them in
+        # one pass held the GUI thread for ~70 ms (LeNet's ten strips) while training
+        self.refresh(rows=1)
+        if self._dirty:
+            self._refresh_timer.start(STRIP_GAP_MS)
 
     def _row(self, layer: int, type_: str, group: str) -> _Row:
         key = (layer, group)
