@@ -364,6 +364,7 @@ class _Run:
             state = {k: v.detach().to("cpu", copy=True) for k, v in t.model.state_dict().items()}
             self.worker.send("weights", self.id, state, event.epoch if event.kind == "epoch" else event.epoch - 1)
         if self.requests and now >= self._views_at:
+            self._flush(now)   # what happened so far goes out before the pictures take their time
             self._compute_views(now)
 
     def _flush(self, now: float | None = None) -> None:

@@ -343,3 +343,17 @@ def test_new_weights_and_a_changed_network_reach_the_kept_module(layer_view, tin
     state = seeded_state(changed.network, 3)
     layer_view.set_weights(state)
     torch.testing.assert_close(layer_view.shown_values(), layer_outputs(changed.network, state, x_val[:1])[-1][0])
+
+
+def test_a_hidden_health_view_builds_no_strips_until_it_is_shown(qtbot):
+    """Building a strip per layer at a run's first event held the window ~0.3 s as the run began,
+    for a tab nobody looked at: hidden, the view keeps the events and draws them when shown."""
+    view = TrainingHealthView()
+    qtbot.addWidget(view)
+    view.add_health(health_event(10))
+    view.add_health(health_event(20))
+    assert view._rows == {}                          # nothing built while hidden
+    view.show()
+    qtbot.waitExposed(view)
+    assert view._rows and view.layer_rows()          # shown: every event drawn
+    assert list(view.curve_data(0, "grad_norm")[0]) == [10.0, 20.0]

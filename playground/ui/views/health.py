@@ -175,7 +175,24 @@ class TrainingHealthView(View):
 
     @Slot(object)
     def add_health(self, event) -> None:
-        """Append one core.health.HealthEvent: a point per measured metric, new warnings to the list."""
+        """Append one core.health.HealthEvent: a point per measured metric, new warnings to the list.
+
+        Hidden, the view only keeps the event: building its strips (a plot per layer, ~0.3 s for
+        LeNet's ten) at a run's first event held the window while the run began, for a tab not shown."""
+        self._pending.append(event)
+        if self.isVisible():
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        pending, self._pending = self._pending, []
+        for event in pending:
+            self._add(event)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._catch_up()
+
+    def _add(self, event) -> None:
         step = float(event.global_step)
         self._events += 1
         for layer in event.layers:
@@ -201,6 +218,7 @@ class TrainingHealthView(View):
             self._refresh_timer.start(REFRESH_MS)
 
     def clear(self) -> None:
+        self._pending = []
         self._refresh_timer.stop()
         for row in self._rows.values():
             self._strip_layout.removeWidget(row.widget)
@@ -219,10 +237,12 @@ class TrainingHealthView(View):
 
     def layer_rows(self) -> list[tuple[int, str]]:
         """(layer index, "gradients" | "activity") of every strip, top to bottom."""
+        self._catch_up()
         return sorted(self._rows)
 
     def curve_data(self, layer: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """The (steps, values) drawn for a layer's metric, as given (fractions stay 0..1)."""
+        self._catch_up()
         self.refresh()
         group = next(m.group for m in METRICS if m.name == metric)
         row = self._rows[(layer, group)]
@@ -232,9 +252,11 @@ class TrainingHealthView(View):
         return x, y
 
     def strip_plot(self, layer: int, group: str) -> pg.PlotWidget:
+        self._catch_up()
         return self._rows[(layer, group)].plot
 
     def warning_texts(self) -> list[str]:
+        self._catch_up()
         return [self.warnings.item(i).text() for i in range(self.warnings.count())]
 
     # --- drawing -------------------------------------------------------------------------------
