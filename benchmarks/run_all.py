@@ -127,12 +127,13 @@ def markdown(results: dict, rows, seconds: float, note: str) -> str:
         "|---|---|---|---|",
     ]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
-    lines += ["", "(a) Playground's Trainer headless, (b) the same inside the running window with live plots, "
+    lines += ["", "(a) Playground's Trainer headless, (b) the same started through the running window's Start, "
+              "training in its worker process with the loss plot and the views dock live, "
               "(c) a minimal hand-written loop over tensors in memory with torch's defaults, "
-              "(d) the seed tutorial's torchvision transforms + DataLoader loop, measured side by side in one "
-              "process, taking turns; samples/s and ratios are each variant's best of the interleaved repeats "
-              "(medians in results.json). (b) trains with one intra-op thread fewer than the machine's cores, "
-              "so the GUI keeps one (ui/worker.py)."]
+              "(d) the seed tutorial's torchvision transforms + DataLoader loop, measured side by side, "
+              "taking turns; samples/s are each variant's best of the interleaved repeats, the window's ratio "
+              "is on the medians (all in results.json). (a), (c), (d) use 2 intra-op threads; the worker picks "
+              "its own per network (ui/worker.py training_threads: LeNet 2, the MLP 1 on 2 cores)."]
     return "\n".join(lines) + "\n"
 
 
