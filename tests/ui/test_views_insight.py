@@ -353,7 +353,9 @@ def test_a_hidden_health_view_builds_no_strips_until_it_is_shown(qtbot):
     view.add_health(health_event(10))
     view.add_health(health_event(20))
     assert view._rows == {}                          # nothing built while hidden
-    view.show()
-    qtbot.waitExposed(view)
-    assert view._rows and view.layer_rows()          # shown: every event drawn
+    view.show()   # its showEvent runs now, before the event loop runs again
+    # shown mid-run, it builds a strip per pass of the event loop, never all of them at once
+    assert len(view._rows) == 1 and view._pending
+    qtbot.waitUntil(lambda: not view._pending, timeout=5000)
+    assert len(view._rows) == 4 and view.layer_rows()
     assert list(view.curve_data(0, "grad_norm")[0]) == [10.0, 20.0]

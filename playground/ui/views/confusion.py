@@ -236,6 +236,14 @@ class ConfusionMatrixView(PredictionView):
         self._show_samples()
 
     def _fill_table(self, result: TestResult, names: tuple[str, ...]) -> None:
+        # one repaint for the whole matrix, not one per cell: refilled four times a second in a run
+        self.table.setUpdatesEnabled(False)
+        try:
+            self._fill_cells(result, names)
+        finally:
+            self.table.setUpdatesEnabled(True)
+
+    def _fill_cells(self, result: TestResult, names: tuple[str, ...]) -> None:
         n = len(names)
         table = self.table
         table.setRowCount(n)
@@ -264,7 +272,11 @@ class ConfusionMatrixView(PredictionView):
                 # sqrt: a 2 % confusion is already worth a look, so it must show
                 strength = share if t == p else math.sqrt(share)
                 color = _blend(base, RIGHT if t == p else WRONG, 0.85 * strength)
-                item = QTableWidgetItem(f"{count:,}")
+                item = table.item(t, p)
+                if item is None:   # the cells stay from one result to the next: only their values change
+                    item = QTableWidgetItem()
+                    table.setItem(t, p, item)
+                item.setText(f"{count:,}")
                 item.setTextAlignment(Qt.AlignCenter)
                 item.setBackground(color)
                 dark = color.lightness() < 140
@@ -272,7 +284,6 @@ class ConfusionMatrixView(PredictionView):
                 if t == p:
                     item.setFont(bold)
                 item.setToolTip(f"true {names[t]}, predicted {names[p]}: {count:,} ({share:.1%} of {names[t]})")
-                table.setItem(t, p, item)
             accuracy = float(result.per_class[t])
             cell = QTableWidgetItem("—" if math.isnan(accuracy) else f"{accuracy:.1%}")
             cell.setTextAlignment(Qt.AlignCenter)

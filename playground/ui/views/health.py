@@ -157,6 +157,9 @@ class TrainingHealthView(View):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(REFRESH_MS)
         self._refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
+        self._catch_up_timer = QTimer(self)
+        self._catch_up_timer.setSingleShot(True)
+        self._catch_up_timer.timeout.connect(self._on_catch_up_timer_timeout)
         self.clear()
 
     # --- the View protocol -------------------------------------------------------------------
@@ -181,16 +184,34 @@ class TrainingHealthView(View):
         LeNet's ten) at a run's first event held the window while the run began, for a tab not shown."""
         self._pending.append(event)
         if self.isVisible():
-            self._catch_up()
+            self._catch_up(spread=True)
 
-    def _catch_up(self) -> None:
-        pending, self._pending = self._pending, []
-        for event in pending:
+    def _catch_up(self, spread: bool = False) -> None:
+        """Draw the events kept while hidden. `spread`: build at most one new strip (a plot of its
+        own, ~30 ms) per pass of the event loop, so showing the tab mid-run never holds the window."""
+        built = False
+        while self._pending:
+            event = self._pending[0]
+            missing = [key for key in _rows_needed(event) if key[:2] not in self._rows]
+            if missing:
+                if spread and built:
+                    self._catch_up_timer.start(STRIP_GAP_MS)
+                    return
+                layer, group, type_ = missing[0]
+                self._row(layer, type_, group)
+                built = True
+                continue
+            self._pending.pop(0)
             self._add(event)
+
+    @Slot()
+    def _on_catch_up_timer_timeout(self) -> None:
+        if self.isVisible():
+            self._catch_up(spread=True)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        self._catch_up()
+        self._catch_up(spread=True)
 
     def _add(self, event) -> None:
         step = float(event.global_step)
@@ -219,6 +240,8 @@ class TrainingHealthView(View):
 
     def clear(self) -> None:
         self._pending = []
+        if hasattr(self, "_catch_up_timer"):
+            self._catch_up_timer.stop()
         self._refresh_timer.stop()
         for row in self._rows.values():
             self._strip_layout.removeWidget(row.widget)
@@ -410,6 +433,17 @@ class TrainingHealthView(View):
             self.warnings_title.setText("No warnings: every measured layer looks healthy so far.")
         else:
             self.warnings_title.setText("")
+
+
+def _rows_needed(event) -> list[tuple[int, str, str]]:
+    """(layer, group, layer type) of every strip an event draws in."""
+    needed = []
+    for layer in event.layers:
+        for metric in METRICS:
+            key = (layer.index, metric.group, layer.type)
+            if getattr(layer, metric.name, None) is not None and key not in needed:
+                needed.append(key)
+    return needed
 
 
 def _number(v: float) -> str:
