@@ -99,6 +99,7 @@ class _Worker:
         reader = threading.Thread(target=self._read, name="commands", daemon=True)
         reader.start()
         self.send("ready", {"pid": os.getpid(), "threads": torch.get_num_threads(), "torch": torch.__version__})
+        _warm_up()
         while True:
             kind, job = self._jobs.get()
             if kind == "quit":
@@ -206,6 +207,24 @@ class _Worker:
         except Exception as e:  # noqa: BLE001 — loading ahead is a courtesy: the run says what is wrong
             self.send("loaded", data, f"{type(e).__name__}: {e}")
 
+
+
+def _warm_up() -> None:
+    """What a process's first run pays once — the modules a run imports, autograd's and the
+    optimizers' first calls — paid here, while the window waits: the first Start on a new
+    process spent ~2 s before its first epoch without it. A run that comes meanwhile waits."""
+    from . import evaluation, health, lr_finder, resume, view_jobs  # noqa: F401 — imported for their cost
+    from .spec import DataSpec, LayerSpec, NetworkSpec, Project, TrainingSpec
+    from .training import Trainer
+
+    try:
+        layers = [LayerSpec("Linear", {"out_features": 4}), LayerSpec("ReLU", {}),
+                  LayerSpec("Linear", {"out_features": 2})]
+        project = Project(network=NetworkSpec([2], layers), data=DataSpec("xor", {"samples": 64}),
+                          training=TrainingSpec(epochs=1, batch_size=32))
+        Trainer(project, health_interval=0.0).run()
+    except Exception:  # noqa: BLE001 — a courtesy: the first real run pays instead
+        pass
 
 
 def _release_memory() -> None:
