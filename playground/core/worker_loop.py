@@ -52,6 +52,7 @@ def serve(conn, threads: int | None = None, initializer=None, parent: int | None
 
     if threads:
         torch.set_num_threads(threads)
+    _warm_up()
     if initializer is not None:
         initializer()
     _Worker(conn).serve()
@@ -99,7 +100,6 @@ class _Worker:
         reader = threading.Thread(target=self._read, name="commands", daemon=True)
         reader.start()
         self.send("ready", {"pid": os.getpid(), "threads": torch.get_num_threads(), "torch": torch.__version__})
-        _warm_up()
         while True:
             kind, job = self._jobs.get()
             if kind == "quit":
