@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import copy
-import dataclasses
 import itertools
 import os
 import queue
@@ -61,21 +60,9 @@ def owned(value):
 
     Tensors come through the pipe as shared memory, and each one kept holds a file descriptor open
     while it lives: the run list keeps every run's result, so a few dozen runs reached the process's
-    limit and the next message could not be read. A copy holds none."""
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        return value.clone() if value.is_shared() else value
-    if isinstance(value, dict):
-        return {k: owned(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [owned(v) for v in value]
-    if isinstance(value, tuple) and not hasattr(value, "_fields"):
-        return tuple(owned(v) for v in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: owned(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
-        return dataclasses.replace(value, **changes)
-    return value
+    limit and the next message could not be read. A deep copy holds none (torch copies a shared
+    storage into ordinary memory)."""
+    return copy.deepcopy(value)
 
 
 class _Mailbox:
