@@ -289,6 +289,25 @@ def test_gallery_predicts_a_sample_while_training_runs_and_all_after(qtbot, mnis
     assert len(view.entries()) == len(data.y_val)
 
 
+def test_an_empty_drawing_leaves_streaming_weights_unloaded_until_the_person_draws(qtbot, mnist):
+    """During a run weights arrive five times a second; loading each into the model for an empty
+    canvas took the window ~40 ms a time. They wait, and the first stroke uses the newest."""
+    project, data, state, _ = mnist
+    view = shown(qtbot, DrawDigitView(), project, None)
+    newer = {k: v + 1e-3 if v.is_floating_point() else v for k, v in state.items()}
+    for weights in (state, newer):
+        with qtbot.waitSignal(view.redrawn, timeout=WAIT_MS):
+            view.set_weights(weights)
+    assert view.predictor is None and not view._state_loaded
+    assert view.certainty.text() == "draw something"
+    qtbot.mousePress(view.canvas, Qt.LeftButton, pos=QPoint(150, 40))
+    qtbot.mouseMove(view.canvas, QPoint(150, 200))
+    qtbot.mouseRelease(view.canvas, Qt.LeftButton, pos=QPoint(150, 200))
+    p = view.probabilities()
+    mine = Predictor.from_project(project, newer, 10).probabilities(view.input_tensor())[0]
+    torch.testing.assert_close(p, mine)
+
+
 def test_drawing_a_vertical_line_feeds_the_network_a_centred_bar(qtbot, mnist):
     project, data, state, _ = mnist
     view = shown(qtbot, DrawDigitView(), project, state)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 
 from playground.core.health import HealthEvent, LayerHealth
 from playground.core.insight import initial_state, layer_outputs
@@ -166,8 +167,8 @@ def test_health_curves_grow_a_point_per_event(qtbot, examples):
     assert len(view.curve_data(2, "grad_norm")[0]) == 5
     with pytest.raises(KeyError):
         view.curve_data(2, "update_ratio")   # never measured: no curve at all
-    assert view.strip_plot(0, "gradients").getPlotItem().getAxis("left").logMode   # sizes on a log axis
-    assert not view.strip_plot(1, "activity").getPlotItem().getAxis("left").logMode
+    assert view.strip_is_log(0, "gradients")          # sizes on a log axis
+    assert not view.strip_is_log(1, "activity")
     assert view.warnings.count() == 0
 
 
@@ -345,17 +346,55 @@ def test_new_weights_and_a_changed_network_reach_the_kept_module(layer_view, tin
     torch.testing.assert_close(layer_view.shown_values(), layer_outputs(changed.network, state, x_val[:1])[-1][0])
 
 
-def test_a_hidden_health_view_builds_no_strips_until_it_is_shown(qtbot):
-    """Building a strip per layer at a run's first event held the window ~0.3 s as the run began,
-    for a tab nobody looked at: hidden, the view keeps the events and draws them when shown."""
+def test_the_health_view_builds_no_widget_per_layer_and_paints_only_when_shown(qtbot):
+    """A pyqtgraph plot per strip cost ~30 ms each to build: LeNet's ten held the window a third
+    of a second as a run began. Strips are numbers painted by one widget: however many layers
+    report, the view has the same widgets, and a hidden view never repaints them."""
     view = TrainingHealthView()
     qtbot.addWidget(view)
-    view.add_health(health_event(10))
-    view.add_health(health_event(20))
-    assert view._rows == {}                          # nothing built while hidden
-    view.show()   # its showEvent runs now, before the event loop runs again
-    # shown mid-run, it builds a strip per pass of the event loop, never all of them at once
-    assert len(view._rows) == 1 and view._pending
-    qtbot.waitUntil(lambda: not view._pending, timeout=5000)
-    assert len(view._rows) == 4 and view.layer_rows()
+    widgets = len(view.findChildren(QWidget))
+    painted = []
+    original = view.strips.paintEvent
+    view.strips.paintEvent = lambda event: painted.append(1) or original(event)
+    for step in (10, 20):
+        view.add_health(health_event(step))
+    assert len(view.findChildren(QWidget)) == widgets
+    assert view.layer_rows() == [(0, "gradients"), (1, "activity"), (2, "gradients"), (3, "activity")]
+    assert not view._refresh_timer.isActive() and view._dirty   # hidden: nothing is scheduled to paint
+    assert not painted
+    view.resize(700, 500)
+    view.show()
+    qtbot.waitUntil(lambda: bool(painted), timeout=5000)
+    assert not view._dirty
     assert list(view.curve_data(0, "grad_norm")[0]) == [10.0, 20.0]
+    assert len(view.findChildren(QWidget)) == widgets
+
+
+def test_strip_decimation_keeps_every_column_s_lowest_and_highest_value():
+    from playground.ui.views.strips import decimate
+    rng = np.random.default_rng(0)
+    x = np.sort(rng.uniform(0, 50, 5000))
+    y = rng.normal(size=5000)
+    y[1234] = 40.0                      # a spike in one column survives the reduction
+    y[77] = np.nan                      # a gap does not poison its column
+    xs, ys = decimate(x, y, 50)
+    assert len(xs) == 100 and np.nanmax(ys) == 40.0
+    cols = x.astype(int)
+    for c in (0, int(x[1234]), 49):
+        inside = y[cols == c]
+        assert ys[2 * c] == np.nanmin(inside) and ys[2 * c + 1] == np.nanmax(inside)
+
+
+def test_hovering_a_health_strip_tells_its_values_at_the_nearest_step(qtbot, examples):
+    view = TrainingHealthView()
+    qtbot.addWidget(view)
+    view.resize(700, 500)
+    view.show()
+    for step in (10, 20, 30):
+        view.add_health(health_event(step))
+    view.refresh()
+    canvas = view.strips
+    rect = canvas._plot_rect(0)              # layer 0's gradients: the first strip
+    text = canvas.hover_text(rect.right() - 1, rect.center().y(), canvas.describe)
+    assert text == "step 30: grad 0.016, update 1e-3"
+    assert canvas.hover_text(2, rect.center().y(), canvas.describe) is None   # over the label

@@ -188,11 +188,16 @@ class DrawDigitView(PredictionView):
     def input_tensor(self) -> torch.Tensor:
         """(1, 1, 28, 28): the drawing prepared and normalised as the dataset's images are."""
         mean, std = image_normalization(self.project.data) if self.project is not None else (0.0, 1.0)
-        return ((digit_input(self.canvas.ink()) - mean) / std)[None, None]
+        pixels = torch.zeros(28, 28) if self.canvas.is_empty() else digit_input(self.canvas.ink())
+        return ((pixels - mean) / std)[None, None]
 
     def probabilities(self) -> torch.Tensor | None:
         """(C,) the model's class probabilities for the drawing; None without weights or a drawing."""
-        if self.predictor is None or self._state is None or self.canvas.is_empty():
+        if self._state is None or self.canvas.is_empty() or self.dataset is None:
+            return None
+        if self.predictor is None or not self._state_loaded:
+            self._current_predictor()   # the weights wait unloaded while the canvas is empty
+        if self.predictor is None:
             return None
         return self.predictor.probabilities(self.input_tensor())[0]
 
@@ -218,6 +223,22 @@ class DrawDigitView(PredictionView):
     def set_remote(self, remote: bool) -> None:
         """Never remote: the weights that arrive during a run are drawn here (see the class docstring)."""
 
+    def refresh(self, full: bool | None = None) -> None:
+        """An empty canvas needs no model: loading the newest weights into it for nothing, five
+        times a second while a run trains, took the window ~40 ms each time (LeNet). They load when
+        the person draws."""
+        if self.canvas.is_empty():
+            self._redraw_timer.stop()
+            self._dirty = False
+            if self._state is None:
+                self._show_message(self.hint)
+            else:
+                self.message.hide()
+            self._update_output()
+            self.redrawn.emit()
+            return
+        super().refresh(full)
+
     def draw_predictions(self, predictor: Predictor, full: bool) -> None:
         self._update_output()
 
@@ -242,7 +263,7 @@ class DrawDigitView(PredictionView):
         if p is None:
             self.bars.setOpts(y=np.arange(n), width=np.zeros(n), brushes=[BAR] * n)
             self.prediction.setText("?")
-            self.certainty.setText("draw something" if self.predictor is not None else "no weights yet")
+            self.certainty.setText("draw something" if self._state is not None else "no weights yet")
             return
         best = int(p.argmax())
         self.bars.setOpts(y=np.arange(len(p)), width=p.numpy(),
