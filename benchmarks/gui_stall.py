@@ -63,6 +63,7 @@ def main() -> None:
     window.show()
     app.processEvents()
     collector.settle()   # as run_gui does once the window is built
+    collector.follow(window.session)
 
     factory = lenet_project if args.network == "lenet" else mlp_project
     project = factory(root, batches * 64, epochs=100)   # about --seconds at full speed, then Stop

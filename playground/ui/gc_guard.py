@@ -10,6 +10,11 @@ A full collection walks every tracked object, and after start-up (torch, Qt, pyq
 are some 370,000: a second's stall of the window every few seconds of training. settle()
 moves what start-up made into the permanent generation (gc.freeze), so later collections
 walk only what was made since.
+
+What was made since still costs a full collection ~90 ms (opening a project builds views, plots,
+menus), longer than a frame. So while a run trains (`follow(session)`) full collections wait and
+the younger generations go on: cycles that live long enough to reach the oldest generation are
+rare and small next to a run's tensors, and the collection that frees them runs when it ends.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class MainThreadGarbageCollector(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(INTERVAL_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
+        self._busy = False        # a run trains: full collections wait until it ends
 
     def start(self) -> None:
         gc.disable()
@@ -39,6 +45,14 @@ class MainThreadGarbageCollector(QObject):
         out of every later collection; they live as long as the app does."""
         gc.collect()
         gc.freeze()
+
+    def follow(self, session) -> None:
+        """Hold full collections while `session` (ui.session.TrainingSession) trains."""
+        session.run_started.connect(lambda _run_id: self.set_busy(True))
+        session.run_finished.connect(lambda _run_id, _end: self.set_busy(False))
+
+    def set_busy(self, busy: bool) -> None:
+        self._busy = busy
 
     def stop(self) -> None:
         self._timer.stop()
@@ -52,5 +66,5 @@ class MainThreadGarbageCollector(QObject):
         counts = gc.get_count()
         for generation in (2, 1, 0):
             if counts[generation] > self._thresholds[generation]:
-                gc.collect(generation)
+                gc.collect(1 if generation == 2 and self._busy else generation)
                 return

@@ -571,6 +571,7 @@ class _Launcher(QObject):
         if self.path:
             self.window.files.open_path(self.path)
         self.collector.settle()
+        self.collector.follow(self.window.session)
         # the training process starts once the window has painted; Start then finds it ready
         from .worker import worker_pool
 

@@ -50,3 +50,38 @@ def test_settle_keeps_start_up_objects_out_of_later_collections(qtbot, qapp):
     finally:
         collector.stop()
     assert gc.get_freeze_count() == 0
+
+
+def test_full_collections_wait_while_a_run_trains_and_run_when_it_ends(qtbot, qapp):
+    """A full collection walks everything made since start-up (~90 ms once a project is open):
+    during a run only the younger generations are collected; the full one comes at its end."""
+    collector = MainThreadGarbageCollector()
+    collector._timer.setInterval(10)
+    generations = []
+
+    def seen(phase, info):
+        if phase == "start":
+            generations.append(info["generation"])
+
+    gc.callbacks.append(seen)
+    collector.start()
+    keep = []
+    try:
+        collector.set_busy(True)
+
+        def young_collections_ran() -> bool:
+            keep.extend(Node() for _ in range(2000))   # counts climb past every threshold
+            return len(generations) >= 30
+
+        qtbot.waitUntil(young_collections_ran, timeout=10_000)
+        assert 2 not in generations and 1 in generations
+        collector.set_busy(False)
+
+        def full_collection_ran() -> bool:
+            keep.extend(Node() for _ in range(2000))
+            return 2 in generations
+
+        qtbot.waitUntil(full_collection_ran, timeout=10_000)
+    finally:
+        gc.callbacks.remove(seen)
+        collector.stop()
