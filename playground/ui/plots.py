@@ -56,6 +56,9 @@ HOVER_RADIUS_PX = 40     # the hover label shows a point only when the mouse is 
 AXIS_WIDTH_PX = 64       # the same left-axis width lines up the plots' x axes
 CSV_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_accuracy", "lr", "seconds", "samples_per_second",
                "train_accuracy")   # new columns go last: scripts reading the old ones by position keep working
+STEP_HEADROOM = 1.5      # the step axis grows to 1.5x the newest step when a run passes its end: its ticks,
+                         # grid and cached axis pictures stay the same for most redraws instead of moving
+                         # with every one (the axes were most of a redraw's ~10 ms)
 EXPORT_SCALE = 2.0       # a PNG is at least twice the on-screen size: sharp on a slide or a HiDPI screen
 
 
@@ -178,6 +181,9 @@ class TrainingPlots(QWidget):
         self.lr_plot = self._make_plot("lrPlot", "lr")   # "learning rate" was cut off on the short plot
         for plot in (self.accuracy_plot, self.lr_plot):
             plot.setXLink(self.loss_plot)
+        self._follow_steps = True   # the step axis follows the runs, until the person zooms or pans
+        for plot in (self.loss_plot, self.accuracy_plot, self.lr_plot):
+            plot.getViewBox().sigRangeChangedManually.connect(self._on_range_changed_manually)
         # the legend: a line of text above the plots, never over a curve, listing the runs shown
         self.legend = QLabel()
         self.legend.setObjectName("runsLegend")
@@ -272,6 +278,7 @@ class TrainingPlots(QWidget):
         curves.best.setZValue(10)
         run = _Run(run_id, name, summary, color, curves)
         self._runs[run_id] = run
+        self._follow_steps = True   # a new run is what the person wants to watch
         previous, self._current = self._current, run_id
         if previous is not None:
             self._style(self._runs[previous])
@@ -336,6 +343,7 @@ class TrainingPlots(QWidget):
 
     def fit_to_runs(self) -> None:
         """Fit every axis to the runs shown (pyqtgraph skips hidden items, but only when it re-ranges)."""
+        self._follow_steps = True
         for plot in (self.loss_plot, self.accuracy_plot, self.lr_plot):
             plot.getViewBox().enableAutoRange()
             plot.getViewBox().updateAutoRange()
@@ -480,11 +488,31 @@ class TrainingPlots(QWidget):
             if run is not None:
                 self._draw(run)
         if dirty:
+            self._grow_step_axis()
             self._update_best_line()
             # settle the auto-ranges now, not in the first paint: a range set while painting the
             # loss plot moved the x-linked plots after they had painted, and every plot painted twice
             for plot in (self.loss_plot, self.accuracy_plot, self.lr_plot):
                 plot.getViewBox().prepareForPaint()
+
+    def _grow_step_axis(self) -> None:
+        """Keep the newest step in view, widening the step axis in jumps (STEP_HEADROOM) rather than
+        at every redraw; a range the person chose by zooming or panning stays theirs."""
+        if not self._follow_steps:
+            return
+        ends = [run.steps[STEP][len(run.steps) - 1] for run in self._runs.values()
+                if run.visible and len(run.steps)]
+        if not ends:
+            return
+        last = float(max(ends))
+        vb = self.loss_plot.getViewBox()
+        x0, x1 = vb.viewRange()[0]
+        if last > x1:
+            vb.setXRange(min(x0, 0.0), _round_up(last * STEP_HEADROOM), padding=0)
+
+    @Slot(object)
+    def _on_range_changed_manually(self, _mouse_enabled) -> None:
+        self._follow_steps = False
 
     def _mark_dirty(self, run_id: int) -> None:
         self._dirty.add(run_id)
@@ -707,3 +735,11 @@ def _nan(value: float | None) -> float:
 
 def _cell(value: float | None) -> str:
     return "" if value is None or not math.isfinite(value) else repr(float(value))
+
+
+def _round_up(value: float) -> float:
+    """The next round number at or above `value` (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(m * power for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * power >= value * (1 - 1e-12))

@@ -422,3 +422,33 @@ def test_a_narrow_legend_wraps_between_runs_never_inside_a_name(qtbot, plots):
     plots.begin_run(1, "Run 1", "")
     plots.begin_run(2, "Run 2", "")
     assert "Run&nbsp;1" in plots.legend.text() and "Run 1" not in plots.legend.text()
+
+
+def test_the_step_axis_grows_in_jumps_and_keeps_a_range_the_person_chose(qtbot, plots):
+    """Redrawing the axes was most of a live redraw: the step axis widens by STEP_HEADROOM when a
+    run passes its end, so its ticks stay put for most redraws, and the newest step is always in view."""
+    from playground.ui.plots import STEP_HEADROOM, _round_up
+
+    plots.begin_run(1, "Run 1", "")
+    vb = plots.loss_plot.getViewBox()
+    ranges = []
+    for first in range(1, 2001, 10):             # 200 redraws of a growing run
+        plots.add_steps(1, steps(first, 10))
+        plots.refresh()
+        x0, x1 = vb.viewRange()[0]
+        assert x0 <= 1 and first + 9 <= x1 <= _round_up((first + 9) * STEP_HEADROOM)
+        if not ranges or ranges[-1] != (x0, x1):
+            ranges.append((x0, x1))
+    # from 10 steps to 2,000 the axis changed about log(200)/log(1.5) ≈ 13 times, not 200
+    assert len(ranges) <= math.ceil(math.log(2000 / 10) / math.log(STEP_HEADROOM)) + 2
+    assert [_round_up(v) for v in (0.7, 1.0, 14.0, 62.5, 4001)] == [0.8, 1.0, 15.0, 80.0, 5000.0]
+
+    vb.setXRange(100, 300, padding=0)            # the person zooms in (pyqtgraph says so) ...
+    vb.sigRangeChangedManually.emit(vb.state["mouseEnabled"])
+    plots.add_steps(1, steps(2001, 500))
+    plots.refresh()
+    assert vb.viewRange()[0] == [100, 300]       # ... and the run's growth leaves their range alone
+    qtbot.mouseClick(plots.fit_button, Qt.LeftButton)
+    plots.add_steps(1, steps(2501, 2000))
+    plots.refresh()
+    assert vb.viewRange()[0][1] >= 4500          # Fit: the axis follows the run again
