@@ -426,6 +426,7 @@ class DataView(View):
             self.rows.setFixedHeight(height + 2 * self.rows.frameWidth() + 2)
             self.histograms.set_histograms(o.histograms)
         self._show_groups(shown)
+        self.preview.setVisible("preview" in shown and self.preview.image is not None)
 
     def _paint_preview(self, dataset) -> None:
         spec = self.project.data
