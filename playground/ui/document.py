@@ -237,6 +237,20 @@ class ProjectDocument(QObject):
 
         self._edit(f"Set {name}", set_, merge_key=("data", name))
 
+    def set_data_params(self, changes: dict, text: str) -> None:
+        """Several data parameters as one undo step (a new table file and the target it has)."""
+        if all(self._project.data.params.get(k, _MISSING) == v for k, v in changes.items()):
+            return
+
+        def set_(p: Project) -> None:
+            p.data.params.update(changes)
+            try:
+                p.network.input_shape = list(dataset_info(p.data).input_shape)
+            except PlaygroundError:
+                pass  # the panel says what is wrong; the shape stays
+
+        self._edit(text, set_)
+
     def set_augment(self, augment: dict) -> None:
         """The training batches' augmentation (data.augment: torchvision names and arguments, in order)."""
         if augment == self._project.data.augment:
@@ -246,7 +260,8 @@ class ProjectDocument(QObject):
         def set_(p: Project) -> None:
             p.data.augment = copy.deepcopy(new)
 
-        self._edit("Set augmentation", set_, merge_key=("augment",))
+        # a spin box's many steps are one undo step; ticking or unticking one is a step of its own
+        self._edit("Set augmentation", set_, merge_key=("augment", tuple(new)))
 
     def set_component(self, kind: str, type_: str | None) -> None:
         """Choose the loss, optimizer or scheduler (None: no scheduler); params start at defaults,

@@ -554,8 +554,17 @@ class TrainingPanel(QWidget):
             current = str(self.document.path.parent)
         path, _ = QFileDialog.getOpenFileName(self, "Table to train on", current, TABLE_FILTER)
         if path:
+            from ..core.data_overview import table_columns
+
             self.data_summary.forget()   # the same name may hold another file now
-            self.document.set_data_param("path", path)
+            data = self.document.project.data
+            data.params["path"] = path
+            changes = {"path": path}
+            target = data.params.get("target", "")
+            names = table_columns(data)
+            if target and names and target not in names:   # the last file's column: this one's last instead
+                changes["target"] = ""
+            self.document.set_data_params(changes, "Use table")
 
     def _on_root_button_clicked(self) -> None:
         current = self.document.project.data.params.get("root") or str(default_root())
