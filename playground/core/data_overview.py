@@ -20,7 +20,7 @@ BINS = 12                # per numeric column: enough to see a skew or two modes
 PER_CLASS = 8            # samples shown for each class
 MAX_CLASSES_SHOWN = 20   # rows of the sample grid (more classes: the first 20, said so)
 GAP = 2                  # pixels between the tiles of a mosaic
-PREVIEW_VERSIONS = 7     # augmented copies of each previewed sample
+PREVIEW_VERSIONS = 5     # augmented copies of each previewed sample (beside the samples' 8 in a wide dock)
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ class ImageGrid(_Painted):
         return QSize(self._label_width() + self.image.width() * self.zoom + 4, self.height())
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(min(self.sizeHint().width(), 200), self.height())
+        return self.sizeHint()   # never cut a sample off: a narrow dock scrolls instead
 
     def paintEvent(self, event) -> None:
         if self.image is None:
@@ -213,7 +213,7 @@ class HistogramGrid(_Painted):
         for i, hist in enumerate(self.histograms):
             x0, y0 = (i % columns) * HIST_W, (i // columns) * HIST_H
             painter.setPen(self.ink())
-            painter.drawText(QRect(x0 + 2, y0, HIST_W - 8, line), Qt.AlignLeft,
+            painter.drawText(QRect(x0 + 2, y0, HIST_W - 8, line + 3), Qt.AlignLeft,   # + 3: an underscore's room
                              metrics.elidedText(hist.name, Qt.ElideRight, HIST_W - 8))
             area = QRect(x0 + 2, y0 + line + 2, HIST_W - 10, HIST_H - 2 * line - 8)
             most = max(max(hist.counts), 1)
@@ -313,10 +313,12 @@ class DataView(View):
         self.rows.setFocusPolicy(Qt.NoFocus)
         self.rows.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.rows.horizontalHeader().setStretchLastSection(True)
+        self.rows.verticalHeader().setDefaultSectionSize(self.rows.fontMetrics().height() + 6)
         self.histograms = HistogramGrid()
 
         self.balance_heading = _heading("Class balance")
         self.samples_heading = _heading("Samples of each class (the first training images)")
+        self.preview_note.setMaximumWidth(420)
         preview_bar = QHBoxLayout()
         preview_bar.setContentsMargins(0, 0, 0, 0)
         preview_bar.addWidget(_heading("Augmentation preview"))
@@ -330,9 +332,21 @@ class DataView(View):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
         layout.setSpacing(4)
-        for widget in (self.message, self.summary, self.balance_heading, self.balance, self.samples_heading,
-                       self.samples, self.preview_header, self.preview_note, self.preview, self.rows_heading,
-                       self.rows, self.histograms_heading, self.histograms):
+        for widget in (self.message, self.summary, self.balance_heading, self.balance):
+            layout.addWidget(widget)
+        # the samples and their augmentation side by side: a wide dock shows both at once
+        pictures = QHBoxLayout()
+        pictures.setSpacing(16)
+        for widgets in ((self.samples_heading, self.samples), (self.preview_header, self.preview_note, self.preview)):
+            column = QVBoxLayout()
+            column.setSpacing(4)
+            for widget in widgets:
+                column.addWidget(widget)
+            column.addStretch(1)
+            pictures.addLayout(column)
+        pictures.addStretch(1)
+        layout.addLayout(pictures)
+        for widget in (self.rows_heading, self.rows, self.histograms_heading, self.histograms):
             layout.addWidget(widget)
         layout.addStretch(1)
         self._groups = {
