@@ -40,6 +40,20 @@ def digit_root(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def colour_root(tmp_path_factory):
+    """The same digits in colour: red the ink, green half of it, blue the paper — channels told apart."""
+    x = data._read_idx(MNIST_SMALL / "t10k-images-idx3-ubyte.gz", 3, "image")
+    y = data._read_idx(MNIST_SMALL / "t10k-labels-idx1-ubyte.gz", 1, "label")
+    root = tmp_path_factory.mktemp("colour")
+    for k, word in enumerate(("zero", "one", "two")):
+        (root / word).mkdir()
+        for i, image in enumerate(x[y == k][:12].numpy()):
+            rgb = np.stack([image, image // 2, 255 - image], -1)
+            Image.fromarray(rgb, "RGB").save(root / word / f"{i:02d}.png")
+    return root
+
+
 def folder_project(root, channels=1, augment=None) -> Project:
     return Project(
         NetworkSpec([channels, 28, 28], [LayerSpec("Flatten"), LayerSpec("Linear", {"out_features": 3})]),
@@ -162,8 +176,9 @@ def test_the_data_view_is_the_first_tab_and_asks_nothing_of_a_run(qtbot):
     assert not DataView.applies_to(Project.load(EXAMPLES / "quadratic.json"))   # its Fit view shows the points
 
 
-def test_gallery_and_confusion_show_colour_images_with_the_folders_names(qtbot, digit_root):
-    project = folder_project(digit_root, channels=3)
+def test_gallery_confusion_and_layer_output_show_colour_images_with_the_folders_names(qtbot, digit_root,
+                                                                                     colour_root):
+    project = folder_project(colour_root, channels=3)
     trainer = Trainer(project)
     assert trainer.run().status == FINISHED
     state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
@@ -182,7 +197,11 @@ def test_gallery_and_confusion_show_colour_images_with_the_folders_names(qtbot, 
     split = shared_cache.get(project.data).x_val
     image = gray_image(gallery._pixels[0])
     expected = ((split[0, :, 14, 14] * 0.5 + 0.5) * 255).round().to(torch.uint8).tolist()
-    assert pixel(image, 14, 14) == tuple(expected)
+    assert pixel(image, 14, 14) == tuple(expected) and expected[0] != expected[2]   # red stays red
+    from playground.ui.views.insight import _thumbnail
+
+    thumb = _thumbnail(split[0]).toImage()
+    assert not thumb.isGrayscale()                                    # the layer-output view's sample, in colour
     matrix = ConfusionMatrixView()
     qtbot.addWidget(matrix)
     matrix.set_project(project)
