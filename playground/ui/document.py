@@ -212,9 +212,11 @@ class ProjectDocument(QObject):
             return
         kept = {k: v for k, v in self._project.data.params.items() if k in _common_params(dataset)}
         kept.update(self.data_defaults(dataset))   # in the same undo step as the dataset
+        # from one image dataset to another the augmentation stays (it is about images, not these)
+        augment = copy.deepcopy(self._project.data.augment) if DATASETS[dataset].image else {}
 
         def set_(p: Project) -> None:
-            p.data = DataSpec(dataset, kept)
+            p.data = DataSpec(dataset, kept, augment)
             try:
                 p.network.input_shape = list(dataset_info(p.data).input_shape)
             except PlaygroundError:
@@ -234,6 +236,32 @@ class ProjectDocument(QObject):
                 pass  # a bad value is shown by the panel; the shape stays
 
         self._edit(f"Set {name}", set_, merge_key=("data", name))
+
+    def set_data_params(self, changes: dict, text: str) -> None:
+        """Several data parameters as one undo step (a new table file and the target it has)."""
+        if all(self._project.data.params.get(k, _MISSING) == v for k, v in changes.items()):
+            return
+
+        def set_(p: Project) -> None:
+            p.data.params.update(changes)
+            try:
+                p.network.input_shape = list(dataset_info(p.data).input_shape)
+            except PlaygroundError:
+                pass  # the panel says what is wrong; the shape stays
+
+        self._edit(text, set_)
+
+    def set_augment(self, augment: dict) -> None:
+        """The training batches' augmentation (data.augment: torchvision names and arguments, in order)."""
+        if augment == self._project.data.augment:
+            return
+        new = copy.deepcopy(augment)
+
+        def set_(p: Project) -> None:
+            p.data.augment = copy.deepcopy(new)
+
+        # a spin box's many steps are one undo step; ticking or unticking one is a step of its own
+        self._edit("Set augmentation", set_, merge_key=("augment", tuple(new)))
 
     def set_component(self, kind: str, type_: str | None) -> None:
         """Choose the loss, optimizer or scheduler (None: no scheduler); params start at defaults,

@@ -33,6 +33,7 @@ from ..core.optim import OPTIMIZERS, SCHEDULERS, available_devices, check_device
 from ..core.params import Choice
 from ..core.progress import Progress, format_duration
 from ..core.spec import MAX_BATCH, MAX_EPOCHS, MAX_SEED
+from .data_settings import TABLE_FILTER, AugmentBox, DataSummary, TargetCombo
 from .document import ProjectDocument
 from .param_editors import ParamForm
 from .sections import CollapsibleSection, remember
@@ -47,8 +48,13 @@ SHORT_SCREEN = 800   # px of available height: below it, the sections start fold
 FIRST_EXPANDED = {"dataset": True, "loss": False, "optimizer": True, "scheduler": False, "training": True}
 
 
+_SOURCE_WORDS = {"idx": "28×28 grey images", "cifar": "32×32 RGB images", "folder": "your images, a folder per class",
+                 "table": "your CSV or TSV table"}
+
+
 def _dataset_label(kind: DatasetType) -> str:
-    what = "28×28 images" if kind.image else "1-D regression" if kind.task == REGRESSION else "2-D classification"
+    """What the entry gives, true of every project that chooses it (the summary line says the rest)."""
+    what = _SOURCE_WORDS.get(kind.source) or ("1-D regression" if kind.task == REGRESSION else "2-D classification")
     return f"{kind.name} ({what})"
 
 
@@ -164,8 +170,13 @@ class TrainingPanel(QWidget):
         self._can_continue = False
 
         self.data = _ChoiceSection("Data", "datasetCombo", DATASETS, _dataset_label)
+        self.data_summary = DataSummary()
         self.data_error = QLabel(objectName="dataErrorLabel", wordWrap=True, styleSheet=_ERROR_STYLE)
-        self.data.body_layout.addWidget(self.data_error)
+        self.augment_box = AugmentBox()
+        self.augment_box.augment_edited.connect(self._on_augment_box_augment_edited)
+        self.target_combo: TargetCombo | None = None   # a table's columns, in its form
+        for widget in (self.data_summary, self.data_error, self.augment_box):
+            self.data.body_layout.addWidget(widget)
         self.loss = _ChoiceSection("Loss", "lossCombo", LOSSES)
         self.optimizer = _ChoiceSection("Optimizer", "optimizerCombo", OPTIMIZERS)
         self.scheduler = _ChoiceSection("Scheduler", "schedulerCombo", SCHEDULERS, none_text="None (constant lr)")
@@ -407,8 +418,8 @@ class TrainingPanel(QWidget):
         with self._showing():
             if self.data.show_choice(data.dataset, data.params):
                 self._add_root_button()
-            self.data_error.setText(self.document.data_error or "")
-            self.data_error.setVisible(bool(self.document.data_error))
+                self._add_table_widgets()
+            self._show_data_extras(data)
             for kind in ("loss", "optimizer", "scheduler"):
                 component = getattr(t, kind)
                 getattr(self, kind).show_choice(component.type if component else None,
@@ -459,8 +470,43 @@ class TrainingPanel(QWidget):
         button = QToolButton(text="…", objectName="rootBrowseButton", toolTip="Choose the data folder.")
         button.clicked.connect(self._on_root_button_clicked)
         editor = form.editors["root"]
-        editor.widget.setPlaceholderText(str(default_root()))  # what an empty root means
+        own = DATASETS[self.document.project.data.dataset].source == "folder"   # no default folder for one's own
+        editor.widget.setPlaceholderText("a folder with one sub-folder per class" if own else str(default_root()))
         editor.layout().addWidget(button)
+
+    def _add_table_widgets(self) -> None:
+        """A table's file gets a file dialog, its target a combo of the header's columns."""
+        form = self.data.form
+        self.target_combo = None
+        if form is None or "path" not in form.editors or "target" not in form.editors:
+            return
+        button = QToolButton(text="…", objectName="tableBrowseButton", toolTip="Choose the CSV or TSV file.")
+        button.clicked.connect(self._on_table_button_clicked)
+        form.editors["path"].widget.setPlaceholderText("a .csv or .tsv file")
+        form.editors["path"].layout().addWidget(button)
+        target = form.editors["target"]
+        target.widget.hide()   # the combo edits it; the file's header is what can be chosen
+        self.target_combo = TargetCombo()
+        self.target_combo.target_chosen.connect(self._on_target_combo_target_chosen)
+        target.layout().addWidget(self.target_combo)
+
+    def _show_data_extras(self, data) -> None:
+        """The summary line or the error, the table's columns, the augmentation of images."""
+        from ..core.data_overview import table_columns
+
+        error = self.data_summary.show_data(data, self.document.data_error)
+        self.data_error.setText(error or "")
+        self.data_error.setVisible(bool(error))
+        if self.target_combo is not None:
+            try:
+                names = table_columns(data)
+            except PlaygroundError:
+                names = ()
+            self.target_combo.show_columns(names, str(data.params.get("target", "")))
+        image = DATASETS[data.dataset].image
+        self.augment_box.setVisible(image)
+        if image:
+            self.augment_box.show_augment(data.augment)
 
     def _on_document_locked_changed(self, locked: bool) -> None:
         # the run controls live outside the sections, so they keep working during a run; the headers
@@ -493,6 +539,32 @@ class TrainingPanel(QWidget):
     def _on_device_current_index_changed(self, index: int) -> None:
         if not self._updating and index >= 0:
             self.document.set_training("device", self.device.itemData(index))
+
+    def _on_target_combo_target_chosen(self, target: str) -> None:
+        if not self._updating:
+            self.document.set_data_param("target", target)
+
+    def _on_augment_box_augment_edited(self, augment: dict) -> None:
+        if not self._updating:
+            self.document.set_augment(augment)
+
+    def _on_table_button_clicked(self) -> None:
+        current = self.document.project.data.params.get("path") or ""
+        if not current and self.document.path is not None:
+            current = str(self.document.path.parent)
+        path, _ = QFileDialog.getOpenFileName(self, "Table to train on", current, TABLE_FILTER)
+        if path:
+            from ..core.data_overview import table_columns
+
+            self.data_summary.forget()   # the same name may hold another file now
+            data = self.document.project.data
+            data.params["path"] = path
+            changes = {"path": path}
+            target = data.params.get("target", "")
+            names = table_columns(data)
+            if target and names and target not in names:   # the last file's column: this one's last instead
+                changes["target"] = ""
+            self.document.set_data_params(changes, "Use table")
 
     def _on_root_button_clicked(self) -> None:
         current = self.document.project.data.params.get("root") or str(default_root())

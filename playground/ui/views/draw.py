@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from .. import theme
 from ...core.evaluation import Predictor, digit_input, image_normalization
 from .gallery import applies_to_images, gray_image
-from .live import PredictionView
+from .live import PredictionView, dataset_info
 
 CANVAS_PX = 280        # ten screen pixels per input pixel
 PEN_PX = 24            # a digit drawn across the canvas ends with MNIST's 2-3 pixel strokes
@@ -89,6 +89,11 @@ class DrawingCanvas(QWidget):
         painter.end()
 
 
+def applies_to_grey_images(project) -> bool:
+    """A drawing is grey ink: the view is for one-channel images (of any size; the drawing is resized)."""
+    return applies_to_images(project) and dataset_info(project).input_shape[0] == 1
+
+
 class DrawDigitView(PredictionView):
     """A canvas, the 28×28 input the network receives, and its class probabilities as bars.
 
@@ -98,7 +103,7 @@ class DrawDigitView(PredictionView):
     """
 
     title = "Draw"
-    applies_to = staticmethod(applies_to_images)
+    applies_to = staticmethod(applies_to_grey_images)
     hint = "Train the model or load weights, then draw a digit."   # set_project names the dataset's subject
 
     def __init__(self, parent: QWidget | None = None):
@@ -160,7 +165,7 @@ class DrawDigitView(PredictionView):
         buttons.addWidget(self.clear_button)
         left.addLayout(buttons)
         left.addStretch(1)
-        caption = QLabel("The network's input (28×28)")
+        self.caption = caption = QLabel("The network's input (28×28)")
         caption.setStyleSheet(self.muted_style())
         answer = QVBoxLayout()
         answer.addStretch(1)
@@ -189,7 +194,11 @@ class DrawDigitView(PredictionView):
         """(1, 1, 28, 28): the drawing prepared and normalised as the dataset's images are."""
         mean, std = image_normalization(self.project.data) if self.project is not None else (0.0, 1.0)
         pixels = torch.zeros(28, 28) if self.canvas.is_empty() else digit_input(self.canvas.ink())
-        return ((pixels - mean) / std)[None, None]
+        x = pixels[None, None]
+        size = tuple(self.project.network.input_shape[1:]) if self.project is not None else (28, 28)
+        if len(size) == 2 and size != tuple(x.shape[2:]):   # an image folder of another size
+            x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+        return (x.clamp(0, 1) - mean) / std
 
     def probabilities(self) -> torch.Tensor | None:
         """(C,) the model's class probabilities for the drawing; None without weights or a drawing."""
@@ -208,6 +217,8 @@ class DrawDigitView(PredictionView):
         self.canvas.prompt = f"Draw {subject} here"
         self.hint = f"Train the model or load weights, then draw {subject}."
         self.canvas.update()
+        h, w = (project.network.input_shape[1:] + [28, 28])[:2] if len(project.network.input_shape) == 3 else (28, 28)
+        self.caption.setText(f"The network's input ({h}×{w})")
         super().set_project(project)
 
     def class_names(self) -> tuple[str, ...]:

@@ -27,7 +27,7 @@ from ...core.view_jobs import Split, ViewRequest, ViewResult, shown_split
 from .live import PredictionView, dataset_info
 
 LIVE_LIMIT = 1000      # images predicted per redraw while training runs (LeNet: ~0.1 s); all once it stops
-THUMB = 56             # 28×28 shown twice as large
+THUMB = 56             # 28×28 shown twice as large (32×32 CIFAR a little less)
 CELL_W, CELL_H = 84, 96
 WRONG = theme.WRONG
 HARDEST, DATASET_ORDER = "Hardest first (highest loss)", "Dataset order"
@@ -47,15 +47,19 @@ def applies_to_images(project: Project) -> bool:
 
 
 def display_pixels(x: torch.Tensor, data: DataSpec) -> np.ndarray:
-    """(N, 28, 28) uint8 pixels of normalised (N, 1, 28, 28) images, undoing the dataset's normalisation."""
+    """uint8 pixels of normalised images (N, C, H, W), undoing the dataset's normalisation: (N, H, W)
+    for grey images, (N, H, W, 3) for colour ones (CIFAR-10, an RGB folder)."""
     mean, std = image_normalization(data)
-    return (x[:, 0] * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8).numpy()
+    pixels = (x * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8)
+    return pixels[:, 0].numpy() if pixels.shape[1] == 1 else pixels[:, :3].permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def gray_image(pixels: np.ndarray) -> QImage:
-    """A QImage of one (H, W) uint8 array, owning its own copy of the pixels."""
+    """A QImage of one (H, W) grey or (H, W, 3) RGB uint8 array, owning its own copy of the pixels."""
     pixels = np.ascontiguousarray(pixels)
-    h, w = pixels.shape
+    h, w = pixels.shape[:2]
+    if pixels.ndim == 3:
+        return QImage(pixels.data, w, h, 3 * w, QImage.Format_RGB888).copy()
     return QImage(pixels.data, w, h, w, QImage.Format_Grayscale8).copy()
 
 

@@ -10,12 +10,14 @@ from ...core.view_jobs import ViewRequest, ViewResult
 from . import View
 from .analysis import NetworkAnalysisView
 from .classification import DecisionBoundaryView
+from .data import DataView
 from .health import TrainingHealthView
 from .images import IMAGE_VIEWS
 from .insight import LayerOutputView
 from .regression import RegressionView
 
-VIEW_TYPES = (RegressionView, DecisionBoundaryView, *IMAGE_VIEWS, LayerOutputView, TrainingHealthView,
+# the Data view first: it is what a project shows before any training
+VIEW_TYPES = (DataView, RegressionView, DecisionBoundaryView, *IMAGE_VIEWS, LayerOutputView, TrainingHealthView,
               NetworkAnalysisView)
 
 
