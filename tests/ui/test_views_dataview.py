@@ -174,6 +174,9 @@ def test_the_data_view_is_the_first_tab_and_asks_nothing_of_a_run(qtbot):
     panel.show()
     assert isinstance(panel.currentWidget(), DataView) and panel.live_requests() == []
     assert not DataView.applies_to(Project.load(EXAMPLES / "quadratic.json"))   # its Fit view shows the points
+    spiral = Project.load(EXAMPLES / "spiral.json")
+    panel.set_project(spiral)                     # the boundary draws its points: that tab comes first
+    assert not DataView.applies_to(spiral) and panel.currentWidget().objectName() != "dataView"
 
 
 def test_gallery_confusion_and_layer_output_show_colour_images_with_the_folders_names(qtbot, digit_root,

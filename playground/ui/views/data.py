@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from .. import theme
 from ...core import data_overview
-from ...core.data import DATASETS, CLASSIFICATION
+from ...core.data import DATASETS
 from ...core.errors import PlaygroundError
 from ...core.spec import Project
 from . import View
@@ -283,7 +283,9 @@ class DataView(View):
     @staticmethod
     def applies_to(project: Project) -> bool:
         kind = DATASETS.get(project.data.dataset)
-        return kind is not None and (kind.image or kind.source == "table" or kind.task == CLASSIFICATION)
+        # the synthetic 2-D sets' points are drawn by the decision boundary and the fit views already,
+        # which stay their first tab: what a person opening the spiral wants to watch is it being learned
+        return kind is not None and (kind.image or kind.source == "table")
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
