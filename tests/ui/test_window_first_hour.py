@@ -71,7 +71,7 @@ def test_opening_another_project_forgets_the_last_runs_progress_sample_and_conti
     assert layer.input_text.text() == "" and not layer.input_preview.isVisible()
     assert panel.progress_bar.format() == "not started" and panel.progress_bar.value() == 0
     assert not panel.continue_check.isChecked()
-    assert not window.views.health._rows                     # no gradient curves of the XOR run
+    assert not window.views.health.layer_rows()                    # no gradient curves of the XOR run
 
     window.files.open_example(examples / "xor.json")
     start_and_wait(qtbot, window)
