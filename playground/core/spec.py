@@ -61,11 +61,15 @@ class DataSpec:
     params: dict[str, Any] = field(default_factory=dict)  # samples, noise, seed, val_fraction, root...
     # torchvision transform name: its arguments, applied in this order to training batches only
     augment: dict[str, Any] = field(default_factory=dict)
+    # points of the plane: the input features the network gets (core.features keys); []: x1, x2 as they are
+    features: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = {"dataset": self.dataset, "params": copy.deepcopy(self.params)}
         if self.augment:   # written only when used, so older Playgrounds still open the other projects
             out["augment"] = copy.deepcopy(self.augment)
+        if self.features:  # the same: a project without features stays byte-identical
+            out["features"] = list(self.features)
         return out
 
 
@@ -384,11 +388,14 @@ def _parse_project(raw: Any) -> Project:
         layers.append(LayerSpec(comp.type, comp.params, layer_name))
 
     data_raw = _expect(raw.get("data", {"dataset": "xor"}), dict, "data", "an object")
-    _no_unknown_keys(data_raw, ("dataset", "params", "augment"), "data")
+    _no_unknown_keys(data_raw, ("dataset", "params", "augment", "features"), "data")
     dataset = _expect(_get(data_raw, "dataset", "data"), str, "data.dataset", "a name")
     data_params = _expect(data_raw.get("params", {}), dict, "data.params", "an object")
     augment = _expect(data_raw.get("augment", {}), dict, "data.augment",
                       'an object like {"RandomHorizontalFlip": {"p": 0.5}}')
+    features = _expect(data_raw.get("features", []), list, "data.features", 'a list like ["x1", "x2", "x1^2"]')
+    for i, feature in enumerate(features):
+        _expect(feature, str, f"data.features[{i}]", 'a feature name like "x1^2"')
 
     t = _expect(raw.get("training", {}), dict, "training", "an object")
     defaults = TrainingSpec()
@@ -425,7 +432,7 @@ def _parse_project(raw: Any) -> Project:
     )
     return Project(
         network=NetworkSpec(input_shape, layers),
-        data=DataSpec(dataset, dict(data_params), copy.deepcopy(augment)),
+        data=DataSpec(dataset, dict(data_params), copy.deepcopy(augment), list(features)),
         training=training,
         name=name,
     )
