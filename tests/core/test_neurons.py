@@ -12,7 +12,7 @@ from playground.core.data import load
 from playground.core.evaluation import Predictor, grid
 from playground.core.neurons import NotAnMLP, columns, shown_neurons
 from playground.core.shapes import build_network
-from playground.core.spec import ComponentSpec, DataSpec, LayerSpec, NetworkSpec, Project, TrainingSpec
+from playground.core.spec import DataSpec, LayerSpec, NetworkSpec
 from playground.core.view_jobs import ViewRequest, compute
 
 BOUNDS = (-1.5, 1.0, -0.5, 2.0)

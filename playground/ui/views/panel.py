@@ -13,10 +13,12 @@ from .classification import DecisionBoundaryView
 from .health import TrainingHealthView
 from .images import IMAGE_VIEWS
 from .insight import LayerOutputView
+from .network import NetworkView
 from .regression import RegressionView
+from .surface import PredictionSurfaceView
 
-VIEW_TYPES = (RegressionView, DecisionBoundaryView, *IMAGE_VIEWS, LayerOutputView, TrainingHealthView,
-              NetworkAnalysisView)
+VIEW_TYPES = (RegressionView, PredictionSurfaceView, DecisionBoundaryView, NetworkView, *IMAGE_VIEWS,
+              LayerOutputView, TrainingHealthView, NetworkAnalysisView)
 
 
 class ViewsPanel(QTabWidget):
