@@ -212,9 +212,11 @@ class ProjectDocument(QObject):
             return
         kept = {k: v for k, v in self._project.data.params.items() if k in _common_params(dataset)}
         kept.update(self.data_defaults(dataset))   # in the same undo step as the dataset
+        # points of the plane to points of the plane: the chosen input features stay
+        features = list(self._project.data.features) if DATASETS[dataset].plane else []
 
         def set_(p: Project) -> None:
-            p.data = DataSpec(dataset, kept)
+            p.data = DataSpec(dataset, kept, features=features)
             try:
                 p.network.input_shape = list(dataset_info(p.data).input_shape)
             except PlaygroundError:
@@ -234,6 +236,20 @@ class ProjectDocument(QObject):
                 pass  # a bad value is shown by the panel; the shape stays
 
         self._edit(f"Set {name}", set_, merge_key=("data", name))
+
+    def set_features(self, features: list[str]) -> None:
+        """The input features of points of the plane ([]: x1, x2 as they are); the input card follows."""
+        if list(features) == list(self._project.data.features):
+            return
+
+        def set_(p: Project) -> None:
+            p.data.features = list(features)
+            try:
+                p.network.input_shape = list(dataset_info(p.data).input_shape)
+            except PlaygroundError:
+                pass
+
+        self._edit("Set input features", set_)
 
     def set_component(self, kind: str, type_: str | None) -> None:
         """Choose the loss, optimizer or scheduler (None: no scheduler); params start at defaults,

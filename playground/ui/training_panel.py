@@ -35,6 +35,7 @@ from ..core.progress import Progress, format_duration
 from ..core.spec import MAX_BATCH, MAX_EPOCHS, MAX_SEED
 from .document import ProjectDocument
 from .param_editors import ParamForm
+from .plane_controls import PlaneDataControls
 from .sections import CollapsibleSection, remember
 
 _NONE = ""  # combo data of the "None" entry: an item's data cannot reliably hold None
@@ -48,7 +49,8 @@ FIRST_EXPANDED = {"dataset": True, "loss": False, "optimizer": True, "scheduler"
 
 
 def _dataset_label(kind: DatasetType) -> str:
-    what = "28×28 images" if kind.image else "1-D regression" if kind.task == REGRESSION else "2-D classification"
+    what = ("28×28 images" if kind.image else ("2-D" if kind.plane else "1-D") + " regression" if kind.task == REGRESSION
+            else "2-D classification")
     return f"{kind.name} ({what})"
 
 
@@ -166,6 +168,8 @@ class TrainingPanel(QWidget):
         self.data = _ChoiceSection("Data", "datasetCombo", DATASETS, _dataset_label)
         self.data_error = QLabel(objectName="dataErrorLabel", wordWrap=True, styleSheet=_ERROR_STYLE)
         self.data.body_layout.addWidget(self.data_error)
+        self.plane_controls = PlaneDataControls(document)   # points of the plane: features, noise, share, new data
+        self.data.body_layout.addWidget(self.plane_controls)
         self.loss = _ChoiceSection("Loss", "lossCombo", LOSSES)
         self.optimizer = _ChoiceSection("Optimizer", "optimizerCombo", OPTIMIZERS)
         self.scheduler = _ChoiceSection("Scheduler", "schedulerCombo", SCHEDULERS, none_text="None (constant lr)")
