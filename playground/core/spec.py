@@ -113,17 +113,19 @@ class Project:
     data: DataSpec = field(default_factory=DataSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
     name: str = "Untitled"
+    description: str = ""    # what the project shows or tries (the tutorial examples'); written only when set
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "format": FORMAT,
             # the lowest version that holds what the project uses, so older Playgrounds still open the rest
             "version": self._version(),
             "name": self.name,
-            "network": self.network.to_dict(),
-            "data": self.data.to_dict(),
-            "training": self.training.to_dict(),
         }
+        if self.description:   # after the name, where a reader looks; absent, the file is as before
+            out["description"] = self.description
+        out.update(network=self.network.to_dict(), data=self.data.to_dict(), training=self.training.to_dict())
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -185,6 +187,7 @@ MAX_INT = 2**63 - 1              # what torch and the C code below it hold in a 
 MAX_EPOCHS = 100_000
 MAX_BATCH = 1_000_000
 MAX_SEED = 2**31 - 1
+MAX_DESCRIPTION = 4000   # a few paragraphs: what an example walks through
 
 
 def decode_text(data: bytes) -> str:
@@ -355,11 +358,14 @@ def _parse_project(raw: Any) -> Project:
             )
         raise ProjectError(f'not a Playground project: format is {fmt!r}, expected "{FORMAT}"')
     check_version(raw.get("version"), VERSION, "this project", "format", ProjectError)
-    _no_unknown_keys(raw, ("format", "version", "name", "network", "data", "training"), "the project")
+    _no_unknown_keys(raw, ("format", "version", "name", "description", "network", "data", "training"), "the project")
     name = raw.get("name", "Untitled")
     _expect(name, str, "name", "text")
     if len(name) > 200 or any(ord(c) < 32 for c in name):
         raise ProjectError("name must be one line of at most 200 characters")
+    description = _expect(raw.get("description", ""), str, "description", "text")
+    if len(description) > MAX_DESCRIPTION:
+        raise ProjectError(f"description must be at most {MAX_DESCRIPTION:,} characters, not {len(description):,}")
 
     net = _expect(_get(raw, "network", "the project"), dict, "network", "an object")
     _no_unknown_keys(net, ("input_shape", "layers"), "network")
@@ -435,4 +441,5 @@ def _parse_project(raw: Any) -> Project:
         data=DataSpec(dataset, dict(data_params), copy.deepcopy(augment), list(features)),
         training=training,
         name=name,
+        description=description,
     )
