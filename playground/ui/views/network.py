@@ -170,7 +170,8 @@ class NetworkCanvas(QWidget):
                 first, last = boxes[0], boxes[-1]
                 title = col["title"].split(" · ")
                 painter.setPen(self.fg)
-                painter.drawText(QRectF(first.center().x() - 60, 0, 120, 18), Qt.AlignCenter,
+                painter.drawText(QRectF(max(0.0, min(first.center().x() - 60, self.width() - 120.0)), 0, 120, 18),
+                                 Qt.AlignCenter,
                                  col["title"] if i == 0 else (title[-1] if len(title) > 1 else title[0]))
                 if self.more(i):
                     painter.drawText(QRectF(last.center().x() - 60, last.bottom() + 2, 120, 16), Qt.AlignCenter,
