@@ -28,15 +28,19 @@ def plane_bounds(dataset) -> tuple[float, float, float, float]:
 
 def class_rgba(labels: torch.Tensor, confidence: torch.Tensor, colors: list[str], discretize: bool) -> np.ndarray:
     """(n, 4) uint8 colours of grid points: each point's class colour, paler towards 1/k confidence (white
-    at the boundary) — or, discretized, the full tint everywhere, so only the boundary shows."""
+    at the boundary) — or, discretized, the full tint everywhere, so only the boundary shows. In numpy: on
+    10,000 points torch's small-tensor calls cost the GUI several times more."""
     k = len(colors)
+    labels, confidence = np.asarray(labels), np.asarray(confidence, dtype=np.float32)
     if discretize:
-        strength = torch.full(confidence.shape, MAX_TINT)
+        strength = np.full(confidence.shape, MAX_TINT, np.float32)
     else:   # from 1/k (a guess) to 1 (certain)
-        strength = ((confidence - 1 / k) / (1 - 1 / k)).clamp(0, 1) * MAX_TINT
-    table = torch.tensor([pg.mkColor(c).getRgb()[:3] for c in colors], dtype=torch.float32)
-    rgb = 255 + (table[labels] - 255) * strength[:, None]
-    return torch.cat([rgb, torch.full((len(rgb), 1), 255.0)], 1).round().to(torch.uint8).numpy()
+        strength = np.clip((confidence - 1 / k) / (1 - 1 / k), 0, 1) * np.float32(MAX_TINT)
+    table = np.array([pg.mkColor(c).getRgb()[:3] for c in colors], np.float32)
+    out = np.empty((len(labels), 4), np.uint8)
+    out[:, :3] = np.rint(255 + (table[labels] - 255) * strength[:, None])
+    out[:, 3] = 255
+    return out
 
 
 def diverging_rgba(values: np.ndarray, scale: float, discretize: bool = False) -> np.ndarray:
