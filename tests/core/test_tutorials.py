@@ -5,7 +5,8 @@ most about one side's share of either ring, and in practice stays within a few p
 room for any CPU's rounding without ever passing a model that separated the rings. The linear model on x₁², x₂²
 and the hidden layer reach 97-100 % here; 90 % is a clear margin above anything a line manages. Overfitting is
 said in losses: the training loss near 0 (< 0.15), the validation loss more than ten times it; L2 keeps it
-below half of the unregularised run's (seeds 0-2 give 4-14 times lower, see the commit)."""
+below half of the unregularised run's (data seeds 0, 1, 2 gave validation losses 3.9, 5.1, 2.1 without it and
+1.1, 0.85, 0.70 with it: 3-6 times lower)."""
 
 from __future__ import annotations
 
