@@ -39,8 +39,15 @@ def main() -> None:
     parser.add_argument("--data-root")
     parser.add_argument("--seconds", type=float, default=15.0, help="how long the run trains (about)")
     parser.add_argument("--network", default="lenet", choices=("lenet", "mlp"))
+    parser.add_argument("--network-view", action="store_true",
+                        help="train the spiral example instead, with the Network view showing the whole run")
+    parser.add_argument("--spiral-view", metavar="TAB",
+                        help="the same with another view's tab showing (\"Decision boundary\"): a baseline")
     parser.add_argument("--json")
     args = parser.parse_args()
+    if args.network_view:
+        args.spiral_view = "Network"
+    args.network_view = args.network_view or bool(args.spiral_view)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     import torch
@@ -67,6 +74,12 @@ def main() -> None:
 
     factory = lenet_project if args.network == "lenet" else mlp_project
     project = factory(root, batches * 64, epochs=100)   # about --seconds at full speed, then Stop
+    if args.network_view:   # every neuron of the spiral's MLP drawn a few times a second, the whole run
+        from playground.core.spec import Project
+        from playground.resources_path import example_path
+
+        project = Project.load(example_path("spiral.json"))
+        project.training.epochs = 100_000
     path = folder / "project.json"
     project.save(path)
     assert window.files.open_path(path)
@@ -99,7 +112,7 @@ def main() -> None:
     finish(run)
     # warm: the worker waits, the data is loaded; what a second Start costs
     rss_before = rss_mb()
-    warm, run = first_step(100)
+    warm, run = first_step(100_000 if args.network_view else 100)   # the spiral: 100 epochs are 2 s
 
     late: list[float] = []
     last = [0.0]
@@ -119,6 +132,9 @@ def main() -> None:
     # every view the project has, one after another in the time (only one tab shows at once)
     tabs = window.views
     switches = max(1, tabs.count())
+    if args.network_view:
+        tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == args.spiral_view))
+        switches = 0
     for k in range(switches):
         QTimer.singleShot(int(args.seconds * 1000 * k / switches), lambda k=k: tabs.setCurrentIndex(k))
     start = time.perf_counter()
@@ -128,7 +144,7 @@ def main() -> None:
     timer.stop()
     seconds = time.perf_counter() - start
     steps = run.history.get("steps") or []
-    samples = steps[-1][0] * 64 if steps else 0
+    samples = steps[-1][0] * project.training.batch_size if steps else 0
     for _ in range(20):   # the run's objects go with the event loop's deleteLater, memory back after
         app.processEvents()
         time.sleep(0.05)
@@ -140,7 +156,7 @@ def main() -> None:
     if tmp is not None:
         shutil.rmtree(tmp, ignore_errors=True)
     emit({"benchmark": "gui_stall", "real_data": real, "network": args.network, "ticks": len(late),
-          "seconds": seconds, "samples_per_second": samples / seconds, "views": [tabs.tabText(i) for i in range(switches)],
+          "seconds": seconds, "samples_per_second": samples / seconds, "views": [tabs.tabText(i) for i in range(switches)] or [tabs.tabText(tabs.currentIndex())],
           "p50_ms": percentile(late, 50), "p99_ms": percentile(late, 99), "max_ms": max(late, default=float("nan")),
           "first_step_cold_s": cold, "first_step_warm_s": warm,
           "window_rss_before_mb": rss_before, "window_rss_after_mb": rss_after,

@@ -15,7 +15,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from . import features as input_features
 from .errors import DataError, ProjectError
+from .features import check_features
 from .params import BOOL, CHOICE, FLOAT, INT, TEXT, Choice, Param, check_params
 
 REGRESSION = "regression"
@@ -27,6 +29,7 @@ class DatasetType(Choice):
     task: str = CLASSIFICATION    # "regression" | "classification": decides sensible losses and views
     image: bool = False           # images (channels, height, width) read from files
     source: str = "generated"     # generated | idx (MNIST-like) | table | folder | cifar: who reads it
+    plane: bool = False           # samples are points (x₁, x₂) of the plane: input features apply
 
 
 _SEED = Param("seed", INT, 0, "Seed of the generated data and of the validation split.", minimum=0)
@@ -52,7 +55,11 @@ def _regression(name: str, doc: str, *params: Param) -> DatasetType:
 
 
 def _points(name: str, doc: str, noise: Param, *params: Param) -> DatasetType:
-    return DatasetType(name, doc, (_samples(500, 4), noise, *params, _SEED, _VAL))
+    return DatasetType(name, doc, (_samples(500, 4), noise, *params, _SEED, _VAL), plane=True)
+
+
+def _plane_regression(name: str, doc: str, *params: Param) -> DatasetType:
+    return DatasetType(name, doc, (_samples(500, 2), *params, _SEED, _VAL), task=REGRESSION, plane=True)
 
 
 def _images(name: str, doc: str) -> DatasetType:
@@ -132,6 +139,16 @@ DATASETS: dict[str, DatasetType] = {
             "sine", "y = sin(frequency·x) + noise, x uniform in [-π, π].",
             _noise(0.1, _NOISE), Param("frequency", FLOAT, 1.0, "Angular frequency."),
         ),
+        _plane_regression(
+            "plane", "y = a·x₁ + b·x₂ + noise, (x₁, x₂) uniform in [-1, 1]² (TensorFlow Playground's plane).",
+            _noise(0.05, _NOISE), Param("a", FLOAT, 0.5, "Factor of x₁."), Param("b", FLOAT, 0.5, "Factor of x₂."),
+        ),
+        _plane_regression(
+            "gaussian_mixture", "y: six Gaussian bumps of alternating sign over [-1, 1]², plus noise "
+            "(TensorFlow Playground's multi-Gaussian).",
+            _noise(0.05, _NOISE), Param("width", FLOAT, 0.2, "Standard deviation of each bump.", minimum=0.01,
+                                        maximum=10.0),
+        ),
         _points("circles", "Two classes: an outer ring and an inner one half its size.",
                 _noise(0.1, "Standard deviation of the jitter added to each point.")),
         _points("xor", "Two classes: points in [-1, 1]², class 1 where x·y > 0.",
@@ -161,6 +178,8 @@ class DataInfo:
     n_classes: int | None             # None for regression
     class_names: tuple[str, ...]      # () for regression
     feature_names: tuple[str, ...] = ()   # tables: one per input value ("island=Biscoe"); () otherwise
+    plane: bool = False               # samples are points (x₁, x₂) of the plane, drawn as such by the views
+    features: tuple[str, ...] = ()    # plane: the input features the network gets (core.features); (): x₁, x₂
 
 
 @dataclass
@@ -172,6 +191,17 @@ class Dataset:
     y_val: Tensor
     x_test: Tensor | None             # the official test split (MNIST-like only)
     y_test: Tensor | None
+    points_train: Tensor | None = None   # plane sets: the (N, 2) points behind x_train (x_train without features)
+    points_val: Tensor | None = None
+
+    @property
+    def plane_train(self) -> Tensor:
+        """The training samples as points of the plane (what the views draw), whatever the features."""
+        return self.x_train if self.points_train is None else self.points_train
+
+    @property
+    def plane_val(self) -> Tensor:
+        return self.x_val if self.points_val is None else self.points_val
 
 
 _DIGITS = tuple(str(i) for i in range(10))
@@ -187,10 +217,21 @@ def _checked(spec) -> tuple[DatasetType, dict]:
     if kind is None:
         known = ", ".join(DATASETS)
         raise ProjectError(f"data.dataset: unknown dataset {spec.dataset!r} (known: {known})")
-    return kind, check_params(kind.params, spec.params, where="data.params.")
+    params = check_params(kind.params, spec.params, where="data.params.")
+    if getattr(spec, "features", None):
+        check_features(spec.features)
+        if not kind.plane:
+            raise ProjectError(f"data.features: input features are for points of the plane, and {kind.name} "
+                               "gives none — remove them")
+    return kind, params
 
 
-def _info(kind: DatasetType, params: dict) -> DataInfo:
+def _features_of(spec) -> tuple[str, ...]:
+    """The checked features of `spec` (after _checked), () for the raw points."""
+    return tuple(getattr(spec, "features", None) or ())
+
+
+def _info(kind: DatasetType, params: dict, features: tuple[str, ...] = ()) -> DataInfo:
     if kind.source == "table":
         plan = _table(params)[1]
         n = len(plan.class_names) or None
@@ -205,19 +246,23 @@ def _info(kind: DatasetType, params: dict) -> DataInfo:
         from .cifar import CLASSES
 
         return DataInfo(kind.name, CLASSIFICATION, (3, 32, 32), 10, CLASSES)
+    if kind.plane:
+        shape, names = ((len(features),), features) if features else ((2,), ())
+        if kind.task == REGRESSION:
+            return DataInfo(kind.name, REGRESSION, shape, None, (), names, plane=True, features=features)
+        k = params.get("classes", 2)
+        return DataInfo(kind.name, CLASSIFICATION, shape, k, _NAMES.get(kind.name, _DIGITS[:k]), names,
+                        plane=True, features=features)
     if kind.task == REGRESSION:
         return DataInfo(kind.name, REGRESSION, (1,), None, ())
-    if kind.image:
-        names = _DIGITS if kind.name == "mnist" else _FASHION
-        return DataInfo(kind.name, CLASSIFICATION, (1, 28, 28), 10, names)
-    k = params.get("classes", 2)
-    return DataInfo(kind.name, CLASSIFICATION, (2,), k, _NAMES.get(kind.name, _DIGITS[:k]))
+    names = _DIGITS if kind.name == "mnist" else _FASHION
+    return DataInfo(kind.name, CLASSIFICATION, (1, 28, 28), 10, names)
 
 
 def dataset_info(spec) -> DataInfo:
     """Check `spec` (a DataSpec) and describe the data it gives, without generating or reading any
     (a table is read, once: its columns decide the inputs; an image folder is listed)."""
-    info = _info(*_checked(spec))
+    info = _info(*_checked(spec), _features_of(spec))
     if getattr(spec, "augment", None):
         from .augment import check_augment
 
@@ -278,7 +323,7 @@ def train_size(spec) -> int:
 def load(spec, device: str | torch.device = "cpu") -> Dataset:
     """Generate or read the data of `spec` (a DataSpec), split off validation, and move it to `device` once."""
     kind, params = _checked(spec)
-    info = _info(kind, params)
+    info = _info(kind, params, _features_of(spec))
     gen = torch.Generator().manual_seed(params["seed"])
     if kind.source == "table":
         return _load_table(info, params, gen, device)
@@ -298,9 +343,20 @@ def load(spec, device: str | torch.device = "cpu") -> Dataset:
         x_train, x_val, x_test = (_normalize(t, kind.name, params["normalize"], device)
                                   for t in (x_train, x_val, test[0]))
         y_test = test[1].to(device)
+    if kind.plane:
+        # the features are computed on the device from whole tensors; the points stay for the views
+        points_train, points_val = x_train.to(device), x_val.to(device)
+        return Dataset(info, input_features.apply(info.features, points_train), y_train.to(device),
+                       input_features.apply(info.features, points_val), y_val.to(device), None, None,
+                       points_train if info.features else None, points_val if info.features else None)
     return Dataset(
         info, x_train.to(device), y_train.to(device), x_val.to(device), y_val.to(device), x_test, y_test
     )
+
+
+def model_inputs(info: DataInfo, points: Tensor) -> Tensor:
+    """What the network is fed for (N, 2) `points` of the plane: their features (a view's grid)."""
+    return input_features.apply(info.features, points) if info.plane else points
 
 
 def _split_indices(n: int, fraction: float, gen: torch.Generator) -> tuple[Tensor, Tensor] | None:
@@ -406,6 +462,24 @@ def _sine(gen, p):
     return x, torch.sin(p["frequency"] * x) + p["noise"] * torch.randn(x.shape, generator=gen)
 
 
+def _plane(gen, p):
+    x = torch.rand(p["samples"], 2, generator=gen) * 2 - 1
+    y = p["a"] * x[:, :1] + p["b"] * x[:, 1:]
+    return x, y + p["noise"] * torch.randn(y.shape, generator=gen)
+
+
+# TensorFlow Playground's six bumps (centres on its [-6, 6]² plane, scaled to [-1, 1]²), signs alternating
+_BUMPS = torch.tensor([[-4.0, 2.5, 1.0], [0.0, 2.5, -1.0], [4.0, 2.5, 1.0],
+                       [-4.0, -2.5, -1.0], [0.0, -2.5, 1.0], [4.0, -2.5, -1.0]]) / torch.tensor([6.0, 6.0, 1.0])
+
+
+def _gaussian_mixture(gen, p):
+    x = torch.rand(p["samples"], 2, generator=gen) * 2 - 1
+    distance2 = (x[:, None, :] - _BUMPS[None, :, :2]).pow(2).sum(2)          # (N, 6)
+    y = (_BUMPS[:, 2] * torch.exp(-distance2 / (2 * p["width"] ** 2))).sum(1, keepdim=True)
+    return x, y + p["noise"] * torch.randn(y.shape, generator=gen)
+
+
 def _shuffled(gen, x: Tensor, y: Tensor, noise: float = 0.0):
     """Jitter the points and mix the classes, as sklearn's generators do by default."""
     x = x + noise * torch.randn(x.shape, generator=gen)
@@ -468,7 +542,8 @@ def _spiral(gen, p):
 
 
 _GENERATORS = {
-    "linear": _linear, "quadratic": _quadratic, "sine": _sine, "circles": _circles, "xor": _xor,
+    "linear": _linear, "quadratic": _quadratic, "sine": _sine, "plane": _plane,
+    "gaussian_mixture": _gaussian_mixture, "circles": _circles, "xor": _xor,
     "gaussians": _gaussians, "spiral": _spiral, "moons": _moons,
 }
 

@@ -61,11 +61,15 @@ class DataSpec:
     params: dict[str, Any] = field(default_factory=dict)  # samples, noise, seed, val_fraction, root...
     # torchvision transform name: its arguments, applied in this order to training batches only
     augment: dict[str, Any] = field(default_factory=dict)
+    # points of the plane: the input features the network gets (core.features keys); []: x1, x2 as they are
+    features: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = {"dataset": self.dataset, "params": copy.deepcopy(self.params)}
         if self.augment:   # written only when used, so older Playgrounds still open the other projects
             out["augment"] = copy.deepcopy(self.augment)
+        if self.features:  # the same: a project without features stays byte-identical
+            out["features"] = list(self.features)
         return out
 
 
@@ -109,17 +113,19 @@ class Project:
     data: DataSpec = field(default_factory=DataSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
     name: str = "Untitled"
+    description: str = ""    # what the project shows or tries (the tutorial examples'); written only when set
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "format": FORMAT,
             # the lowest version that holds what the project uses, so older Playgrounds still open the rest
             "version": self._version(),
             "name": self.name,
-            "network": self.network.to_dict(),
-            "data": self.data.to_dict(),
-            "training": self.training.to_dict(),
         }
+        if self.description:   # after the name, where a reader looks; absent, the file is as before
+            out["description"] = self.description
+        out.update(network=self.network.to_dict(), data=self.data.to_dict(), training=self.training.to_dict())
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -181,6 +187,7 @@ MAX_INT = 2**63 - 1              # what torch and the C code below it hold in a 
 MAX_EPOCHS = 100_000
 MAX_BATCH = 1_000_000
 MAX_SEED = 2**31 - 1
+MAX_DESCRIPTION = 4000   # a few paragraphs: what an example walks through
 
 
 def decode_text(data: bytes) -> str:
@@ -351,11 +358,14 @@ def _parse_project(raw: Any) -> Project:
             )
         raise ProjectError(f'not a Playground project: format is {fmt!r}, expected "{FORMAT}"')
     check_version(raw.get("version"), VERSION, "this project", "format", ProjectError)
-    _no_unknown_keys(raw, ("format", "version", "name", "network", "data", "training"), "the project")
+    _no_unknown_keys(raw, ("format", "version", "name", "description", "network", "data", "training"), "the project")
     name = raw.get("name", "Untitled")
     _expect(name, str, "name", "text")
     if len(name) > 200 or any(ord(c) < 32 for c in name):
         raise ProjectError("name must be one line of at most 200 characters")
+    description = _expect(raw.get("description", ""), str, "description", "text")
+    if len(description) > MAX_DESCRIPTION:
+        raise ProjectError(f"description must be at most {MAX_DESCRIPTION:,} characters, not {len(description):,}")
 
     net = _expect(_get(raw, "network", "the project"), dict, "network", "an object")
     _no_unknown_keys(net, ("input_shape", "layers"), "network")
@@ -384,11 +394,14 @@ def _parse_project(raw: Any) -> Project:
         layers.append(LayerSpec(comp.type, comp.params, layer_name))
 
     data_raw = _expect(raw.get("data", {"dataset": "xor"}), dict, "data", "an object")
-    _no_unknown_keys(data_raw, ("dataset", "params", "augment"), "data")
+    _no_unknown_keys(data_raw, ("dataset", "params", "augment", "features"), "data")
     dataset = _expect(_get(data_raw, "dataset", "data"), str, "data.dataset", "a name")
     data_params = _expect(data_raw.get("params", {}), dict, "data.params", "an object")
     augment = _expect(data_raw.get("augment", {}), dict, "data.augment",
                       'an object like {"RandomHorizontalFlip": {"p": 0.5}}')
+    features = _expect(data_raw.get("features", []), list, "data.features", 'a list like ["x1", "x2", "x1^2"]')
+    for i, feature in enumerate(features):
+        _expect(feature, str, f"data.features[{i}]", 'a feature name like "x1^2"')
 
     t = _expect(raw.get("training", {}), dict, "training", "an object")
     defaults = TrainingSpec()
@@ -425,7 +438,8 @@ def _parse_project(raw: Any) -> Project:
     )
     return Project(
         network=NetworkSpec(input_shape, layers),
-        data=DataSpec(dataset, dict(data_params), copy.deepcopy(augment)),
+        data=DataSpec(dataset, dict(data_params), copy.deepcopy(augment), list(features)),
         training=training,
         name=name,
+        description=description,
     )

@@ -1,5 +1,5 @@
-"""The work the live views need from a model (fit curve, decision surface, gallery, confusion matrix, layer
-output), as plain jobs: a request names the job and its small parameters, a result carries what the view
+"""The work the live views need from a model (fit curve, decision surface, prediction surface, every
+neuron, gallery, confusion matrix, layer output), as plain jobs: a request names the job and its small parameters, a result carries what the view
 paints. The window's views run them on their own weights; a training worker runs them on its live model.
 """
 
@@ -13,8 +13,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from . import insight
-from .data import Dataset
+from . import insight, neurons
+from .data import REGRESSION, Dataset, model_inputs
 from .errors import PlaygroundError
 from .evaluation import Predictor, evaluate, grid
 
@@ -79,13 +79,42 @@ def boundary_job(predictor: Predictor, dataset: Dataset, params: dict) -> dict:
     bounds, resolution."""
     bounds, resolution = tuple(float(b) for b in params["bounds"]), int(params["resolution"])
     _, _, points = grid(bounds, resolution)   # on the CPU: the same points wherever the model is
-    probabilities = predictor.probabilities(points)
+    probabilities = predictor.probabilities(model_inputs(dataset.info, points))   # fed as the data is: its features
     confidence, labels = probabilities.max(1)
     split = shown_split(dataset)
     predicted, _ = predictor.predict(split.x)
     accuracy = float((predicted == split.y.to(predicted.device)).float().mean())
     return {"labels": labels.cpu(), "confidence": confidence.cpu(), "classes": int(probabilities.shape[1]),
             "accuracy": accuracy, "split": split.name, "bounds": bounds, "resolution": resolution}
+
+
+def surface_job(predictor: Predictor, dataset: Dataset, params: dict) -> dict:
+    """Prediction surface of a regression on points of the plane: the model's (first) output at each point
+    of a grid over params bounds with `resolution` points per axis, and the mean training and validation
+    losses. Data: values (resolution², row by row as evaluation.grid), bounds, resolution, train_loss,
+    val_loss (None without a validation split)."""
+    bounds, resolution = tuple(float(b) for b in params["bounds"]), int(params["resolution"])
+    _, _, points = grid(bounds, resolution)
+    values = predictor.outputs(model_inputs(dataset.info, points)).flatten(1)[:, 0]
+    d = dataset
+    val_loss = float(predictor.sample_losses(d.x_val, d.y_val).mean()) if len(d.x_val) else None
+    return {"values": values.cpu(), "bounds": bounds, "resolution": resolution, "val_loss": val_loss,
+            "train_loss": float(predictor.sample_losses(d.x_train, d.y_train).mean())}
+
+
+def network_job(predictor: Predictor, dataset: Dataset, params: dict) -> dict:
+    """Every neuron of an MLP on points of the plane (core.neurons.network_data) over a `resolution`² grid
+    of params bounds, at most `most` neurons a column, and the model's output large: the decision
+    surface (boundary_job) or the prediction surface (surface_job) at `output_resolution`. Data: those of
+    network_data, and output (the other job's data) with output_kind ("boundary" or "surface")."""
+    bounds = tuple(float(b) for b in params["bounds"])
+    # a network that is no MLP raises neurons.NotAnMLP, a PlaygroundError: its words reach the view as they are
+    data = neurons.network_data(predictor, dataset, bounds, int(params["resolution"]), int(params["most"]))
+    big = {"bounds": bounds, "resolution": int(params["output_resolution"])}
+    kind = "surface" if dataset.info.task == REGRESSION else "boundary"
+    data["output"] = (surface_job if kind == "surface" else boundary_job)(predictor, dataset, big)
+    data["output_kind"] = kind
+    return data
 
 
 def gallery_job(predictor: Predictor, dataset: Dataset, params: dict) -> dict:
@@ -138,6 +167,8 @@ def layer_output_job(predictor: Predictor, dataset: Dataset, params: dict) -> di
 JOBS: dict[str, Callable[[Predictor, Dataset, dict], dict]] = {
     "fit": fit_job,
     "boundary": boundary_job,
+    "surface": surface_job,
+    "network": network_job,
     "gallery": gallery_job,
     "confusion": confusion_job,
     "layer_output": layer_output_job,

@@ -197,7 +197,8 @@ class _Worker:
         data, device = self._wanted_data
         if self.dataset_for(data, device) is not None:
             return
-        spec = DataSpec(data["dataset"], copy.deepcopy(data["params"]))
+        # the features too: they change the tensors that are kept for the run (the key holds them)
+        spec = DataSpec(data["dataset"], copy.deepcopy(data["params"]), features=list(data.get("features", [])))
         spec.params["download"] = False   # fetching is a run's job, said in its progress
         try:
             self.keep_dataset(data, device, datasets.load(spec, check_device(device)))

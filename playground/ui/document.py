@@ -214,9 +214,11 @@ class ProjectDocument(QObject):
         kept.update(self.data_defaults(dataset))   # in the same undo step as the dataset
         # from one image dataset to another the augmentation stays (it is about images, not these)
         augment = copy.deepcopy(self._project.data.augment) if DATASETS[dataset].image else {}
+        # points of the plane to points of the plane: the chosen input features stay
+        features = list(self._project.data.features) if DATASETS[dataset].plane else []
 
         def set_(p: Project) -> None:
-            p.data = DataSpec(dataset, kept, augment)
+            p.data = DataSpec(dataset, kept, augment, features=features)
             try:
                 p.network.input_shape = list(dataset_info(p.data).input_shape)
             except PlaygroundError:
@@ -262,6 +264,20 @@ class ProjectDocument(QObject):
 
         # a spin box's many steps are one undo step; ticking or unticking one is a step of its own
         self._edit("Set augmentation", set_, merge_key=("augment", tuple(new)))
+
+    def set_features(self, features: list[str]) -> None:
+        """The input features of points of the plane ([]: x1, x2 as they are); the input card follows."""
+        if list(features) == list(self._project.data.features):
+            return
+
+        def set_(p: Project) -> None:
+            p.data.features = list(features)
+            try:
+                p.network.input_shape = list(dataset_info(p.data).input_shape)
+            except PlaygroundError:
+                pass
+
+        self._edit("Set input features", set_)
 
     def set_component(self, kind: str, type_: str | None) -> None:
         """Choose the loss, optimizer or scheduler (None: no scheduler); params start at defaults,

@@ -77,12 +77,16 @@ class FileActions:
         self.update_weight_actions()
 
     def build_examples_menu(self, menu: QMenu) -> None:
+        menu.setToolTipsVisible(True)
         for path in sorted(example_path("").glob("*.json")):
             try:
-                name = Project.load(path).name
+                project = Project.load(path)
             except PlaygroundError:
                 continue
-            action = QAction(name, self.window)
+            action = QAction(project.name, self.window)
+            if project.description:   # what a tutorial walks through, before opening it
+                action.setToolTip(project.description)
+                action.setStatusTip(project.description)
             action.triggered.connect(lambda _=False, p=path: self.open_example(p))
             menu.addAction(action)
 

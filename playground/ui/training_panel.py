@@ -36,6 +36,7 @@ from ..core.spec import MAX_BATCH, MAX_EPOCHS, MAX_SEED
 from .data_settings import TABLE_FILTER, AugmentBox, DataSummary, TargetCombo
 from .document import ProjectDocument
 from .param_editors import ParamForm
+from .plane_controls import PlaneDataControls
 from .sections import CollapsibleSection, remember
 
 _NONE = ""  # combo data of the "None" entry: an item's data cannot reliably hold None
@@ -54,7 +55,8 @@ _SOURCE_WORDS = {"idx": "28×28 grey images", "cifar": "32×32 RGB images", "fol
 
 def _dataset_label(kind: DatasetType) -> str:
     """What the entry gives, true of every project that chooses it (the summary line says the rest)."""
-    what = _SOURCE_WORDS.get(kind.source) or ("1-D regression" if kind.task == REGRESSION else "2-D classification")
+    what = _SOURCE_WORDS.get(kind.source) or (
+        ("2-D" if kind.plane else "1-D") + " regression" if kind.task == REGRESSION else "2-D classification")
     return f"{kind.name} ({what})"
 
 
@@ -175,7 +177,8 @@ class TrainingPanel(QWidget):
         self.augment_box = AugmentBox()
         self.augment_box.augment_edited.connect(self._on_augment_box_augment_edited)
         self.target_combo: TargetCombo | None = None   # a table's columns, in its form
-        for widget in (self.data_summary, self.data_error, self.augment_box):
+        self.plane_controls = PlaneDataControls(document)   # points of the plane: features, noise, share, new data
+        for widget in (self.data_summary, self.data_error, self.augment_box, self.plane_controls):
             self.data.body_layout.addWidget(widget)
         self.loss = _ChoiceSection("Loss", "lossCombo", LOSSES)
         self.optimizer = _ChoiceSection("Optimizer", "optimizerCombo", OPTIMIZERS)

@@ -20,16 +20,18 @@ from playground.core.params import ParamError
 from playground.core.spec import DataSpec
 
 REGRESSION = ["linear", "quadratic", "sine"]
+PLANE_REGRESSION = ["plane", "gaussian_mixture"]   # regression on points of the plane (tests/core/test_features.py)
 POINTS = ["circles", "xor", "gaussians", "spiral", "moons"]
 FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
 
 def test_catalogue_names_and_tasks():
-    assert list(DATASETS) == REGRESSION + POINTS + ["mnist", "fashion_mnist", "table", "image_folder", "cifar10"]
+    assert list(DATASETS) == REGRESSION + PLANE_REGRESSION + POINTS + ["mnist", "fashion_mnist", "table", "image_folder", "cifar10"]
     for name, kind in DATASETS.items():
         assert kind.name == name and kind.doc
-        assert kind.task == ("regression" if name in REGRESSION else "classification")   # a table's: its file's
+        assert kind.task == ("regression" if name in REGRESSION + PLANE_REGRESSION else "classification")   # a table's: its file's
+        assert kind.plane == (name in PLANE_REGRESSION + POINTS)
         assert kind.image == (name in ("mnist", "fashion_mnist", "image_folder", "cifar10"))
         assert {"seed", "val_fraction"} <= {p.name for p in kind.params}
     # the datasets of the user's own files: a relative path in the project is from its folder
@@ -81,7 +83,7 @@ def test_classification_shapes(name):
     assert torch.isfinite(ds.x_train).all()
 
 
-@pytest.mark.parametrize("name", REGRESSION + POINTS)
+@pytest.mark.parametrize("name", REGRESSION + PLANE_REGRESSION + POINTS)
 def test_seeded(name):
     a, b = load(DataSpec(name, {"seed": 3})), load(DataSpec(name, {"seed": 3}))
     for field in ("x_train", "y_train", "x_val", "y_val"):

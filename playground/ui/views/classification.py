@@ -6,7 +6,6 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-import torch
 from PySide6.QtCore import QRectF, Qt, Slot
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -14,10 +13,9 @@ from ...core.data import CLASSIFICATION
 from ...core.spec import Project
 from ...core.view_jobs import ViewRequest, ViewResult, shown_split
 from .live import CLASS_COLORS, PredictionView, dataset_info
+from .plane import class_rgba, plane_bounds
 
 RESOLUTION = 100     # grid points per axis: 10,000 predictions, a millisecond for a small network
-MARGIN = 0.1         # share of the data's extent added around it
-MAX_TINT = 0.75      # the most confident regions keep some white, so the points on top stand out
 
 
 class DecisionBoundaryView(PredictionView):
@@ -28,7 +26,7 @@ class DecisionBoundaryView(PredictionView):
     @staticmethod
     def applies_to(project: Project) -> bool:
         info = dataset_info(project)
-        return info is not None and info.task == CLASSIFICATION and info.input_shape == (2,)
+        return info is not None and info.task == CLASSIFICATION and info.plane   # whatever features it is fed
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -60,6 +58,12 @@ class DecisionBoundaryView(PredictionView):
         self.show_validation_check.setChecked(True)
         self.show_validation_check.setToolTip("Validation points are drawn as outlined triangles")
         self.show_validation_check.toggled.connect(self._on_show_validation_check_toggled)
+        self.discretize_check = QCheckBox("Discretize output")
+        self.discretize_check.setObjectName("discretizeCheck")
+        self.discretize_check.setToolTip("Each region in its class's full colour: only the boundary shows, "
+                                         "not how sure the model is")
+        self.discretize_check.toggled.connect(self._on_discretize_check_toggled)
+        self._result: ViewResult | None = None    # the last painted result: discretize repaints it
         self.legend = QLabel()
         self.legend.setObjectName("decisionBoundaryLegend")
         self.legend.setTextFormat(Qt.RichText)
@@ -72,6 +76,7 @@ class DecisionBoundaryView(PredictionView):
         top.setContentsMargins(4, 0, 4, 0)
         top.addWidget(self.summary)
         top.addStretch(1)
+        top.addWidget(self.discretize_check)
         top.addWidget(self.show_validation_check)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -109,14 +114,10 @@ class DecisionBoundaryView(PredictionView):
             self.legend.setText("")
             return
         d = self.dataset
-        points = torch.cat([d.x_train, d.x_val])
-        low, high = points.min(0).values, points.max(0).values
-        pad = (high - low) * MARGIN
-        self._bounds = (float(low[0] - pad[0]), float(high[0] + pad[0]),
-                        float(low[1] - pad[1]), float(high[1] + pad[1]))
+        self._bounds = plane_bounds(d)   # the points of the plane, whatever features the network is fed
         brushes = [pg.mkBrush(_color(k)) for k in range(d.info.n_classes)]
-        self.train_points.setData(pos=d.x_train.numpy(), brush=[brushes[k] for k in d.y_train.tolist()])
-        self.val_points.setData(pos=d.x_val.numpy(), brush=[brushes[k] for k in d.y_val.tolist()])
+        self.train_points.setData(pos=d.plane_train.numpy(), brush=[brushes[k] for k in d.y_train.tolist()])
+        self.val_points.setData(pos=d.plane_val.numpy(), brush=[brushes[k] for k in d.y_val.tolist()])
         self._on_show_validation_check_toggled(self.show_validation_check.isChecked())
         x0, x1, y0, y1 = self._bounds
         self.plot.getPlotItem().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
@@ -139,15 +140,12 @@ class DecisionBoundaryView(PredictionView):
         data = result.data
         if tuple(data["bounds"]) != self._bounds:
             return        # asked before the data changed: the next result fits
+        self._result = result
         resolution, k = data["resolution"], data["classes"]
         labels, confidence = data["labels"], data["confidence"]
-        # from 1/k (a guess) to 1 (certain): white at the boundary, the class colour where sure
-        strength = ((confidence - 1 / k) / (1 - 1 / k)).clamp(0, 1) * MAX_TINT
-        colors = torch.tensor([pg.mkColor(_color(c)).getRgb()[:3] for c in range(k)], dtype=torch.float32)
-        rgb = 255 + (colors[labels] - 255) * strength[:, None]
-        image = torch.cat([rgb, torch.full((len(rgb), 1), 255.0)], 1).round().to(torch.uint8)
+        image = class_rgba(labels, confidence, [_color(c) for c in range(k)], self.discretize_check.isChecked())
         self._labels = labels.view(resolution, resolution).numpy()
-        self.surface.setImage(image.view(resolution, resolution, 4).numpy(), autoLevels=False)
+        self.surface.setImage(image.reshape(resolution, resolution, 4), autoLevels=False)
         # pixel centres sit on the grid points
         x0, x1, y0, y1 = self._bounds
         dx, dy = (x1 - x0) / (resolution - 1), (y1 - y0) / (resolution - 1)
@@ -157,10 +155,22 @@ class DecisionBoundaryView(PredictionView):
         note = f" ({note})" if note else ""
         self.summary.setText(f"{data['split'].capitalize()} accuracy <b>{data['accuracy']:.1%}</b>{note}")
 
+    def surface_colors(self) -> np.ndarray:
+        """(rows, cols, 4) the drawn surface's colours, row 0 at the lowest x₂."""
+        if self._labels is None:
+            raise LookupError("no decision surface is drawn yet")
+        return np.asarray(self.surface.image)
+
     def clear_predictions(self) -> None:
+        self._result = None
         self._labels = None
         self.surface.hide()
         self.summary.setText("")
+
+    @Slot(bool)
+    def _on_discretize_check_toggled(self, checked: bool) -> None:
+        if self._result is not None and self.dataset is not None:
+            self.paint_result(self._result)   # the same predictions, coloured the other way: no new job
 
     @Slot(bool)
     def _on_show_validation_check_toggled(self, checked: bool) -> None:

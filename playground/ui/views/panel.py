@@ -14,11 +14,13 @@ from .data import DataView
 from .health import TrainingHealthView
 from .images import IMAGE_VIEWS
 from .insight import LayerOutputView
+from .network import NetworkView
 from .regression import RegressionView
+from .surface import PredictionSurfaceView
 
-# the Data view first: it is what a project shows before any training
-VIEW_TYPES = (DataView, RegressionView, DecisionBoundaryView, *IMAGE_VIEWS, LayerOutputView, TrainingHealthView,
-              NetworkAnalysisView)
+# the Data view first where it applies (tables, images): what a project shows before any training
+VIEW_TYPES = (DataView, RegressionView, PredictionSurfaceView, DecisionBoundaryView, NetworkView, *IMAGE_VIEWS,
+              LayerOutputView, TrainingHealthView, NetworkAnalysisView)
 
 
 class ViewsPanel(QTabWidget):
