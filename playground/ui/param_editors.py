@@ -107,6 +107,11 @@ class ParamForm(QWidget):
         for name, editor in self.editors.items():
             editor.set_value(values.get(name, editor.param.default))
 
+    def set_row_visible(self, name: str, visible: bool) -> None:
+        """Show or hide a parameter's row (another control edits it)."""
+        if name in self.editors:
+            self.layout_.setRowVisible(self.editors[name], visible)
+
 
 # --- one widget per kind ----------------------------------------------------------------------
 

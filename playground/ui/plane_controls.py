@@ -22,6 +22,7 @@ from .document import ProjectDocument
 
 NOISE_STEPS = 100      # the noise slider: 0 to 1 in hundredths (every set's default is below 0.5)
 NOISE_MAX = 1.0
+SLIDER_PARAMS = ("noise", "val_fraction")   # the data parameters edited here (the panel hides their spin boxes)
 
 
 class PlaneDataControls(QWidget):

@@ -36,7 +36,7 @@ from ..core.spec import MAX_BATCH, MAX_EPOCHS, MAX_SEED
 from .data_settings import TABLE_FILTER, AugmentBox, DataSummary, TargetCombo
 from .document import ProjectDocument
 from .param_editors import ParamForm
-from .plane_controls import PlaneDataControls
+from .plane_controls import SLIDER_PARAMS, PlaneDataControls
 from .sections import CollapsibleSection, remember
 
 _NONE = ""  # combo data of the "None" entry: an item's data cannot reliably hold None
@@ -506,6 +506,9 @@ class TrainingPanel(QWidget):
             except PlaygroundError:
                 names = ()
             self.target_combo.show_columns(names, str(data.params.get("target", "")))
+        if self.data.form is not None:   # points of the plane: the sliders edit these, one control each
+            for name in SLIDER_PARAMS:
+                self.data.form.set_row_visible(name, not DATASETS[data.dataset].plane)
         image = DATASETS[data.dataset].image
         self.augment_box.setVisible(image)
         if image:

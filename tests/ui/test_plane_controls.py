@@ -61,3 +61,17 @@ def test_noise_share_and_new_data_apply_at_once(panel):
     document.set_locked(True)     # a run: the data settings, these among them, are locked
     assert not controls.isEnabledTo(panel) or not panel.data.body.isEnabled()
     assert not controls.regenerate.isEnabled()
+
+
+def test_each_value_has_one_control_the_sliders_replace_the_spin_boxes_on_the_plane(panel):
+    """The noise and the validation share showed twice (a spin box and a slider) for the 2-D sets."""
+    panel, document = panel
+    def shown(name: str) -> bool:
+        form = panel.data.form   # a new dataset builds a new form
+        return form.layout_.isRowVisible(form.editors[name])
+
+    assert not shown("noise") and not shown("val_fraction") and shown("samples")
+    assert panel.plane_controls.isVisibleTo(panel)
+    document.set_dataset("quadratic")                      # 1-D regression: no sliders, the spin boxes back
+    assert not panel.plane_controls.isVisibleTo(panel)
+    assert shown("noise") and shown("val_fraction")
