@@ -651,7 +651,9 @@ class Trainer:
                     share = step_lr / peak_lr if self.scheduler and peak_lr > 0 else 1.0
                     self.callback(health.finish(global_step, share))
                 now = time.perf_counter()
-                if self.ranks.report_due(now - last_report, self.report_interval, step, steps):
+                # a hold comes next (a pause, the end of train_steps): what it trained is reported first
+                holds = self._budget == 0 or not self._running.is_set()
+                if self.ranks.report_due(now - last_report, self.report_interval, step, steps) or holds:
                     losses = torch.stack(window)
                     value, stop = self.ranks.window_loss(losses.sum(), len(window))  # the one host sync per report
                     if stop:
