@@ -550,6 +550,7 @@ class TrainingRun(_Job):
         self.last_weights_epoch = self._resume.get("start_epoch", 0)
         self.epoch = self._resume.get("start_epoch", 0)   # the last epoch finished, as reported
         self.steps_reported = 0
+        self.steps_done = 0                 # the global step of the newest report
         self.holding = False
         self._paused = False
         self._want_weights = False
@@ -686,6 +687,7 @@ class TrainingRun(_Job):
         if steps:
             self._prepared = True
             self.steps_reported += len(steps)
+            self.steps_done = steps[-1].global_step
             self.step_reported.emit(steps)
         for epoch in epochs:
             self.epoch_finished.emit(epoch)
