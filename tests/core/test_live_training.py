@@ -270,3 +270,20 @@ def test_one_epoch_is_ceil_n_over_batch_steps_from_the_start_and_from_a_step():
         trainer.stop()
         thread.join(TIMEOUT)
     assert result[0].status == STOPPED
+
+
+def test_the_headless_train_command_applies_the_penalty(tmp_path, examples, monkeypatch, capsys):
+    import json
+
+    from playground.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    project = Project.load(examples / "xor.json")
+    project.training.l2 = 0.01
+    project.save(tmp_path / "p.json")
+    assert main(["train", "p.json", "--epochs", "2", "--out", "c.pt", "--metrics", "m.json"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch")]
+    assert len(lines) == 2 and all("penalty" in line for line in lines)
+    epochs = json.loads((tmp_path / "m.json").read_text())["epochs"]
+    assert all(e["penalty"] > 0 for e in epochs)
+    assert load_checkpoint(tmp_path / "c.pt").project.training.l2 == 0.01
