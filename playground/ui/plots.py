@@ -322,9 +322,13 @@ class TrainingPlots(QWidget):
         run = self._runs[run_id]
         for change in changes:
             text = f"{change.setting} {_value(change.old)}→{_value(change.new)}"
+            # each change's label a row below the last one's (four rows, then from the top again): in a
+            # narrow plot labels at nearby steps, or at one step, would lie on each other
+            below = len(run.markers) % 4
             line = pg.InfiniteLine(pos=change.step, angle=90, movable=False,
                                    pen=pg.mkPen(with_alpha(run.color, 200), width=1, style=Qt.DashDotLine),
-                                   label=text, labelOpts={"position": 0.92, "color": self._fg, "anchors": [(0, 0), (0, 0)],
+                                   label=text, labelOpts={"position": max(0.95 - 0.13 * below, 0.05),
+                                                          "color": self._fg, "anchors": [(0, 0), (0, 0)],
                                                           "fill": with_alpha(self._bg, 200)})
             line.setZValue(-4)
             line.setVisible(run.visible)
