@@ -381,6 +381,8 @@ class _Progress:
         elif event.kind == "epoch":
             self._clear()
             parts = [f"epoch {event.epoch}/{event.epochs}", f"train_loss {event.train_loss:.4f}"]
+            if event.penalty is not None:   # training.l1 / l2: added to train_loss in the objective
+                parts.append(f"penalty {event.penalty:.4g}")
             if event.val_loss is not None:
                 parts.append(f"val_loss {event.val_loss:.4f}")
             if event.val_accuracy is not None:

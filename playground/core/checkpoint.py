@@ -178,6 +178,20 @@ def _check_history(history: dict, path: Path) -> None:
         if not (isinstance(step, (list, tuple)) and len(step) == 2 and type(step[0]) is int
                 and _is_number(step[1])):
             raise CheckpointError(f"{where}'s steps[{i}] is {_short(step)}, not a [step, loss] pair")
+    penalties, changes = history.get("penalties", []), history.get("changes", [])
+    if not isinstance(penalties, list) or not isinstance(changes, list):
+        raise CheckpointError(f"{where}'s 'penalties' and 'changes' must be lists")
+    for i, step in enumerate(penalties):
+        if not (isinstance(step, (list, tuple)) and len(step) == 2 and type(step[0]) is int
+                and _is_number(step[1])):
+            raise CheckpointError(f"{where}'s penalties[{i}] is {_short(step)}, not a [step, penalty] pair")
+    for i, change in enumerate(changes):   # what the run changed while it trained (core/live.py)
+        if not (isinstance(change, dict) and type(change.get("step")) is int and type(change.get("epoch")) is int
+                and isinstance(change.get("setting"), str)
+                and all(_is_number(v) or (isinstance(v, (list, tuple)) and all(map(_is_number, v)))
+                        for v in (change.get("old"), change.get("new")))):
+            raise CheckpointError(f"{where}'s changes[{i}] is {_short(change)}, not a record of "
+                                  "{step, epoch, setting, old, new}")
 
 
 def _check_fits_own_project(model: dict, project: Project, path: Path) -> None:

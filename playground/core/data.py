@@ -804,18 +804,37 @@ class Batches:
         return n // b if self.drop_last else -(-n // b)
 
     def __iter__(self):
-        x, y = self.x, self.y
+        n = len(self.x)
         self._iterating += 1
         try:
+            perm = None
             if self.shuffle:
-                perm = torch.randperm(len(x), generator=self._gen, device=x.device)
-                x, y = self._gather(perm)   # one gather per epoch; the batches are then views
-            b = self.batch_size
-            for start in range(0, len(self) * b, b):
-                xb = x[start:start + b]
-                yield (self.transform(xb, self._gen) if self.transform else xb), y[start:start + b]
+                perm = torch.randperm(n, generator=self._gen, device=self.x.device)
+                epoch = [*self._gather(perm), perm]   # one gather per epoch; the batches are then views
+            else:
+                epoch = [self.x, self.y, None]
+            if self._iterating == 1:
+                self._current = epoch   # what replace() regathers: the epoch under way
+            start = 0
+            # the batch size and the data are read at each batch: a run may change them between steps
+            # (replace, batch_size), and the epoch goes on from the same sample with them
+            while start < n and not (self.drop_last and start + self.batch_size > n):
+                end = start + self.batch_size
+                xb = epoch[0][start:end]
+                yield (self.transform(xb, self._gen) if self.transform else xb), epoch[1][start:end]
+                start = end
         finally:
             self._iterating -= 1
+
+    def replace(self, x: Tensor, y: Tensor) -> None:
+        """Train on other samples of the same count (regenerated data) from the next batch on; the
+        epoch under way keeps its order."""
+        if len(x) != len(self.x) or len(y) != len(x):
+            raise ValueError(f"replacing {len(self.x)} samples with {len(x)}")
+        self.x, self.y = x, y
+        epoch = getattr(self, "_current", None)
+        if epoch is not None and self._iterating:
+            epoch[:2] = self._gather(epoch[2]) if epoch[2] is not None else (x, y)
 
     def _gather(self, perm: Tensor) -> tuple[Tensor, Tensor]:
         if self._iterating > 1:

@@ -73,6 +73,10 @@ class DataSpec:
         return out
 
 
+REGULARIZERS = ("l1", "l2")   # TrainingSpec's penalty rates, in the order the file writes them
+MAX_PENALTY = 10.0             # a rate beyond this drowns any data loss: the weights go to 0 at once
+
+
 @dataclass
 class TrainingSpec:
     loss: ComponentSpec = field(default_factory=lambda: ComponentSpec("CrossEntropyLoss"))
@@ -89,9 +93,13 @@ class TrainingSpec:
     early_stopping: int | None = None            # patience in epochs on validation loss; None: off
     shuffle: bool = True
     drop_last: bool = False
+    # penalties on the weights added to the data loss: l1·Σ|w| + l2·Σw² (core/training.penalised_weights
+    # says which tensors count); 0: off. Written only when set, so other projects' files stay as they were
+    l1: float = 0.0
+    l2: float = 0.0
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "loss": self.loss.to_dict(),
             "optimizer": self.optimizer.to_dict(),
             "scheduler": self.scheduler.to_dict() if self.scheduler else None,
@@ -105,6 +113,10 @@ class TrainingSpec:
             "shuffle": self.shuffle,
             "drop_last": self.drop_last,
         }
+        for key in REGULARIZERS:
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        return out
 
 
 @dataclass
@@ -347,6 +359,15 @@ def _parse_int(raw: Any, where: str, minimum: int, maximum: int = MAX_INT) -> in
     return raw
 
 
+def parse_penalty(raw: Any, where: str) -> float:
+    """A penalty rate: a number from 0 (off) to MAX_PENALTY."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        raise ProjectError(f"{where} must be a number from 0 (off) to {MAX_PENALTY:g}, not {_show(raw)}")
+    if not 0 <= raw <= MAX_PENALTY:
+        raise ProjectError(f"{where} must be from 0 (off) to {MAX_PENALTY:g}, not {raw:g}")
+    return float(raw)
+
+
 def _parse_project(raw: Any) -> Project:
     _expect(raw, dict, "the project", "a JSON object")
     check_json_values(raw)   # also for projects inside checkpoints and recovery files, not only .json
@@ -405,7 +426,7 @@ def _parse_project(raw: Any) -> Project:
 
     t = _expect(raw.get("training", {}), dict, "training", "an object")
     defaults = TrainingSpec()
-    _no_unknown_keys(t, tuple(defaults.to_dict()), "training")
+    _no_unknown_keys(t, (*defaults.to_dict(), *REGULARIZERS), "training")
     scheduler_raw = t.get("scheduler")
     grad_clip = t.get("grad_clip")
     if grad_clip is not None:
@@ -435,6 +456,7 @@ def _parse_project(raw: Any) -> Project:
         early_stopping=early,
         shuffle=_expect(t.get("shuffle", True), bool, "training.shuffle", "true or false"),
         drop_last=_expect(t.get("drop_last", False), bool, "training.drop_last", "true or false"),
+        **{key: parse_penalty(t.get(key, 0.0), f"training.{key}") for key in REGULARIZERS},
     )
     return Project(
         network=NetworkSpec(input_shape, layers),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import math
 import threading
@@ -49,6 +50,7 @@ class StepEvent:
     loss: float              # mean training loss over the steps since the last report
     lr: float
     samples_per_second: float
+    penalty: float | None = None   # mean l1/l2 penalty over the same steps; None: the run has none
     kind: str = "step"
 
 
@@ -65,7 +67,31 @@ class EpochEvent:
     # share of the epoch's training samples the model got right as it trained on them (train mode,
     # weights moving: the running figure Keras shows); None for regression
     train_accuracy: float | None = None
+    # the epoch's mean l1/l2 penalty (train_loss is the data's loss alone, as val_loss is); None: none
+    penalty: float | None = None
     kind: str = "epoch"
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A setting changed while the run trained (core/live.py); `new` trains from step `step` + 1 on."""
+
+    step: int                # global steps done when it took effect
+    epoch: int               # the epoch under way (1-based)
+    setting: str             # a name of live.LIVE
+    old: object
+    new: object
+    kind: str = "change"
+
+
+@dataclass(frozen=True)
+class HeldEvent:
+    """The loop reached a pause (asked for, or the end of a train_steps / train_epoch) and waits."""
+
+    epoch: int               # the epoch under way (1-based)
+    step: int                # batches done in it
+    global_step: int
+    kind: str = "held"
 
 
 @dataclass(frozen=True)
@@ -77,7 +103,28 @@ class EndEvent:
     kind: str = "end"
 
 
-Event = StepEvent | EpochEvent | EndEvent | HealthEvent
+Event = StepEvent | EpochEvent | EndEvent | HealthEvent | ChangeEvent | HeldEvent
+
+
+def penalised_weights(model: nn.Module) -> list[nn.Parameter]:
+    """The tensors the l1/l2 penalties count: those of two or more dimensions, the weights that multiply
+    inputs (Linear, Conv, Embedding, RNN matrices). Biases and normalisation layers' scale and shift
+    (and PReLU's slopes) are left out, as TensorFlow Playground penalises its links and not its biases:
+    a bias or a shift moves a unit's output without making the function any more complex, so pulling it
+    to 0 only costs fit (Goodfellow et al., Deep Learning, 7.1), and a BatchNorm's scale sets the size
+    the next layer sees, which its own weights would grow back to make up."""
+    return [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+
+
+def weight_penalty(weights: list[torch.Tensor], l1: float, l2: float) -> torch.Tensor | None:
+    """l1·Σ|w| + l2·Σw² over `weights` (float32, with gradients); None when both rates are 0."""
+    total = None
+    if l1:
+        total = l1 * torch.stack([w.abs().sum() for w in weights]).sum()
+    if l2:
+        squares = l2 * torch.stack([w.square().sum() for w in weights]).sum()
+        total = squares if total is None else total + squares
+    return total
 
 
 @dataclass
@@ -258,6 +305,15 @@ class Trainer:
         self.ranks = ranks
         self.error: BaseException | None = None   # the exception that ended the run, if one did
         self._net: nn.Module | None = None        # the model as trained: itself, or its DDP wrapper
+        t = project.training
+        self._l1, self._l2 = t.l1, t.l2
+        self._penalised = bool(t.l1 or t.l2)      # ever on in this run: its events carry the penalty
+        self._control = threading.Lock()          # guards the three below, set from any thread
+        self._pending: dict = {}                  # live changes for the next step boundary (change())
+        self._budget: int | None = None           # steps left before the loop holds; None: no limit
+        self._hold_at_epoch_end = False
+        self._resized_epoch = False               # the batch size changed inside the epoch under way
+        self._resumed_penalty = torch.zeros(())   # the penalties summed in a continued epoch so far
 
     # --- control, from any thread ----------------------------------------------------------
 
@@ -266,10 +322,56 @@ class Trainer:
         self._running.set()  # a paused loop wakes up to see the stop
 
     def pause(self) -> None:
+        with self._control:
+            self._budget, self._hold_at_epoch_end = None, False
         self._running.clear()
 
     def resume(self) -> None:
+        with self._control:
+            self._budget, self._hold_at_epoch_end = None, False
         self._running.set()
+
+    def train_steps(self, steps: int = 1) -> None:
+        """Train `steps` more steps, then hold as in a pause (a HeldEvent says so). Before run(): the
+        run holds after its first `steps`. Asked again before the hold, the steps add up."""
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, not {steps}")
+        with self._control:
+            self._budget = steps + (self._budget or 0)
+            self._hold_at_epoch_end = False
+        self._running.set()
+
+    def train_epoch(self) -> None:
+        """Train to the end of the epoch under way (a whole epoch from a hold at an epoch's start), then hold."""
+        with self._control:
+            self._budget, self._hold_at_epoch_end = None, True
+        self._running.set()
+
+    def change(self, **settings) -> None:
+        """Change live settings (core/live.py: lr, momentum, betas, l1, l2, batch_size, noise) from
+        any thread; they apply at the next step boundary, each as a ChangeEvent and a record in
+        history["changes"]. A value that does not fit raises a TrainingError and changes nothing."""
+        from .live import apply_to_project, check_change, live_settings
+
+        with self._control:
+            planned = copy.deepcopy(self.project)
+            apply_to_project(planned, self._pending)
+            have = live_settings(planned)
+            if "momentum" in settings and "momentum" not in have and "betas" in have:
+                settings = dict(settings)   # an Adam's momentum is its beta1
+                settings["betas"] = [settings.pop("momentum"), have["betas"][1]]
+            checked = {name: check_change(planned, name, value) for name, value in settings.items()}
+            apply_to_project(planned, checked)
+            if "batch_size" in checked:
+                net = infer_shapes(planned.network)
+                n = len(self._setup.dataset.x_train) if self._setup else datasets.train_size(planned.data)
+                _check_batches(planned, n, net)
+            self._pending.update(checked)
+
+    @property
+    def penalty_rates(self) -> tuple[float, float]:
+        """(l1, l2) as the run trains now."""
+        return self._l1, self._l2
 
     @property
     def stopping(self) -> bool:
@@ -373,6 +475,8 @@ class Trainer:
             loss_sum = torch.as_tensor(progress["loss_sum"], dtype=torch.float32).to(setup.device)
             seen = int(progress["seen"])
             correct = int(progress.get("correct", 0))
+            self._resumed_penalty = torch.as_tensor(progress.get("penalty_sum", 0.0),
+                                                    dtype=torch.float32).to(setup.device)
             self._scaler_state = progress.get("scaler")
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             setup.warnings.append(f"the saved data order does not fit this run ({e}); it starts a new epoch "
@@ -381,9 +485,14 @@ class Trainer:
         return step, loss_sum, seen, correct
 
     def _leave(self, step: int, order: torch.Tensor, loss_sum: torch.Tensor, seen: int, scaler,
-               correct: torch.Tensor | int = 0) -> None:
+               correct: torch.Tensor | int = 0, penalty_sum: torch.Tensor | None = None) -> None:
         """Note where the run stands, so another run can continue it exactly (resume.py)."""
         device = self._setup.device
+        if step and self._resized_epoch:
+            # its batches so far had two sizes: no count of batches says where it stands, so a
+            # continued run starts a new epoch, drawing its order from the seed
+            self.progress = None
+            return
         self.progress = {
             "step": step,                                   # batches done in the epoch under way
             "data_order": order,                            # the data generator as that epoch began
@@ -394,6 +503,8 @@ class Trainer:
             "correct": int(correct),                        # of those samples, classified right
             "scaler": scaler.state_dict() if scaler is not None else None,
         }
+        if penalty_sum is not None:
+            self.progress["penalty_sum"] = penalty_sum.detach().to("cpu", copy=True)
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -430,6 +541,7 @@ class Trainer:
         step_scheduler = self.scheduler if self._scheduler_every() == STEP else None
         n_train = len(s.dataset.x_train)
         steps = len(s.batches)
+        weights = penalised_weights(model)
         last_epoch = self.epoch + t.epochs
         good = _Snapshot(model)
         best: tuple[float, int, dict] | None = None  # (val loss, epoch, weights) for early stopping
@@ -449,37 +561,59 @@ class Trainer:
             order = s.batches.generator.get_state()   # where this epoch's shuffle starts: kept for a resume
             epoch_sum = torch.zeros((), device=s.device)
             epoch_correct = torch.zeros((), device=s.device, dtype=torch.long)   # summed on the device
-            seen = 0
+            epoch_penalty = torch.zeros((), device=s.device) if self._penalised else None
+            seen = done = 0
+            steps = len(s.batches)
+            self._resized_epoch = False
             batches = enumerate(s.batches, start=1)
             if skip or resumed_sum is not None:
                 epoch_sum += resumed_sum
                 epoch_correct += resumed_correct
-                seen = resumed_seen
+                seen, done = resumed_seen, skip
+                if epoch_penalty is not None:
+                    epoch_penalty += self._resumed_penalty
                 batches = itertools.islice(batches, skip, None)   # the same order, minus what was done
                 skip, resumed_sum, resumed_correct = 0, None, 0
             # the window's detached losses, summed at the report: no tensor op per step beyond the step
             window: list[torch.Tensor] = []
             window_sizes: list[int] = []
+            penalties: list[torch.Tensor] = []   # the window's penalties, while one is on
             last_report = epoch_start
-            for step, (xb, yb) in batches:
+            while True:
+                # the step boundary: a hold, a stop, live changes; only then is the next batch drawn,
+                # so a batch size or data changed here already shapes it
+                if self._budget == 0:
+                    self._hold()
                 if not self._running.is_set():
+                    self.callback(HeldEvent(epoch, done, global_step))
                     waited = self._wait_while_paused()
                     paused_for += waited
                     epoch_paused += waited
                 if self._stop.is_set():
-                    self._leave(step - 1, order, epoch_sum, seen, scaler, epoch_correct)
-                    return self._stopped(epoch, step - 1, good, window)
+                    self._leave(done, order, epoch_sum, seen, scaler, epoch_correct, epoch_penalty)
+                    return self._stopped(epoch, done, good, window)
+                if self._pending:
+                    steps = self._apply_changes(epoch, done, global_step, seen, steps)
+                    if self._penalised and epoch_penalty is None:
+                        epoch_penalty = torch.zeros((), device=s.device)
+                drawn = next(batches, None)
+                if drawn is None:
+                    break
+                step, (xb, yb) = drawn
                 measure = health is not None and time.perf_counter() - health_at >= self.health_interval
                 if measure:
                     health.arm()
                 with autocast():
                     out = net(xb)
                     loss = s.loss_fn(out, yb)
+                # in float32 outside autocast: the weights themselves, not their float16 copies
+                penalty = weight_penalty(weights, self._l1, self._l2) if self._penalised else None
+                objective = loss if penalty is None else loss + penalty
                 if s.plan.accuracy:
                     epoch_correct += count_correct(out.detach(), _labels(yb, s.plan), s.plan)
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is not None:
-                    scaler.scale(loss).backward()
+                    scaler.scale(objective).backward()
                     if t.grad_clip or measure:
                         scaler.unscale_(optimizer)   # health reads the true gradients, not scaled ones
                     if measure:
@@ -489,7 +623,7 @@ class Trainer:
                     scaler.step(optimizer)
                     scaler.update()
                 else:
-                    loss.backward()
+                    objective.backward()
                     if measure:
                         health.gradients()   # before clipping, which would hide an explosion
                     if t.grad_clip:
@@ -502,14 +636,24 @@ class Trainer:
                 window_sizes.append(len(xb))
                 # summed every step, in step order: the epoch's loss does not depend on when reports fell
                 epoch_sum.add_(window[-1].float(), alpha=len(xb))
+                if penalty is not None:
+                    penalties.append(penalty.detach())
+                    epoch_penalty.add_(penalties[-1], alpha=len(xb))
                 seen += len(xb)
+                done = step
                 global_step += 1
+                if self._budget:
+                    with self._control:
+                        if self._budget:
+                            self._budget -= 1
                 if measure:
                     health_at = time.perf_counter()
                     share = step_lr / peak_lr if self.scheduler and peak_lr > 0 else 1.0
                     self.callback(health.finish(global_step, share))
                 now = time.perf_counter()
-                if self.ranks.report_due(now - last_report, self.report_interval, step, steps):
+                # a hold comes next (a pause, the end of train_steps): what it trained is reported first
+                holds = self._budget == 0 or not self._running.is_set()
+                if self.ranks.report_due(now - last_report, self.report_interval, step, steps) or holds:
                     losses = torch.stack(window)
                     value, stop = self.ranks.window_loss(losses.sum(), len(window))  # the one host sync per report
                     if stop:
@@ -519,10 +663,14 @@ class Trainer:
                     window_samples = sum(window_sizes)
                     rate = window_samples / max(now - last_report - paused_for, 1e-9)
                     self.history["steps"].append([global_step, value])
-                    self.callback(StepEvent(epoch, step, steps, global_step, value, self._lr(), rate))
+                    mean_penalty = None
+                    if self._penalised:   # steps without one (its rates set to 0) count as 0
+                        mean_penalty = torch.stack(penalties).sum().item() / len(window) if penalties else 0.0
+                        self.history.setdefault("penalties", []).append([global_step, mean_penalty])
+                    self.callback(StepEvent(epoch, step, steps, global_step, value, self._lr(), rate, mean_penalty))
                     if now - good.taken >= SNAPSHOT_INTERVAL:
                         good.take(epoch, step)
-                    window, window_sizes = [], []
+                    window, window_sizes, penalties = [], [], []
                     paused_for = 0.0
                     last_report = now
 
@@ -530,6 +678,7 @@ class Trainer:
             total, n_correct, seen = self.ranks.totals(epoch_sum, epoch_correct, seen)   # one sync, as before
             train_loss = total / seen if seen else float("nan")  # drop_last skips some
             train_acc = n_correct / seen if s.plan.accuracy and seen else None
+            epoch_pen = epoch_penalty.item() / seen if epoch_penalty is not None and seen else None
             val_loss, val_acc = self.evaluate(s.dataset.x_val, s.y_val, s.dataset.y_val)
             if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
                 bad = train_loss if not math.isfinite(train_loss) else val_loss
@@ -540,13 +689,20 @@ class Trainer:
                 good.take(epoch, steps)
             self.epoch = epoch
             self._step_epoch_scheduler(val_loss if val_loss is not None else train_loss)
+            self._resized_epoch = False
             self._leave(0, s.batches.generator.get_state(), torch.zeros(()), 0, scaler)
             record = EpochEvent(
                 epoch, last_epoch, train_loss, val_loss, val_acc,
-                n_train / max(seconds, 1e-9), seconds, self._lr(), train_acc,
+                n_train / max(seconds, 1e-9), seconds, self._lr(), train_acc, epoch_pen,
             )
-            self.history["epochs"].append({k: v for k, v in asdict(record).items() if k != "kind"})
+            # the penalty is written only by runs that have one: the others' records stay as they were
+            self.history["epochs"].append({k: v for k, v in asdict(record).items()
+                                           if k != "kind" and not (k == "penalty" and v is None)})
             self.callback(record)
+            if self._hold_at_epoch_end:
+                with self._control:
+                    self._hold_at_epoch_end = False
+                    self._running.clear()   # held before the next epoch's first step
 
             if t.early_stopping and val_loss is not None:
                 if best is None or val_loss < best[0]:
@@ -594,6 +750,83 @@ class Trainer:
         return self.evaluate(ds.x_test, y, ds.y_test)[1]
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def _hold(self) -> None:
+        """The steps train_steps asked for are done: hold as in a pause."""
+        with self._control:
+            if self._budget == 0:
+                self._budget = None
+                self._running.clear()
+
+    def _apply_changes(self, epoch: int, done: int, global_step: int, seen: int, steps: int) -> int:
+        """Take the live changes asked for since the last step; returns the epoch's step count,
+        which a new batch size changes (the epoch goes on from sample `seen` in its batches)."""
+        from .live import apply_to_project, live_settings
+
+        with self._control:
+            pending, self._pending = self._pending, {}
+            before = live_settings(self.project)
+            self.project = copy.deepcopy(self.project)   # the caller's project stays as it was given
+            apply_to_project(self.project, pending)
+        s = self._setup
+        for name, new in pending.items():
+            old = self._optimizer_value(name) if name in ("lr", "momentum", "betas") else before.get(name)
+            if old == new:
+                continue
+            if name in ("lr", "momentum", "betas"):
+                self._set_optimizer(name, old, new)
+            elif name in ("l1", "l2"):
+                setattr(self, f"_{name}", new)
+                self._penalised = self._penalised or bool(new)
+            elif name == "batch_size":
+                s.batches.batch_size = new
+                n = len(s.dataset.x_train)
+                rest = (n - seen) // new if s.batches.drop_last else -(-(n - seen) // new)
+                steps = done + rest
+                self._resized_epoch = self._resized_epoch or done > 0
+            elif name == "noise":
+                self._regenerate()
+            self.history.setdefault("changes", []).append(
+                {"step": global_step, "epoch": epoch, "setting": name, "old": old, "new": new})
+            self.callback(ChangeEvent(global_step, epoch, name, old, new))
+        return steps
+
+    def _optimizer_value(self, name: str):
+        """What the optimizer trains with now (a scheduler may have moved it from the project's)."""
+        group = self.optimizer.param_groups[0]
+        return list(group["betas"]) if name == "betas" else group[name]
+
+    def _set_optimizer(self, name: str, old, new) -> None:
+        # a schedule goes on scaled: its later rates by new / old, as if it had started there
+        ratio = new / old if name == "lr" and old else None
+        for group in self.optimizer.param_groups:
+            if name == "lr":
+                if self.scheduler is not None and ratio is not None:
+                    for key in ("initial_lr", "max_lr", "min_lr"):
+                        if key in group:
+                            group[key] *= ratio
+                group["lr"] = new
+            elif name == "betas":
+                group["betas"] = tuple(new)
+            else:
+                group["momentum"] = new
+                if isinstance(self.optimizer, torch.optim.RMSprop) and new > 0:
+                    for p in group["params"]:   # RMSprop makes its buffer only when built with momentum
+                        state = self.optimizer.state.get(p)
+                        if state and "momentum_buffer" not in state:
+                            state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        if ratio is not None and self.scheduler is not None and hasattr(self.scheduler, "base_lrs"):
+            self.scheduler.base_lrs = [lr * ratio for lr in self.scheduler.base_lrs]
+
+    def _regenerate(self) -> None:
+        """The data again from its seed with the project's new settings (a synthetic set's noise):
+        the same points, split the same way, jittered otherwise."""
+        s = self._setup
+        dataset = datasets.load(self.project.data, s.device)
+        s.y_train = encode_targets(dataset.y_train, s.plan, dataset.info.n_classes)
+        s.y_val = encode_targets(dataset.y_val, s.plan, dataset.info.n_classes)
+        s.batches.replace(dataset.x_train, s.y_train)
+        s.dataset = self._dataset = dataset
 
     def _wait_while_paused(self) -> float:
         start = time.perf_counter()
@@ -705,6 +938,9 @@ def _new_history(previous: dict | None) -> dict:
     if previous:
         history["epochs"] = list(previous.get("epochs", []))
         history["steps"] = list(previous.get("steps", []))
+        for key in ("penalties", "changes"):   # only runs that had them carry them
+            if previous.get(key):
+                history[key] = copy.deepcopy(list(previous[key]))
     return history
 
 

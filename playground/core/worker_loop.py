@@ -12,7 +12,10 @@ To the window:   ready(info) · events(id, [StepEvent | EpochEvent | HealthEvent
                  · end(id, EndEvent, Checkpoint | None) · lr_steps(id, [LRFinderStep])
                  · lr_end(id, LRFinderResult | None, error) · loaded(key, error)
 From the window: run(id, settings) · lr_find(id, settings) · data(DataSpec dict, device) ·
-                 stop(id) · pause(id) · resume(id) · weights(id, wanted) · views(id, [ViewRequest]) · quit
+                 stop(id) · pause(id) · resume(id) · weights(id, wanted) · views(id, [ViewRequest]) ·
+                 change(id, {setting: value}) · advance(id, "step" | "epoch") · quit
+A run's events include ChangeEvent (a live change took effect); `held` follows a HeldEvent once
+the pause's weights and pictures are out, so the window shows exactly where the run waits.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ WEIGHTS_INTERVAL = 0.5      # seconds between weight copies while the window wan
 KEEP_INTERVAL = 2.0         # ... and at least this often: what the window keeps if this process dies
 VIEWS_INTERVAL = 0.25       # seconds between the live views' pictures: a few a second ...
 VIEWS_SHARE = 0.1           # ... but never more than a tenth of the training's time
-CONTROL = ("stop", "pause", "resume", "weights", "views")
+CONTROL = ("stop", "pause", "resume", "weights", "views", "change", "advance")
 USER_FILES = ("table", "image_folder")   # datasets read from files the user may edit between runs
 
 
@@ -273,6 +276,8 @@ class _Run:
         self.trainer = Trainer(self.project, self.on_event, report_interval=settings.get("report_interval", 1 / 30),
                                health_interval=settings.get("health_interval"), **resume)
         self.threads = settings.get("threads")
+        if settings.get("advance"):   # Step / Epoch with no run: the run holds after that much
+            self._advance(settings["advance"])
         self.want_weights = bool(settings.get("want_weights"))
         self.requests: list = list(settings.get("requests") or ())
         self._events: list = []
@@ -291,23 +296,27 @@ class _Run:
         if kind == "stop":
             t.stop()
         elif kind == "pause":
-            t.pause()
-            threading.Thread(target=self._report_hold, daemon=True).start()
+            t.pause()   # the loop's HeldEvent says when it waits (on_event)
         elif kind == "resume":
             t.resume()
+        elif kind == "advance":
+            self._advance(args[0])
+        elif kind == "change":
+            try:
+                t.change(**args[0])
+            except Exception as e:  # noqa: BLE001 — a value the run cannot take: said, and the run goes on
+                self.worker.send("warning", self.id, f"not changed: {e}")
         elif kind == "weights":
             self.want_weights = bool(args[0])
         elif kind == "views":
             self.requests = list(args[0])
             self._views_at = 0.0   # a new request (another tab) is answered at the next step
 
-    def _report_hold(self) -> None:
-        """Say once the loop has reached the pause (or the run went on or ended without it)."""
-        t = self.trainer
-        while t is not None and t.paused and not self.done:
-            if t.wait_held(0.05):
-                self.worker.send("held", self.id, True)
-                return
+    def _advance(self, how: str) -> None:
+        if how == "epoch":
+            self.trainer.train_epoch()
+        else:
+            self.trainer.train_steps(1)
 
     done = False
 
@@ -359,7 +368,8 @@ class _Run:
             except Exception as e:  # noqa: BLE001
                 end = EndEvent(FAILED, f"the run's weights could not be copied: {type(e).__name__}: {e}",
                                end.epochs_completed, end.test_accuracy)
-        self.worker.keep_dataset(data, device, t.dataset)
+        # under the data settings it has now: a live change of the noise regenerated it
+        self.worker.keep_dataset(t.project.data.to_dict(), device, t.dataset)
         self.worker.send("end", self.id, end, result)
 
     # --- in the training loop -----------------------------------------------------------------
@@ -372,6 +382,9 @@ class _Run:
                 self.worker.send("warning", self.id, text)
         if event.kind == "end":
             return   # it goes with the run's result
+        if event.kind == "held":
+            self._held(event)
+            return
         self._events.append(event)
         now = time.perf_counter()
         if now - self._sent_at >= EVENTS_INTERVAL:
@@ -386,6 +399,20 @@ class _Run:
         if self.requests and now >= self._views_at:
             self._flush(now)   # what happened so far goes out before the pictures take their time
             self._compute_views(now)
+
+    def _held(self, event) -> None:
+        """The loop waits: what it trained so far, its weights and the views' pictures go out now,
+        then `held` (a Step's result is on screen when the window hears it is done)."""
+        t = self.trainer
+        now = time.perf_counter()
+        self._flush(now)
+        if t.model is not None:
+            state = {k: v.detach().to("cpu", copy=True) for k, v in t.model.state_dict().items()}
+            self.worker.send("weights", self.id, state, t.epoch)
+            self._weights_at = self._kept_at = now
+            if self.requests:
+                self._compute_views(now)
+        self.worker.send("held", self.id, True)
 
     def _flush(self, now: float | None = None) -> None:
         if self._events:

@@ -13,11 +13,12 @@ from ..core.data import DATASETS, DataInfo, dataset_info
 from ..core.errors import PlaygroundError
 from ..core.layers import LAYERS
 from ..core.shapes import NetworkInfo, infer_shapes
+from ..core.live import only_live_differs
 from ..core.spec import ComponentSpec, DataSpec, LayerSpec, NetworkSpec, Project
 
 TRAINING_FIELDS = (
     "batch_size", "epochs", "device", "seed", "mixed_precision", "grad_clip", "early_stopping",
-    "shuffle", "drop_last",
+    "shuffle", "drop_last", "l1", "l2",
 )
 COMPONENTS = ("loss", "optimizer", "scheduler")
 
@@ -312,11 +313,12 @@ class ProjectDocument(QObject):
     # --- internals --------------------------------------------------------------------------
 
     def _edit(self, text: str, change, merge_key=None) -> None:
-        if self._locked:
-            raise PlaygroundError("the network is training — stop the run to change it")
         before = copy.deepcopy(self._project)
         after = copy.deepcopy(self._project)
         change(after)
+        # while a run trains, only what it follows live may change (core/live.py): it gets the edit too
+        if self._locked and not only_live_differs(before, after):
+            raise PlaygroundError("the network is training — stop the run to change it")
         self.undo_stack.push(_Snapshot(self, text, before, after, merge_key))
 
     def _apply(self, project: Project) -> None:

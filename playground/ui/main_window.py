@@ -198,6 +198,10 @@ class MainWindow(QMainWindow):
         training = bar.addMenu("&Training")
         self.start_action = self._action("&Start", self.session.start, "F5", training)
         self.stop_action = self._action("S&top", self.session.stop, "Shift+F5", training)
+        # beside Start and Stop's F5: F6 trains a step, Shift+F6 an epoch, and pauses there
+        self.step_action = self._action("Train one ste&p", lambda: self.session.step("step"), "F6", training)
+        self.epoch_action = self._action("Train one &epoch", lambda: self.session.step("epoch"), "Shift+F6",
+                                         training)
         training.addSeparator()
         self._action("&Compare optimizers (SGD, Momentum, RMSprop, Adam)", self.session.compare_optimizers,
                      None, training)
@@ -245,6 +249,9 @@ class MainWindow(QMainWindow):
         self.panel.start_requested.connect(self.session.start)
         self.panel.pause_toggled.connect(self.session.set_paused)
         self.panel.stop_requested.connect(self.session.stop)
+        self.panel.step_requested.connect(self.session.step)
+        self.panel.state_changed.connect(self._on_panel_state_changed)
+        self._on_panel_state_changed()
         self.runs.visibility_changed.connect(self.plots.set_run_visible)
         self.session.weights_changed.connect(self._on_session_weights_changed)
         self.editor.layer_selected.connect(self.views.layer_output.set_layer)
@@ -323,6 +330,10 @@ class MainWindow(QMainWindow):
         stops = [self.palette.search, self.palette.tree, self.editor, *tab_stops(self.editor.column),
                  *tab_stops(self.panel)]
         chain([w for w in stops if w.focusPolicy() != Qt.NoFocus])
+    def _on_panel_state_changed(self, state: str = "") -> None:
+        self.step_action.setEnabled(self.panel.step_button.isEnabled())
+        self.epoch_action.setEnabled(self.panel.epoch_button.isEnabled())
+
     def _on_document_locked_changed(self, locked: bool) -> None:
         # undo/redo bypass the edit methods' lock check: switch them off while a run trains
         stack = self.document.undo_stack

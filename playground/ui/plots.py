@@ -137,9 +137,10 @@ class RunCurves:
     accuracy: pg.PlotDataItem   # validation accuracy per epoch, in percent
     lr: pg.PlotDataItem         # learning rate per reported step
     train_accuracy: pg.PlotDataItem   # the epoch's running training accuracy, in percent
+    penalty: pg.PlotDataItem    # the L1/L2 penalty per reported step (on the loss plot), when the run has one
 
     def items(self) -> tuple[pg.PlotDataItem, ...]:
-        return self.raw, self.smooth, self.val, self.best, self.accuracy, self.lr, self.train_accuracy
+        return self.raw, self.smooth, self.val, self.best, self.accuracy, self.lr, self.train_accuracy, self.penalty
 
 
 @dataclass
@@ -159,6 +160,10 @@ class _Run:
     end: EndEvent | None = None
     drawn_epochs: int = -1   # epochs on the per-epoch curves: they change once an epoch, not every refresh
     lr_varies: bool = False  # a scheduler moved the lr: only then is the lr plot worth its room
+    penalties: _Columns = field(default_factory=lambda: _Columns(2))   # (step, penalty) of reports with one
+    penalty_envelope: _Envelope = field(default_factory=lambda: _Envelope(2))
+    markers: list = field(default_factory=list)   # (pg.InfiniteLine, its text): the live changes
+    resized: bool = False    # the batch size changed while it trained: epochs differ in steps
 
     def best_epoch(self) -> tuple[float, EpochEvent] | None:
         scored = [(x, e) for x, e in self.epochs if e.val_loss is not None and math.isfinite(e.val_loss)]
@@ -216,8 +221,10 @@ class TrainingPlots(QWidget):
         self.fit_button.clicked.connect(self.fit_to_runs)
         # the key lives in the tooltip: in a narrow dock it was cut off mid-word ("thin: reports,")
         title = QLabel("<b>Training loss</b> <small>(hover for the key)</small>")
-        title.setToolTip("Thin: the loss at each report; bold: smoothed; dots: the validation loss of each epoch. "
-                         "Accuracy: the solid line is the epoch's running training accuracy, dots validation")
+        title.setToolTip("Thin: the loss at each report; bold: smoothed; dots: the validation loss of each epoch; "
+                         "dotted: the L1/L2 penalty added to it, when one is on; dash-dot lines: a setting "
+                         "changed while training. Accuracy: the solid line is the epoch's running training "
+                         "accuracy, dots validation")
         title.setTextFormat(Qt.RichText)
         # a narrow dock clips the title instead of growing to fit it
         title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
@@ -274,6 +281,7 @@ class TrainingPlots(QWidget):
             accuracy=self._curve(self.accuracy_plot, symbol="o", symbolSize=5),
             lr=self._curve(self.lr_plot, fillLevel=0),  # the filled area keeps 0 in view: a constant lr reads right
             train_accuracy=self._curve(self.accuracy_plot),
+            penalty=self._curve(self.loss_plot),
         )
         curves.best.setZValue(10)
         run = _Run(run_id, name, summary, color, curves)
@@ -309,12 +317,43 @@ class TrainingPlots(QWidget):
                 self._arrange_plots()
         run.steps.extend(x, loss, smooth, lr)
         run.steps_per_epoch = events[-1].steps
+        penalised = [e for e in events if e.penalty is not None]
+        if penalised:
+            run.penalties.extend(np.fromiter((e.global_step for e in penalised), float, len(penalised)),
+                                 np.fromiter((e.penalty for e in penalised), float, len(penalised)))
         self._mark_dirty(run_id)
+
+    def add_changes(self, run_id: int, changes: list) -> None:
+        """Mark live changes (core.training.ChangeEvent) on the plots: a vertical line where the new
+        value began, labelled with the change."""
+        run = self._runs[run_id]
+        for change in changes:
+            text = f"{change.setting} {_value(change.old)}→{_value(change.new)}"
+            # each change's label a row below the last one's (four rows, then from the top again): in a
+            # narrow plot labels at nearby steps, or at one step, would lie on each other
+            below = len(run.markers) % 4
+            line = pg.InfiniteLine(pos=change.step, angle=90, movable=False,
+                                   pen=pg.mkPen(with_alpha(run.color, 200), width=1, style=Qt.DashDotLine),
+                                   label=text, labelOpts={"position": max(0.95 - 0.13 * below, 0.05),
+                                                          "color": self._fg, "anchors": [(0, 0), (0, 0)],
+                                                          "fill": with_alpha(self._bg, 200)})
+            line.setZValue(-4)
+            line.setVisible(run.visible)
+            self.loss_plot.addItem(line, ignoreBounds=True)
+            run.markers.append((line, text))
+            run.resized = run.resized or change.setting == "batch_size"
+
+    def change_marks(self, run_id: int) -> list[tuple[float, str]]:
+        """The live changes marked for a run: (step, label), in order."""
+        return [(line.value(), text) for line, text in self._runs[run_id].markers]
 
     def add_epoch(self, run_id: int, event: EpochEvent) -> None:
         run = self._runs[run_id]
-        # the epoch's last step: every epoch has the same number of steps, resumed runs included
-        if run.steps_per_epoch:
+        # the epoch's last step: every epoch has the same number of steps, resumed runs included —
+        # unless the batch size changed while it trained: then the last step reported, the epoch's
+        if run.resized and len(run.steps):
+            x = float(run.steps[STEP][-1])
+        elif run.steps_per_epoch:
             x = float(event.epoch * run.steps_per_epoch)
         else:
             x = float(run.steps[STEP][-1]) if len(run.steps) else float(event.epoch)
@@ -336,6 +375,8 @@ class TrainingPlots(QWidget):
         run.visible = visible
         for item in run.curves.items():
             item.setVisible(visible)
+        for line, _ in run.markers:
+            line.setVisible(visible)
         self._update_legend()   # a hidden run leaves the legend, so the legend lists what is drawn
         self._update_best_line()
         self._hide_hover()
@@ -392,9 +433,11 @@ class TrainingPlots(QWidget):
         """Take a run's curves off the plots (the run list's Remove / Clear finished runs)."""
         run = self._runs.pop(run_id)
         plots = (self.loss_plot, self.loss_plot, self.loss_plot, self.loss_plot, self.accuracy_plot, self.lr_plot,
-                 self.accuracy_plot)
+                 self.accuracy_plot, self.loss_plot)
         for plot, item in zip(plots, run.curves.items()):
             plot.removeItem(item)
+        for line, _ in run.markers:
+            self.loss_plot.removeItem(line)
         self._dirty.discard(run_id)
         if self._current == run_id:
             self._current = None
@@ -529,6 +572,9 @@ class TrainingPlots(QWidget):
         c.raw.setData(s[STEP], s[LOSS], skipFiniteCheck=True)
         c.smooth.setData(s[STEP], s[SMOOTH], skipFiniteCheck=True)
         c.lr.setData(s[STEP], s[LR], skipFiniteCheck=True)
+        if len(run.penalties):
+            p = run.penalty_envelope.view(run.penalties)
+            c.penalty.setData(p[0], p[1], skipFiniteCheck=True)
         if len(run.epochs) == run.drawn_epochs:
             return
         run.drawn_epochs = len(run.epochs)
@@ -613,8 +659,9 @@ class TrainingPlots(QWidget):
         c.train_accuracy.setPen(pg.mkPen(with_alpha(color, int(255 * a)), width=2 if current else 1.5))
         c.lr.setPen(pg.mkPen(with_alpha(color, int(255 * a)), width=2 if current else 1.5))
         c.lr.setBrush(with_alpha(color, int(40 * a)))
+        c.penalty.setPen(pg.mkPen(with_alpha(color.darker(140), int(220 * a)), width=1.5, style=Qt.DotLine))
         z = 1 if current else 0
-        for item in (c.raw, c.smooth, c.val, c.accuracy, c.lr, c.train_accuracy):
+        for item in (c.raw, c.smooth, c.val, c.accuracy, c.lr, c.train_accuracy, c.penalty):
             item.setZValue(z)
 
     # --- hover ---------------------------------------------------------------------------------------
@@ -727,6 +774,10 @@ class TrainingPlots(QWidget):
 
 def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _value(value) -> str:
+    return "[" + ", ".join(f"{v:g}" for v in value) + "]" if isinstance(value, (list, tuple)) else f"{value:g}"
 
 
 def _nan(value: float | None) -> float:

@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from ..core.checkpoint import Checkpoint
+from ..core.live import live_changes
 from ..core.memory import release_freed_memory
 from ..core.resume import carry_over, resume_arguments
 from ..core.spec import ComponentSpec, NetworkSpec, Project
@@ -77,7 +78,8 @@ class TrainingSession(QObject):
 
     # --- starting --------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, advance: str | None = None) -> None:
+        """Train the open project; `advance` ("step" | "epoch"): only that much, then pause."""
         if self.run is not None:
             return
         reason = self.window.start_blocker()
@@ -92,7 +94,18 @@ class TrainingSession(QObject):
             resume = resume_arguments(state)
             for note in notes:
                 self.window.statusBar().showMessage(f"Continuing: {note}", 8000)
-        self._launch(project, None, resume)
+        self._launch(project, None, resume, advance)
+
+    def step(self, how: str = "step") -> None:
+        """Train one step ("step") or to the end of the epoch ("epoch"), then pause: a run starts
+        paused after it if none is on, a paused one goes on by that much, a running one pauses there."""
+        if self.run is None:
+            self.start(advance=how)
+            return
+        self.run.advance(how)
+        self.window.panel.set_state("running")
+        name = self._names.get(self.run_id, f"Run {self.run_id}")
+        self.window.statusBar().showMessage(f"{name}: training {'one step' if how == 'step' else 'to the end of the epoch'}")
 
     def compare_optimizers(self) -> None:
         """Train the current network once per optimizer of the seed tutorial, one after another."""
@@ -112,7 +125,7 @@ class TrainingSession(QObject):
             name, project = self._queue.pop(0)
             self._launch(project, name, None)
 
-    def _launch(self, project: Project, name: str | None, resume: dict | None) -> None:
+    def _launch(self, project: Project, name: str | None, resume: dict | None, advance: str | None = None) -> None:
         w = self.window
         self.run_id += 1
         run_id = self.run_id
@@ -138,15 +151,43 @@ class TrainingSession(QObject):
         run.progressed.connect(w.panel.show_progress)
         run.warned.connect(lambda text: w.statusBar().showMessage(f"Warning: {text}", 8000))
         run.finished.connect(lambda end, rid=run_id: self._on_run_finished(rid, end))
+        run.changed.connect(lambda changes, rid=run_id: w.plots.add_changes(rid, changes))
+        run.held.connect(self._on_run_held)
         self.run = run
+        self._live_base = w.document.project   # what the run was told: later live edits go as changes
+        w.document.settings_changed.connect(self._on_document_settings_changed)
         w.document.set_locked(True)
         w.panel.reset_progress()
         w.panel.set_state("running")
-        run.start()
+        if advance:
+            run.start_paused_after(advance)
+        else:
+            run.start()
         cold = run.worker is not None and not run.worker.ready.is_set()
         starting = " (starting the training process: PyTorch loads in it once)" if cold else ""
         w.statusBar().showMessage(f"{name}: training{starting} — {summary}")
         self.run_started.emit(run_id)
+
+    def _on_document_settings_changed(self) -> None:
+        """A live setting edited during the run (the document allows no other edit then): send it."""
+        if self.run is None:
+            return
+        project = self.window.document.project
+        changes = live_changes(self._live_base, project)
+        self._live_base = project
+        if changes:
+            self.run.change(changes)
+            name = self._names.get(self.run_id, f"Run {self.run_id}")
+            said = ", ".join(f"{k} {_short(v)}" for k, v in changes.items())
+            self.window.statusBar().showMessage(f"{name}: {said} from the next step", 6000)
+
+    def _on_run_held(self) -> None:
+        if self.run is None:
+            return
+        self.window.panel.set_state("paused")
+        name = self._names.get(self.run_id, f"Run {self.run_id}")
+        self.window.statusBar().showMessage(f"{name} paused after step {self.run.steps_done:,} — Step, Epoch or "
+                                            "Resume go on from here, Stop keeps the weights")
 
     def _on_views_requests_changed(self) -> None:
         if self.run is not None:
@@ -207,6 +248,7 @@ class TrainingSession(QObject):
             if run is not None:  # its worker is back in the pool: let the run go with what it holds
                 w.views_dock.visibilityChanged.disconnect(run.set_weights_wanted)
                 w.views.requests_changed.disconnect(self._on_views_requests_changed)
+                w.document.settings_changed.disconnect(self._on_document_settings_changed)
                 run.deleteLater()
                 QTimer.singleShot(RELEASE_DELAY_MS, release_freed_memory)
         self._finish(run_id, end, run)
@@ -243,6 +285,10 @@ class TrainingSession(QObject):
             self._next_in_queue()
         else:
             self._queue.clear()
+
+
+def _short(value) -> str:
+    return "[" + ", ".join(f"{v:g}" for v in value) + "]" if isinstance(value, list) else f"{value:g}"
 
 
 def _final_metrics(run, end) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from shiboken6 import Shiboken
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -32,7 +33,7 @@ from ..core.losses import LOSSES
 from ..core.optim import OPTIMIZERS, SCHEDULERS, available_devices, check_device
 from ..core.params import Choice
 from ..core.progress import Progress, format_duration
-from ..core.spec import MAX_BATCH, MAX_EPOCHS, MAX_SEED
+from ..core.spec import MAX_BATCH, MAX_EPOCHS, MAX_PENALTY, MAX_SEED
 from .data_settings import TABLE_FILTER, AugmentBox, DataSummary, TargetCombo
 from .document import ProjectDocument
 from .param_editors import ParamForm
@@ -64,6 +65,14 @@ def _compact(layout, spacing: int = 4):
     layout.setContentsMargins(8, 6, 8, 8)
     layout.setSpacing(spacing)
     return layout
+
+
+def _rate_spin(name: str, tip: str) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox(objectName=name, minimum=0.0, maximum=MAX_PENALTY, decimals=6, toolTip=tip)
+    spin.setKeyboardTracking(False)
+    spin.setStepType(QAbstractSpinBox.AdaptiveDecimalStepType)
+    spin.setSpecialValueText("off")   # 0
+    return spin
 
 
 def _spin(name: str, minimum: int, maximum: int, suffix: str = "", value: int = 0) -> QSpinBox:
@@ -160,6 +169,7 @@ class TrainingPanel(QWidget):
     start_requested = Signal()    # no payload: the run uses the document's settings and `continue_requested`
     pause_toggled = Signal(bool)  # True: pause, False: resume
     stop_requested = Signal()     # no payload
+    step_requested = Signal(str)  # "step" | "epoch": train that much, then pause (a run starts if none is)
     state_changed = Signal(str)   # "idle" | "running" | "paused", after the buttons show it
 
     def __init__(self, document: ProjectDocument, parent: QWidget | None = None):
@@ -170,6 +180,7 @@ class TrainingPanel(QWidget):
         self._state = "idle"
         self._start_blocked: str | None = None
         self._can_continue = False
+        self._locked: list[QWidget] = []   # what a run disabled, to enable again after it
 
         self.data = _ChoiceSection("Data", "datasetCombo", DATASETS, _dataset_label)
         self.data_summary = DataSummary()
@@ -263,6 +274,12 @@ class TrainingPanel(QWidget):
         self.early_stopping = _OptionalValue(
             QCheckBox(objectName="earlyStoppingCheck"), _spin("patienceSpin", 1, MAX_EPOCHS, " epochs", value=5))
         self.early_stopping.setToolTip("Stop when the validation loss has not improved for this many epochs.")
+        self.l1 = _rate_spin("l1Spin", "L1 penalty: adds l1·Σ|w| over the weights (not the biases) to the loss; "
+                             "0: off. Drives weights to exactly 0. Can change while training.")
+        self.l2 = _rate_spin("l2Spin", "L2 penalty: adds l2·Σw² over the weights (not the biases) to the loss; "
+                             "0: off. Shrinks every weight. Can change while training.")
+        self.batch_size.setToolTip("Samples per step. Can change while training: the epoch goes on from "
+                                   "the same sample.")
         self.shuffle = QCheckBox("Shuffle", objectName="shuffleCheck",
                                  toolTip="Reshuffle the batches every epoch.")
         self.drop_last = QCheckBox("Drop last", objectName="dropLastCheck",
@@ -279,8 +296,8 @@ class TrainingPanel(QWidget):
         box.body_layout.addLayout(form)
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         for label, field in (("batch size", self.batch_size), ("epochs", self.epochs), ("device", self.device),
-                             ("seed", self.seed), ("clip grad norm", self.grad_clip),
-                             ("early stopping", self.early_stopping)):
+                             ("seed", self.seed), ("L1 penalty", self.l1), ("L2 penalty", self.l2),
+                             ("clip grad norm", self.grad_clip), ("early stopping", self.early_stopping)):
             form.addRow(label, field)
         form.addRow(flags)
 
@@ -294,6 +311,8 @@ class TrainingPanel(QWidget):
             "early_stopping": (self.early_stopping.set_value, self.early_stopping.value_changed),
             "shuffle": (self.shuffle.setChecked, self.shuffle.toggled),
             "drop_last": (self.drop_last.setChecked, self.drop_last.toggled),
+            "l1": (self.l1.setValue, self.l1.valueChanged),
+            "l2": (self.l2.setValue, self.l2.valueChanged),
         }
         for field, (_, signal) in self._fields.items():
             signal.connect(lambda value, field=field: self._on_field_edited(field, value))
@@ -306,11 +325,18 @@ class TrainingPanel(QWidget):
         self.pause_button = QPushButton(objectName="pauseButton")
         self.stop_button = QPushButton(style.standardIcon(QStyle.SP_MediaStop), "Stop", objectName="stopButton",
                                        toolTip="Stop after the current step; the weights so far are kept.")
+        # TF Playground's step button, and its epoch-sized sibling: train that much and pause there
+        self.step_button = QPushButton(style.standardIcon(QStyle.SP_MediaSeekForward), "Step",
+                                       objectName="stepButton")
+        self.epoch_button = QPushButton(style.standardIcon(QStyle.SP_MediaSkipForward), "Epoch",
+                                        objectName="epochButton")
         self.start_button.clicked.connect(self.start_requested)
         self.pause_button.clicked.connect(self._on_pause_button_clicked)
         self.stop_button.clicked.connect(self.stop_requested)
+        self.step_button.clicked.connect(lambda: self.step_requested.emit("step"))
+        self.epoch_button.clicked.connect(lambda: self.step_requested.emit("epoch"))
         buttons = QHBoxLayout()
-        for button in (self.start_button, self.pause_button, self.stop_button):
+        for button in (self.start_button, self.pause_button, self.stop_button, self.step_button, self.epoch_button):
             buttons.addWidget(button)
         self.blocked_label = QLabel(objectName="startBlockedLabel", wordWrap=True, styleSheet=_ERROR_STYLE)
         self.progress_bar = QProgressBar(objectName="progressBar", minimum=0, maximum=1000, textVisible=True)
@@ -351,6 +377,11 @@ class TrainingPanel(QWidget):
         self.start_button.setEnabled(idle and self._start_blocked is None)
         self.pause_button.setEnabled(not idle)
         self.stop_button.setEnabled(not idle)
+        for button, what in ((self.step_button, "one step (one batch)"), (self.epoch_button, "to the end of the epoch")):
+            button.setEnabled(self._start_blocked is None or not idle)
+            start = "Start a run, train" if idle else "Train"
+            button.setToolTip(f"{start} {what}, then pause there: every view shows the weights it leaves "
+                              f"({'F6' if button is self.step_button else 'Shift+F6'})")
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_button.setToolTip("Go on from where the run paused" if paused
                                      else "Pause after the current step; Resume goes on from there")
@@ -442,7 +473,8 @@ class TrainingPanel(QWidget):
         self.optimizer.set_summary("" if t.optimizer is None else t.optimizer.type if lr is None
                                    else f"{t.optimizer.type}, lr {lr:g}")
         self.scheduler.set_summary(t.scheduler.type if t.scheduler else "None")
-        self.training.set_summary(f"{t.epochs} epochs · batch {t.batch_size} · {t.device}")
+        penalties = "".join(f" · {k.upper()} {getattr(t, k):g}" for k in ("l1", "l2") if getattr(t, k))
+        self.training.set_summary(f"{t.epochs} epochs · batch {t.batch_size} · {t.device}{penalties}")
 
     def _show_device(self, device: str) -> None:
         available = available_devices()
@@ -516,9 +548,42 @@ class TrainingPanel(QWidget):
 
     def _on_document_locked_changed(self, locked: bool) -> None:
         # the run controls live outside the sections, so they keep working during a run; the headers
-        # too: folding a section is no edit
-        for section in self.sections:
-            section.body.setEnabled(not locked)
+        # too: folding a section is no edit. The settings a run takes while it trains (core/live.py)
+        # stay editable; the rest is locked, and given back as it was
+        if locked:
+            live = self.live_widgets()
+            for section in self.sections:
+                if any(section.body.isAncestorOf(w) for w in live):
+                    self._lock_except(section.body, live)
+                elif section.body.isEnabled():
+                    section.body.setEnabled(False)
+                    self._locked.append(section.body)
+        else:
+            for widget in self._locked:
+                if Shiboken.isValid(widget):
+                    widget.setEnabled(True)
+            self._locked = []
+
+    def live_widgets(self) -> list[QWidget]:
+        """The editors of the settings a running run follows: lr, momentum or betas, L1, L2, batch size,
+        and a synthetic dataset's noise."""
+        live: list[QWidget] = [self.batch_size, self.l1, self.l2]
+        for section, names in ((self.optimizer, ("lr", "momentum", "betas")), (self.data, ("noise",))):
+            if section.form is not None:
+                live += [section.form.editors[n] for n in names if n in section.form.editors]
+        if self.plane_controls.isVisibleTo(self):   # the points' noise slider (its spin box is hidden)
+            live.append(self.plane_controls.noise)
+        return live
+
+    def _lock_except(self, root: QWidget, live: list[QWidget]) -> None:
+        for widget in root.findChildren(QWidget, options=Qt.FindDirectChildrenOnly):
+            if widget in live or widget.isWindow():
+                continue
+            if any(widget.isAncestorOf(w) for w in live):
+                self._lock_except(widget, live)
+            elif widget.isEnabled():   # one disabled for its own reason stays so after the run
+                widget.setEnabled(False)
+                self._locked.append(widget)
 
     # --- user edits -> document -------------------------------------------------------------
 

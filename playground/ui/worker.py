@@ -20,6 +20,7 @@ import threading
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from ..core.live import apply_to_project
 from ..core.progress import ProgressTracker
 from ..core.spec import Project
 from ..core.training import FAILED, STOPPED, EndEvent, EpochEvent, StepEvent
@@ -533,6 +534,7 @@ class TrainingRun(_Job):
     health_reported = Signal(object)   # core.health.HealthEvent: per-layer gradient and activation health
     views_computed = Signal(object)    # list[core.view_jobs.ViewResult]: the live views' pictures
     held = Signal()                    # the loop reached the pause and waits
+    changed = Signal(object)           # list[ChangeEvent]: live changes that took effect, in order
 
     def __init__(self, project: Project, resume: dict | None = None, parent: QObject | None = None,
                  health_interval: float | None = None):
@@ -548,10 +550,12 @@ class TrainingRun(_Job):
         self.last_weights_epoch = self._resume.get("start_epoch", 0)
         self.epoch = self._resume.get("start_epoch", 0)   # the last epoch finished, as reported
         self.steps_reported = 0
+        self.steps_done = 0                 # the global step of the newest report
         self.holding = False
         self._paused = False
         self._want_weights = False
         self._requests: list = []
+        self._advance: str | None = None   # "step" | "epoch": the run starts, trains that much, holds
 
     # --- control ---------------------------------------------------------------------------------
 
@@ -567,7 +571,29 @@ class TrainingRun(_Job):
             "requests": self._requests,
             "report_interval": 1 / 30,
             "threads": training_threads(self.project),
+            "advance": self._advance,
         })
+
+    def start_paused_after(self, how: str) -> None:
+        """Start, train one step ("step") or one epoch ("epoch"), and hold there (`held` says so)."""
+        self._advance = how
+        self._paused = True
+        self.start()
+
+    def advance(self, how: str) -> None:
+        """From a pause: train one more step ("step") or to the end of the epoch ("epoch"), then hold."""
+        if how not in ("step", "epoch"):
+            raise ValueError(f"advance by 'step' or 'epoch', not {how!r}")
+        self._paused = True
+        self.holding = False
+        self._tracker.resume()
+        self._send("advance", how)
+
+    def change(self, settings: dict) -> None:
+        """Live settings (core/live.py) for the next step; `changed` says when they took effect, and a
+        value the run refuses comes back through `warned`."""
+        if settings:
+            self._send("change", dict(settings))
 
     def stop(self) -> None:
         """Ask the loop to stop; returns at once, the loop stops within one step and `finished` follows.
@@ -631,6 +657,7 @@ class TrainingRun(_Job):
         elif kind == "held":
             if self._paused:
                 self.holding = True
+                self._tracker.pause()
                 self.held.emit()
         elif kind == "end":
             end, result = payload
@@ -640,9 +667,14 @@ class TrainingRun(_Job):
     def _events(self, events: list) -> None:
         steps: list[StepEvent] = []
         epochs: list[EpochEvent] = []
+        changes: list = []
         for event in events:
             if event.kind == "health":
                 self.health_reported.emit(event)
+                continue
+            if event.kind == "change":
+                apply_to_project(self.project, {event.setting: event.new})   # what the run trains with now
+                changes.append(event)
                 continue
             self._tracker.update(event)
             if event.kind == "step":
@@ -650,9 +682,12 @@ class TrainingRun(_Job):
             elif event.kind == "epoch":
                 epochs.append(event)
                 self.epoch = event.epoch
+        if changes:
+            self.changed.emit(changes)
         if steps:
             self._prepared = True
             self.steps_reported += len(steps)
+            self.steps_done = steps[-1].global_step
             self.step_reported.emit(steps)
         for epoch in epochs:
             self.epoch_finished.emit(epoch)

@@ -186,7 +186,7 @@ def test_hiding_and_clearing_runs(plots):
     before = len(plots.loss_plot.getPlotItem().items)
     plots.clear_runs()
     assert plots.run_ids() == []
-    assert len(plots.loss_plot.getPlotItem().items) == before - 8  # four loss curves per run
+    assert len(plots.loss_plot.getPlotItem().items) == before - 10  # five loss curves per run (one the penalty's)
     assert plots.begin_run(3, "Run 3", "").name() == PALETTE[0].lower()  # colours start over
 
 

@@ -216,10 +216,12 @@ def test_locked_disables_settings_but_not_run_controls(make_panel):
     panel, document = make_panel()
     document.set_locked(True)
     panel.set_state("running")
-    for cls, name in [(QComboBox, "datasetCombo"), (QComboBox, "optimizerCombo"), (QSpinBox, "batchSizeSpin"),
+    for cls, name in [(QComboBox, "datasetCombo"), (QComboBox, "optimizerCombo"), (QSpinBox, "epochsSpin"),
                       (QComboBox, "deviceCombo")]:
         assert not child(panel, cls, name).isEnabled(), name
-    assert not panel.optimizer.form.editors["lr"].widget.isEnabled()
+    # what a run follows while it trains stays editable (tests/ui/test_live_controls.py)
+    assert panel.optimizer.form.editors["lr"].widget.isEnabled() and child(panel, QSpinBox, "batchSizeSpin").isEnabled()
+    assert not panel.optimizer.form.editors["eps"].widget.isEnabled()
     assert child(panel, QPushButton, "pauseButton").isEnabled()
     assert child(panel, QPushButton, "stopButton").isEnabled()
     document.set_locked(False)
@@ -337,7 +339,8 @@ def test_folded_sections_are_remembered(make_panel, tmp_path):
 def test_a_run_locks_the_settings_but_not_the_folding(make_panel):
     panel, document = make_panel()
     document.set_locked(True)
-    assert not panel.optimizer.body.isEnabled() and panel.optimizer.header.isEnabled()
+    assert not panel.loss.body.isEnabled() and panel.loss.header.isEnabled()
+    assert not panel.optimizer.combo.isEnabled() and panel.optimizer.header.isEnabled()
     panel.optimizer.set_expanded(False)
     assert not panel.optimizer.expanded
 
