@@ -61,8 +61,8 @@ def test_too_many_neurons_overfit_and_l2_holds_them_back(examples):
     l2_project, l2 = trained(examples, "tutorial_5_l2")
     # the same network and data; only the weight decay differs
     assert overfit_project.network == l2_project.network and overfit_project.data == l2_project.data
-    assert l2_project.training.optimizer.params["weight_decay"] > 0
-    assert "weight_decay" not in overfit_project.training.optimizer.params
+    assert l2_project.training.l2 > 0 and overfit_project.training.l2 == 0
+    assert l2_project.training.optimizer == overfit_project.training.optimizer   # the penalty is the only change
     assert overfit.train_loss < 0.15 and overfit.val_loss > 10 * overfit.train_loss
     assert l2.val_loss < 0.5 * overfit.val_loss
     assert l2.train_loss > overfit.train_loss   # the penalty costs training fit: that is the trade

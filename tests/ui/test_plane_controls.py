@@ -58,14 +58,17 @@ def test_noise_share_and_new_data_apply_at_once(panel):
     assert document.project.data.params["seed"] == seed + 1
     after = load(document.project.data)
     assert len(after.x_val) == len(after.x_train) and not torch.equal(before.plane_train[:5], after.plane_train[:5])
-    document.set_locked(True)     # a run: the data settings, these among them, are locked
-    assert not controls.isEnabledTo(panel) or not panel.data.body.isEnabled()
-    assert not controls.regenerate.isEnabled()
+    document.set_locked(True)     # a run: the data settings are locked, but for the noise a run follows live
+    assert controls.noise.isEnabledTo(panel)
+    assert not any(w.isEnabledTo(panel) for w in (controls.ratio, controls.regenerate, *controls.feature_checks.values()))
+    document.set_locked(False)
+    assert controls.ratio.isEnabledTo(panel) and controls.regenerate.isEnabledTo(panel)
 
 
 def test_each_value_has_one_control_the_sliders_replace_the_spin_boxes_on_the_plane(panel):
     """The noise and the validation share showed twice (a spin box and a slider) for the 2-D sets."""
     panel, document = panel
+
     def shown(name: str) -> bool:
         form = panel.data.form   # a new dataset builds a new form
         return form.layout_.isRowVisible(form.editors[name])
