@@ -326,18 +326,25 @@ class TrainingPanel(QWidget):
         self.stop_button = QPushButton(style.standardIcon(QStyle.SP_MediaStop), "Stop", objectName="stopButton",
                                        toolTip="Stop after the current step; the weights so far are kept.")
         # TF Playground's step button, and its epoch-sized sibling: train that much and pause there
-        self.step_button = QPushButton(style.standardIcon(QStyle.SP_MediaSeekForward), "Step",
-                                       objectName="stepButton")
-        self.epoch_button = QPushButton(style.standardIcon(QStyle.SP_MediaSkipForward), "Epoch",
-                                        objectName="epochButton")
+        # icons only (their tooltips and the Training menu name them), so they fit beside "Continue"
+        self.step_button = QPushButton(style.standardIcon(QStyle.SP_MediaSeekForward), "", objectName="stepButton")
+        self.epoch_button = QPushButton(style.standardIcon(QStyle.SP_MediaSkipForward), "", objectName="epochButton")
+        for button, name in ((self.step_button, "Step"), (self.epoch_button, "Epoch")):
+            button.setAccessibleName(name)
         self.start_button.clicked.connect(self.start_requested)
         self.pause_button.clicked.connect(self._on_pause_button_clicked)
         self.stop_button.clicked.connect(self.stop_requested)
         self.step_button.clicked.connect(lambda: self.step_requested.emit("step"))
         self.epoch_button.clicked.connect(lambda: self.step_requested.emit("epoch"))
         buttons = QHBoxLayout()
-        for button in (self.start_button, self.pause_button, self.stop_button, self.step_button, self.epoch_button):
+        for button in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(button)
+        # Step and Epoch share the line of "Continue": five buttons in one row made the panel, and so
+        # the first window, wider than an 800-pixel screen
+        top = QHBoxLayout()
+        top.addWidget(self.continue_check, 1)
+        top.addWidget(self.step_button)
+        top.addWidget(self.epoch_button)
         self.blocked_label = QLabel(objectName="startBlockedLabel", wordWrap=True, styleSheet=_ERROR_STYLE)
         self.progress_bar = QProgressBar(objectName="progressBar", minimum=0, maximum=1000, textVisible=True)
         self.speed_label = QLabel(objectName="speedLabel")
@@ -349,7 +356,7 @@ class TrainingPanel(QWidget):
 
         box = QFrame(objectName="runBox", frameShape=QFrame.StyledPanel)
         layout = _compact(QVBoxLayout(box))
-        layout.addWidget(self.continue_check)
+        layout.addLayout(top)
         layout.addLayout(buttons)
         layout.addWidget(self.blocked_label)
         layout.addWidget(self.progress_bar)
