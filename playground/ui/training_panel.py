@@ -326,7 +326,7 @@ class TrainingPanel(QWidget):
         self.stop_button = QPushButton(style.standardIcon(QStyle.SP_MediaStop), "Stop", objectName="stopButton",
                                        toolTip="Stop after the current step; the weights so far are kept.")
         # TF Playground's step button, and its epoch-sized sibling: train that much and pause there
-        # icons only (their tooltips and the Training menu name them), so they fit beside "Continue"
+        # icons only (their tooltips and the Training menu name them): the row stays narrow
         self.step_button = QPushButton(style.standardIcon(QStyle.SP_MediaSeekForward), "", objectName="stepButton")
         self.epoch_button = QPushButton(style.standardIcon(QStyle.SP_MediaSkipForward), "", objectName="epochButton")
         for button, name in ((self.step_button, "Step"), (self.epoch_button, "Epoch")):
@@ -337,14 +337,15 @@ class TrainingPanel(QWidget):
         self.step_button.clicked.connect(lambda: self.step_requested.emit("step"))
         self.epoch_button.clicked.connect(lambda: self.step_requested.emit("epoch"))
         buttons = QHBoxLayout()
-        for button in (self.start_button, self.pause_button, self.stop_button):
+        for button in (self.start_button, self.pause_button, self.stop_button, self.step_button, self.epoch_button):
             buttons.addWidget(button)
-        # Step and Epoch share the line of "Continue": five buttons in one row made the panel, and so
-        # the first window, wider than an 800-pixel screen
-        top = QHBoxLayout()
-        top.addWidget(self.continue_check, 1)
-        top.addWidget(self.step_button)
-        top.addWidget(self.epoch_button)
+        # a worded button is as narrow as its icon and longest word allow, not the style's 80 px: five
+        # of those in a row made the panel, and so the first window, wider than an 800-pixel screen
+        metrics = self.fontMetrics()
+        for button, words in ((self.start_button, ("Start",)), (self.pause_button, ("Pause", "Resume")),
+                              (self.stop_button, ("Stop",))):
+            text = max(metrics.horizontalAdvance(w) for w in words)
+            button.setMinimumWidth(text + button.iconSize().width() + 3 * metrics.averageCharWidth())
         self.blocked_label = QLabel(objectName="startBlockedLabel", wordWrap=True, styleSheet=_ERROR_STYLE)
         self.progress_bar = QProgressBar(objectName="progressBar", minimum=0, maximum=1000, textVisible=True)
         self.speed_label = QLabel(objectName="speedLabel")
@@ -356,7 +357,7 @@ class TrainingPanel(QWidget):
 
         box = QFrame(objectName="runBox", frameShape=QFrame.StyledPanel)
         layout = _compact(QVBoxLayout(box))
-        layout.addLayout(top)
+        layout.addWidget(self.continue_check)
         layout.addLayout(buttons)
         layout.addWidget(self.blocked_label)
         layout.addWidget(self.progress_bar)

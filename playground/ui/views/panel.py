@@ -76,6 +76,8 @@ class ViewsPanel(QTabWidget):
             view.set_project(project)
         if current in shown:
             self.setCurrentWidget(current)
+        elif shown:   # the tab shown before does not apply: the project's first view, not a neighbour Qt picks
+            self.setCurrentIndex(0)
 
     def set_weights(self, state: dict | None) -> None:
         """New weights for every applicable view (live during a run, or final, or loaded)."""
