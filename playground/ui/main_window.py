@@ -209,6 +209,8 @@ class MainWindow(QMainWindow):
         self._action("&Compare optimizers (SGD, Momentum, RMSprop, Adam)", self.session.compare_optimizers,
                      None, training)
         self.lr_finder_action = self._action("&Find learning rate…", self.open_lr_finder, None, training)
+        self.sweep_action = self._action("S&weep…", self.open_sweep, None, training)
+        self.sweep_action.setToolTip("Train one run per combination of settings and compare them")
         training.addSeparator()
         self.command_action = self._action("&Export training command…", self.export_training_command, None,
                                            training)
@@ -308,6 +310,17 @@ class MainWindow(QMainWindow):
         if self.built and not self.document.locked:
             self.archive.open_for_document()   # saved under a new name: its runs go beside the file from now on
             self.timeline.refresh()
+
+    def open_sweep(self):
+        """Training > Sweep: parameters and values, run one after another, the results compared."""
+        from .sweep_dialog import SweepDialog
+
+        dialog = getattr(self, "sweep_dialog", None)
+        if dialog is None:
+            dialog = self.sweep_dialog = SweepDialog(self)
+        dialog.show()
+        dialog.raise_()
+        return dialog
 
     def _on_document_opened(self) -> None:
         # what the last project's runs left on screen is not about this one (the runs stay listed)

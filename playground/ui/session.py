@@ -115,6 +115,11 @@ class TrainingSession(QObject):
         self._next_in_queue()
         return True
 
+    @property
+    def queued(self) -> int:
+        """Runs waiting to start after this one (a sweep's, a comparison's)."""
+        return len(self._queue)
+
     def fork(self, run_id: int, epoch: int) -> bool:
         """A new run from the stored weights of `epoch` of run `run_id`, with the editor's settings."""
         archive = self.window.archive

@@ -121,3 +121,60 @@ def test_rename_note_and_delete_reach_the_store(qtbot, tmp_path, project_path, m
     win.runs.delete_run(run_id)
     assert store.run_ids() == [] and win.runs.run_ids() == []
     win.close()
+
+
+def test_a_12_run_sweep_from_the_window_matches_the_stored_histories(qtbot, tmp_path, project_path):
+    win = open_window(qtbot, tmp_path, project_path)
+    win.document.set_training("epochs", 1)
+    dialog = win.open_sweep()
+    dialog.params.item(0, 1).setText("1e-3:1e-1:log:4")
+    dialog.params.item(1, 1).setText("8,16,32")
+    with qtbot.waitSignal(win.session.run_finished, timeout=RUN_TIMEOUT):
+        assert dialog.start()
+    qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=4 * RUN_TIMEOUT)
+    win.archive.wait()
+    store = RunStore(tmp_path / "tiny.runs")
+    records = store.runs()[0]
+    assert len(records) == 12 and {r.sweep["id"] for r in records} == {dialog.sweep_id}
+    assert dialog.results.rowCount() == 12 and len(dialog.lines) == 12
+    metric, rows = dialog.rows()
+    assert metric == "val_accuracy"
+    by_name = {r.name: r for r in records}
+    for row in range(12):   # each row of the table is its run's stored best epoch
+        name = dialog.results.item(row, 0).text()
+        best = by_name[name].best(metric)
+        assert dialog.results.item(row, 3).text() == f"{best[1]:.2%}"
+        assert dialog.results.item(row, 4).text() == str(best[0])
+    best = max(records, key=lambda r: r.best(metric)[1])
+    bold = [dialog.results.item(r, 0).text() for r in range(12) if dialog.results.item(r, 0).font().bold()]
+    assert len(bold) == 1 and by_name[bold[0]].best(metric)[1] == best.best(metric)[1]   # ties: any of the best
+    # the parallel plot's last axis is the metric, scaled between the worst and the best run
+    scores = [r["best"] for r in rows]
+    for r in rows:
+        y = dialog.lines[r["run_id"]].yData[-1]
+        assert y == pytest.approx((r["best"] - min(scores)) / (max(scores) - min(scores)) if max(scores) > min(scores) else 0.5)
+    assert "Run store:" in dialog.store_label.text() and "of 256.0 MiB" in dialog.store_label.text()
+    # one click opens a run: its settings in the editor
+    run_id = rows[0]["run_id"]
+    assert dialog.open_run(run_id)
+    assert win.runs.selected_run() == run_id
+    assert win.document.project.training.batch_size == rows[0]["values"]["batch_size"]
+    win.close()
+
+
+def test_stopping_a_sweep_keeps_the_finished_runs(qtbot, tmp_path, project_path):
+    win = open_window(qtbot, tmp_path, project_path)
+    win.document.set_training("epochs", 1)
+    dialog = win.open_sweep()
+    with qtbot.waitSignal(win.session.run_finished, timeout=RUN_TIMEOUT):
+        assert dialog.start()   # 4 x 3 runs planned
+    with qtbot.waitSignal(win.session.run_started, timeout=RUN_TIMEOUT):
+        pass
+    with qtbot.waitSignal(win.session.run_finished, timeout=RUN_TIMEOUT):
+        dialog.stop()
+    win.archive.wait()
+    assert win.session.run is None and win.session.queued == 0 and dialog.start_button.isEnabled()
+    records = RunStore(tmp_path / "tiny.runs").runs()[0]
+    assert 2 <= len(records) < 12 and records[0].status == "finished"
+    assert "Sweep stopped" in dialog.status.text()
+    win.close()
