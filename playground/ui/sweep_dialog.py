@@ -50,6 +50,7 @@ class SweepDialog(QDialog):
         self.params.setToolTip("lr, batch_size, optimizer, seed, epochs, optimizer.PARAM or layers.N.PARAM (layer N "
                                "from 0, e.g. layers.0.out_features for the first Linear's width); values as a list "
                                "(16,32,64 · SGD,Adam) or a range LOW:HIGH:log:COUNT / LOW:HIGH:lin:COUNT")
+        self.params.setMaximumHeight(120)   # a few parameters: the room goes to the results
         for name, values in DEFAULT_PARAMS:
             self.add_param(name, values)
         add, remove = QPushButton("+"), QPushButton("−")
@@ -107,6 +108,7 @@ class SweepDialog(QDialog):
         split = QSplitter(Qt.Vertical)
         split.addWidget(self.results)
         split.addWidget(self.plot)
+        split.setSizes([260, 240])
         layout = QVBoxLayout(self)
         layout.addWidget(self.params)
         layout.addLayout(controls)
@@ -270,6 +272,7 @@ class SweepDialog(QDialog):
             line.setToolTip(f"{r['name']}: {metric} {_metric(metric, score)}")
             self.lines[r["run_id"]] = line
         self.plot.setYRange(-0.05, 1.05)
+        self.plot.setXRange(-0.1, len(axes) - 0.9)   # the first and last axes' names inside the plot
 
     def _update_store(self) -> None:
         self.store_label.setText(self.window.archive.size_text())
