@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
           with --random a range is drawn from (log-uniformly for log)
 examples:
   playground sweep xor.json --param lr=1e-4:1e-1:log:6 --param batch_size=16,64
-  playground sweep mnist_mlp.json --random 8 --param lr=1e-4:1e-1:log:0 \
+  playground sweep mnist_mlp.json --random 8 --param lr=1e-4:1e-1:log:1 \
       --param layers.1.out_features=64,128,256 --param optimizer=SGD,Adam --epochs 3""")
     sweep.add_argument("project", metavar="PROJECT.json")
     sweep.add_argument("--param", action="append", default=[], metavar="NAME=VALUES", required=True,
