@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-COMMANDS = ("train", "inspect", "export")
+COMMANDS = ("train", "inspect", "export", "runs", "sweep")
 EXPORT_FORMATS = ("state_dict", "safetensors", "python", "pt2", "onnx")
 
 
@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue from this checkpoint's weights and optimizer")
     train.add_argument("--seed", type=int, help="random seed (default: the project's)")
     train.add_argument("--quiet", action="store_true", help="print only the final line")
+    train.add_argument("--runs", metavar="DIR",
+                       help="the run store to record the run in, with its history and the weights of its "
+                       "epochs (default: PROJECT.runs beside the project; for a shipped example, "
+                       "~/.local/share/playground/runs/NAME.runs); not used under torchrun")
+    train.add_argument("--no-runs", action="store_true", help="do not record the run in a run store")
     train.add_argument("--timeout", type=float, metavar="SECONDS",
                        help="under torchrun: how long a rank waits for the others before the job fails "
                        "instead of hanging (default: 60)")
@@ -63,6 +68,46 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", metavar="FILE", required=True)
     export.add_argument("--no-weights", action="store_true",
                         help="python: write only the script, even from a checkpoint")
+    runs = sub.add_parser(
+        "runs", help="list a project's stored runs and their metrics",
+        description="List the runs in a project's run store (what the window and `playground train` "
+        "recorded): name, status, epochs, the best validation metric, time, parent and note.")
+    runs.add_argument("project", metavar="PROJECT.json")
+    runs.add_argument("--runs", metavar="DIR", help="the run store (default: PROJECT.runs beside the project)")
+    runs.add_argument("--export", nargs=2, metavar=("RUN", "CHECKPOINT"),
+                      help="write run RUN (run-0003, or 3) as a checkpoint that --resume and the window open")
+    runs.add_argument("--epoch", type=int, help="with --export: the snapshot of this epoch, not the end")
+
+    sweep = sub.add_parser(
+        "sweep", help="train a project once per combination of settings and print the results table",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train the project once per combination of the --param values (a grid), or for "
+        "--random N draws of them, one after another, recording every run in the run store, then print "
+        "a table of each run's best validation metric and time (the best starred). The same seed gives "
+        "every run the same initial weights. Ctrl-C stops the sweep; the finished runs stay.",
+        epilog="""--param NAME=VALUES, repeated:
+  NAME    lr, batch_size, optimizer, seed, epochs,
+          optimizer.PARAM (optimizer.momentum, optimizer.weight_decay, ...),
+          layers.N.PARAM: a parameter of layer N, numbered from 0 as `playground inspect`
+          shows, e.g. layers.0.out_features for the width of the first Linear layer
+  VALUES  a list: 16,32,64 or SGD,Adam
+          a range: LOW:HIGH:log:COUNT (COUNT values evenly on a log scale)
+                   LOW:HIGH:lin:COUNT (evenly on a linear scale);
+          with --random a range is drawn from (log-uniformly for log)
+examples:
+  playground sweep xor.json --param lr=1e-4:1e-1:log:6 --param batch_size=16,64
+  playground sweep mnist_mlp.json --random 8 --param lr=1e-4:1e-1:log:1 \
+      --param layers.1.out_features=64,128,256 --param optimizer=SGD,Adam --epochs 3""")
+    sweep.add_argument("project", metavar="PROJECT.json")
+    sweep.add_argument("--param", action="append", default=[], metavar="NAME=VALUES", required=True,
+                       help="a setting and its values (see below)")
+    sweep.add_argument("--random", type=int, metavar="N", help="N random combinations instead of the grid")
+    sweep.add_argument("--sweep-seed", type=int, default=0, metavar="S",
+                       help="the seed of the random draws (default: 0); the runs' own seed is the project's")
+    sweep.add_argument("--epochs", type=int, help="epochs per run (default: the project's)")
+    sweep.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the project's)")
+    sweep.add_argument("--runs", metavar="DIR", help="the run store (default: PROJECT.runs beside the project)")
+    sweep.add_argument("--quiet", action="store_true", help="print only the table")
     return parser
 
 
@@ -77,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
             return _inspect(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "runs":
+            return _runs(args)
+        if args.command == "sweep":
+            return _sweep(args)
         build_parser().print_help()
         return 0
     except PlaygroundError as e:
@@ -122,18 +171,63 @@ def _train(args) -> int:
 
     # before the run and after it, SIGTERM interrupts as Ctrl-C does (and the lock files go with it)
     with _on_signals(_interrupt), OutputLock(out, metrics):   # a second run onto the same files is refused
+        from .core.run_recorder import StoreRecorder
+
         progress = _Progress(quiet=args.quiet)
-        trainer = Trainer(project, progress, report_interval=0.1, **_resume_state(args, project))
+        resume = _resume_state(args, project)
+        recorder = StoreRecorder(None, progress, on_error=lambda m: print(f"playground: warning: {m}", file=sys.stderr))
+        trainer = Trainer(project, recorder, report_interval=0.1, **resume)
         trainer.prepare()  # bad settings fail here, before anything is written
         for warning in trainer.warnings:
             print(f"playground: warning: {warning}", file=sys.stderr)
-
-        with _on_signals(lambda signum: _stop(trainer, signum)):
-            end = trainer.run()
-        progress.close()
-        with _on_signals(_Deferred()) as deferred:   # a signal now would leave half a checkpoint
-            code = _write_results(trainer, project, end, out, metrics)
+        writer = _run_writer(args, project, resume)
+        recorder.begin(trainer, writer)
+        try:
+            with _on_signals(lambda signum: _stop(trainer, signum)):
+                end = trainer.run()
+            progress.close()
+            with _on_signals(_Deferred()) as deferred:   # a signal now would leave half a checkpoint
+                code = _write_results(trainer, project, end, out, metrics)
+                _record_end(recorder, trainer, end)
+        finally:
+            if writer is not None:
+                writer.close()   # after an error the run reads as interrupted, its finished epochs kept
         return code if deferred.signum is None else 128 + deferred.signum
+
+
+def _store_path(args, project_path: str) -> Path:
+    from .core.run_store import default_store
+
+    return Path(args.runs) if args.runs else default_store(project_path)
+
+
+def _run_writer(args, project, resume: dict):
+    """The run store's writer for this run, or None (--no-runs); a store that cannot be written is
+    said once and the run trains anyway: its checkpoint is the file asked for."""
+    from .core.errors import PlaygroundError
+    from .core.run_store import RunStore
+
+    if args.no_runs:
+        return None
+    path = _store_path(args, args.project)
+    try:
+        writer = RunStore(path).new_run(project, start_epoch=resume.get("start_epoch", 0),
+                                        history=resume.get("history"))
+    except (PlaygroundError, OSError) as e:
+        print(f"playground: warning: the run is not recorded in {path}: {e}", file=sys.stderr)
+        return None
+    if not args.quiet:
+        print(f"playground: recording {writer.id} in {path}", file=sys.stderr)
+    return writer
+
+
+def _record_end(recorder, trainer, end) -> None:
+    from .core.errors import PlaygroundError
+
+    try:
+        recorder.end(trainer, end)
+    except (PlaygroundError, OSError) as e:
+        print(f"playground: warning: the run store could not record the end of the run: {e}", file=sys.stderr)
 
 
 # SIGTERM is what kill, docker stop and Slurm's preemption send: the same as Ctrl-C
@@ -397,6 +491,115 @@ class _Progress:
 
     def close(self) -> None:
         self._clear()
+
+
+# --- runs and sweeps ----------------------------------------------------------------------
+
+
+def _open_store(args, create: bool):
+    from .core.errors import ProjectError
+    from .core.run_store import RunStore
+
+    path = _store_path(args, args.project)
+    if not create and not path.is_dir():
+        raise ProjectError(f"{args.project} has no run store yet ({path} does not exist) — train it first, "
+                           "or pass --runs DIR")
+    return RunStore(path, create=create)
+
+
+def _runs(args) -> int:
+    from .core.errors import ProjectError
+
+    store = _open_store(args, create=False)
+    if args.export:
+        run_id, out = args.export
+        run_id = f"run-{int(run_id):04d}" if run_id.isdigit() else run_id
+        _check_export_target(argparse.Namespace(out=out, checkpoint=args.project))
+        store.export(run_id, out, args.epoch)
+        print(f"wrote {out} ({run_id}{'' if args.epoch is None else f', epoch {args.epoch}'})")
+        return 0
+    if args.epoch is not None:
+        raise ProjectError("--epoch goes with --export")
+    records, problems = store.runs()
+    for problem in problems:
+        print(f"playground: warning: {problem}", file=sys.stderr)
+    print(_runs_table(records))
+    print(f"{len(records)} run{'s' if len(records) != 1 else ''} in {store.root}, "
+          f"{_bytes(store.size())} of a {_bytes(store.budget)} budget")
+    return 0
+
+
+def _runs_table(records) -> str:
+    rows = [("run", "name", "status", "epochs", "val_loss", "val_acc", "seconds", "parent", "note")]
+    for r in records:
+        loss, acc = r.best("val_loss"), r.best("val_accuracy")
+        parent = f"{r.parent['run']}@{r.parent['epoch']}" if r.parent else ""
+        rows.append((r.id, r.name, r.status, str(r.last_epoch), f"{loss[1]:.4g}" if loss else "—",
+                     f"{acc[1]:.2%}" if acc else "—", f"{r.seconds:.1f}", parent, r.note.replace("\n", " ")[:40]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def _bytes(n: int) -> str:
+    from .core.shapes import format_bytes
+
+    return format_bytes(n)
+
+
+def _sweep(args) -> int:
+    import time
+
+    from .core import sweep
+    from .core.errors import ProjectError
+    from .core.run_recorder import train_recorded
+    from .core.spec import MAX_EPOCHS, Project
+
+    project = Project.load(args.project)
+    _print_notes(project)
+    if args.epochs is not None:
+        if not 1 <= args.epochs <= MAX_EPOCHS:
+            raise ProjectError(f"--epochs must be from 1 to {MAX_EPOCHS:,}, not {args.epochs}")
+        project.training.epochs = args.epochs
+    if args.device:
+        project.training.device = args.device
+    params = [sweep.parse_param(text) for text in args.param]
+    combos = sweep.plan(params, "random" if args.random is not None else "grid", args.random, args.sweep_seed)
+    projects = sweep.projects(project, combos)   # every run's settings checked before the first trains
+    store = _open_store(args, create=True)
+    sweep_id = time.strftime("sweep-%Y%m%d-%H%M%S")
+    stopping = {"asked": False}
+    records, dataset, data_key = [], None, None
+
+    def on_signal(signum):
+        stopping["asked"] = True
+
+    with _on_signals(on_signal):
+        for i, (values, run_project) in enumerate(zip(combos, projects), 1):
+            if stopping["asked"]:
+                break
+            label = sweep.describe(values)
+            writer = store.new_run(run_project, label, sweep={"id": sweep_id, "values": values})
+            key = (json.dumps(run_project.data.to_dict(), sort_keys=True), run_project.training.device)
+            trainer, end = train_recorded(run_project, writer, dataset=dataset if key == data_key else None,
+                                          should_stop=lambda: stopping["asked"])
+            if trainer.dataset is not None:
+                dataset, data_key = trainer.dataset, key   # the next run with the same data reuses it
+            records.append(store.run(writer.id))
+            if not args.quiet:
+                best = records[-1].best("val_loss")
+                at = f"best val_loss {best[1]:.4g} at epoch {best[0]}" if best else end.reason
+                print(f"[{i}/{len(combos)}] {writer.id} {label}: {end.status}, {at}", file=sys.stderr, flush=True)
+    metric, rows = sweep.results(records)
+    print(sweep.format_table(metric, rows))
+    best = sweep.best_row(metric, rows)
+    if best is not None:
+        print(f"best: {best['run']} {sweep.describe(best['values'])}")
+    print(f"{len(records)} of {len(combos)} runs in {store.root} ({_bytes(store.size())} of a "
+          f"{_bytes(store.budget)} budget)")
+    if stopping["asked"]:
+        print("playground: sweep stopped; the finished runs are kept", file=sys.stderr)
+        return 130
+    return 0
 
 
 # --- inspect and export -------------------------------------------------------------------

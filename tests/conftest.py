@@ -28,6 +28,14 @@ def recovery_folder(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def runs_folder(tmp_path, monkeypatch) -> Path:
+    """The run stores of unsaved projects and shipped examples here, never in the user's data folder."""
+    folder = tmp_path / "runs"
+    monkeypatch.setenv("PLAYGROUND_RUNS_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(autouse=True)
 def restore_global_state():
     """No test leaves process-wide state behind for the next one, whatever order they run in:
     torch's thread count, default dtype and grad mode, and the views' shared dataset cache."""

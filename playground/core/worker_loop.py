@@ -9,7 +9,7 @@ trains; the main thread runs one job at a time.
 
 To the window:   ready(info) · events(id, [StepEvent | EpochEvent | HealthEvent]) · warning(id, text)
                  · weights(id, state_dict) · views(id, [ViewResult]) · held(id, bool)
-                 · end(id, EndEvent, Checkpoint | None) · lr_steps(id, [LRFinderStep])
+                 · snapshot(id, epoch, state_dict) · end(id, EndEvent, Checkpoint | None) · lr_steps(id, [LRFinderStep])
                  · lr_end(id, LRFinderResult | None, error) · loaded(key, error)
 From the window: run(id, settings) · lr_find(id, settings) · data(DataSpec dict, device) ·
                  stop(id) · pause(id) · resume(id) · weights(id, wanted) · views(id, [ViewRequest]) ·
@@ -279,6 +279,8 @@ class _Run:
         if settings.get("advance"):   # Step / Epoch with no run: the run holds after that much
             self._advance(settings["advance"])
         self.want_weights = bool(settings.get("want_weights"))
+        # the run store keeps the weights after every epoch (and the initial ones): a snapshot message each
+        self.want_snapshots = bool(settings.get("snapshots"))
         self.requests: list = list(settings.get("requests") or ())
         self._events: list = []
         self._sent_at = 0.0
@@ -355,6 +357,8 @@ class _Run:
                 pass
             else:
                 self.worker.send("prepared", self.id)   # past the load: a Stop now waits for a step
+                if self.want_snapshots:
+                    self._send_snapshot(t.epoch)   # the initial weights: what a fork from here starts with
             try:
                 end = t.run()
             except BaseException as e:  # noqa: BLE001
@@ -391,6 +395,9 @@ class _Run:
             self._flush(now)
         if event.kind not in ("step", "epoch") or t.model is None:
             return
+        if event.kind == "epoch" and self.want_snapshots:
+            self._flush(now)   # the epoch's record goes before its weights
+            self._send_snapshot(event.epoch)
         if (self.want_weights and now - self._weights_at >= WEIGHTS_INTERVAL) or now - self._kept_at >= KEEP_INTERVAL:
             self._weights_at = self._kept_at = now
             # copied here, between steps: no tensor the optimizer is writing
@@ -413,6 +420,10 @@ class _Run:
             if self.requests:
                 self._compute_views(now)
         self.worker.send("held", self.id, True)
+
+    def _send_snapshot(self, epoch: int) -> None:
+        state = {k: v.detach().to("cpu", copy=True) for k, v in self.trainer.model.state_dict().items()}
+        self.worker.send("snapshot", self.id, epoch, state)
 
     def _flush(self, now: float | None = None) -> None:
         if self._events:

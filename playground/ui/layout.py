@@ -98,3 +98,15 @@ def scrolled(content: QWidget) -> QScrollArea:
     area.setFocusPolicy(Qt.NoFocus)   # a Tab stop that shows nothing; the wheel still scrolls it
     area.setWidget(content)
     return area
+
+
+def stacked(*widgets: QWidget) -> QWidget:
+    """The widgets one above the other, without margins (the run list over its timeline)."""
+    from PySide6.QtWidgets import QVBoxLayout
+
+    box = QWidget()
+    column = QVBoxLayout(box)
+    column.setContentsMargins(0, 0, 0, 0)
+    for i, widget in enumerate(widgets):
+        column.addWidget(widget, 1 if i == 0 else 0)
+    return box

@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
     def build(self, project: Project | None = None, path: str | Path | None = None) -> None:
         """Compose the panels (importing them, and so torch) and wire them."""
         from ..core.recovery import RecoveryStore
+        from .archive import RunArchive
         from .code_panel import CodePanel
         from .document import ProjectDocument
         from .editor import NetworkEditor
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
         from .recovery import RecoveryAutosave
         from .runs import RunList
         from .session import TrainingSession
+        from .timeline import RunTimeline
         from .training_panel import TrainingPanel
         from .views.panel import ViewsPanel
 
@@ -117,6 +119,9 @@ class MainWindow(QMainWindow):
         self.views = ViewsPanel()
         self.code = CodePanel(self.document)
         self.session = TrainingSession(self)
+        self.archive = RunArchive(self)   # every run kept in the project's run store
+        self.runs.archive = self.archive
+        self.timeline = RunTimeline(self)
         self.files = FileActions(self)
 
         self.setCentralWidget(self.editor)
@@ -126,7 +131,7 @@ class MainWindow(QMainWindow):
         bottom = QSplitter(Qt.Horizontal)
         bottom.setObjectName("plotsSplitter")
         bottom.addWidget(self.plots)
-        bottom.addWidget(self.runs)
+        bottom.addWidget(layout.stacked(self.runs, self.timeline))
         bottom.setStretchFactor(0, 3)
         bottom.setStretchFactor(1, 1)
         self._dock("Plots", layout.scrolled(bottom), "plotsDock")
@@ -141,6 +146,8 @@ class MainWindow(QMainWindow):
         self.built = True
         self._on_document_changed()
         self._update_title()
+        self.archive.open_for_document()   # the project's stored runs back in the list and the plots
+        self.timeline.refresh()
         if self.isVisible():   # built into a shown frame: size the docks once Qt has placed them
             QTimer.singleShot(0, self._first_layout)
 
@@ -206,6 +213,8 @@ class MainWindow(QMainWindow):
         self._action("&Compare optimizers (SGD, Momentum, RMSprop, Adam)", self.session.compare_optimizers,
                      None, training)
         self.lr_finder_action = self._action("&Find learning rate…", self.open_lr_finder, None, training)
+        self.sweep_action = self._action("S&weep…", self.open_sweep, None, training)
+        self.sweep_action.setToolTip("Train one run per combination of settings and compare them")
         training.addSeparator()
         self.command_action = self._action("&Export training command…", self.export_training_command, None,
                                            training)
@@ -259,6 +268,10 @@ class MainWindow(QMainWindow):
         self.document.opened.connect(self._on_document_opened)
         self.runs.load_requested.connect(lambda run_id: use_run(self, run_id))
         self.runs.continue_requested.connect(lambda run_id: use_run(self, run_id, then_continue=True))
+        self.runs.table.itemSelectionChanged.connect(self._on_runs_selection_changed)
+        self.archive.recorded.connect(self._on_archive_recorded, Qt.QueuedConnection)   # from the writing thread
+        self.session.run_finished.connect(lambda *_: self.timeline.refresh())   # scrub it now that it ended
+        self.document.path_changed.connect(self._on_document_path_changed)
         self._code_stops: dict = {}
         self.code_dock.visibilityChanged.connect(self._on_code_dock_visibility_changed)
         self._sync_code_tab_stops()   # built tabbed behind Training; a restored state may raise it
@@ -293,8 +306,34 @@ class MainWindow(QMainWindow):
         self.session.update_continue()
         self._order_tab_stops()
 
+    def _on_runs_selection_changed(self) -> None:
+        self.timeline.set_run(self.runs.selected_run())
+
+    def _on_archive_recorded(self, run_id: int) -> None:
+        if run_id == self.timeline.run_id:
+            self.timeline.refresh()
+
+    def _on_document_path_changed(self) -> None:
+        if self.built and not self.document.locked:
+            self.archive.open_for_document()   # saved under a new name: its runs go beside the file from now on
+            self.timeline.refresh()
+
+    def open_sweep(self):
+        """Training > Sweep: parameters and values, run one after another, the results compared."""
+        from .sweep_dialog import SweepDialog
+
+        dialog = getattr(self, "sweep_dialog", None)
+        if dialog is None:
+            dialog = self.sweep_dialog = SweepDialog(self)
+        dialog.show()
+        dialog.raise_()
+        return dialog
+
     def _on_document_opened(self) -> None:
         # what the last project's runs left on screen is not about this one (the runs stay listed)
+        if self.built:
+            self.archive.open_for_document()   # and the runs stored beside it join them
+            self.timeline.refresh()
         self.panel.forget_runs()
         self.views.health.clear()
         self.views.layer_output.set_layer(-1)
@@ -498,6 +537,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.session.shutdown()
+        self.archive.shutdown()   # the last run's end on disk before the window goes
         self._save_settings()
         self.recovery.close()
         event.accept()

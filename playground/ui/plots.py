@@ -364,6 +364,10 @@ class TrainingPlots(QWidget):
                 self._arrange_plots()
         self._mark_dirty(run_id)
 
+    def rename_run(self, run_id: int, name: str) -> None:
+        self._runs[run_id].name = name
+        self._update_legend()
+
     def end_run(self, run_id: int, event: EndEvent) -> None:
         self._runs[run_id].end = event
         self._mark_dirty(run_id)

@@ -66,6 +66,7 @@ class RunList(QWidget):
         self._rows: dict[int, int] = {}  # run id -> row
         self._kept: dict[int, tuple[Project, object]] = {}  # run id -> (its project, its TrainedWeights)
         self._tasks: dict[int, str] = {}  # run id -> the data it trained on: runs of other data are hidden
+        self.archive = None   # ui.archive.RunArchive: the run store, where stored runs' weights come from
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("runTable")
@@ -170,6 +171,8 @@ class RunList(QWidget):
             self._rows = {self.table.item(row, 0).data(RUN_ID): row for row in range(self.table.rowCount())}
             self._kept.pop(run_id, None)
             self._tasks.pop(run_id, None)
+            if self.archive is not None:
+                self.archive.forget(run_id)   # its files stay in the store: reopening the project lists it again
             if self.plots is not None and run_id in self.plots.run_ids():
                 self.plots.remove_run(run_id)
         self._update_buttons()
@@ -204,7 +207,7 @@ class RunList(QWidget):
         return self.table.item(self._rows[run_id], COLUMNS.index(column)).text()
 
     def run_name(self, run_id: int) -> str:
-        return self.table.item(self._rows[run_id], 0).text()
+        return self.table.item(self._rows[run_id], 0).text().removesuffix(" ✎")
 
     # --- the weights each run leaves --------------------------------------------------------------------
 
@@ -216,12 +219,47 @@ class RunList(QWidget):
             "right-click to load, continue from or export them")
 
     def kept_weights(self, run_id: int) -> tuple[Project, object] | None:
-        """(project, TrainedWeights) the run left, or None (it is training, or failed before a step)."""
+        """(project, TrainedWeights) the run left, or None (it is training, or failed before a step);
+        a stored run's come from its final checkpoint in the run store, read when first asked for."""
+        if run_id not in self._kept and self._stored_final(run_id):
+            weights = self.archive.final_weights(run_id)
+            if weights is not None:
+                self._kept[run_id] = (weights.state.project, weights)
         return self._kept.get(run_id)
 
+    def _stored_final(self, run_id: int) -> bool:
+        return (self.archive is not None and run_id in self._rows and not self.archive.is_training(run_id)
+                and self.archive.stored_id(run_id) is not None and self.archive.has_final(run_id))
+
+    def has_weights(self, run_id: int) -> bool:
+        return run_id in self._kept or self._stored_final(run_id)
+
     def unsaved_runs(self) -> list[int]:
-        """Runs whose weights were never written to a file (by the run list or File > Export)."""
-        return [run_id for run_id, (_, weights) in self._kept.items() if not weights.saved_to]
+        """Runs whose weights were never written to a file (by the run list, File > Export or the run store)."""
+        if self.archive is not None:
+            self.archive.wait()   # a run's end being written now counts as written
+        return [run_id for run_id, (_, weights) in self._kept.items()
+                if not weights.saved_to and not self._stored_final(run_id)]
+
+    def set_note(self, run_id: int, note: str) -> None:
+        """The run's note, shown as the tooltip of its settings (and marked ✎ after its name)."""
+        row = self._rows[run_id]
+        settings = self.table.item(row, 1)
+        base = settings.data(Qt.UserRole + 1) or settings.text()
+        settings.setData(Qt.UserRole + 1, base)
+        settings.setToolTip(f"{base}\n\nNote: {note}" if note else base)
+        name = self.table.item(row, 0)
+        self.table.blockSignals(True)
+        name.setText(name.text().removesuffix(" ✎") + (" ✎" if note else ""))
+        self.table.blockSignals(False)
+
+    def set_run_name(self, run_id: int, name: str) -> None:
+        item = self.table.item(self._rows[run_id], 0)
+        self.table.blockSignals(True)
+        item.setText(name + (" ✎" if item.text().endswith(" ✎") else ""))
+        self.table.blockSignals(False)
+        if self.plots is not None and run_id in self.plots.run_ids():
+            self.plots.rename_run(run_id, name)
 
     def confirm_discarding(self, doing: str) -> bool:
         """Before `doing` ("quitting") drops every run, a training one included: ask when weights that
@@ -251,7 +289,7 @@ class RunList(QWidget):
     def export_weights(self, run_id: int, path: str | Path, fmt: str = "state_dict") -> None:
         """Write the run's final weights ("state_dict", "safetensors") or a checkpoint of it
         ("checkpoint": project, weights, optimizer, history); atomic. Raises PlaygroundError."""
-        project, weights = self._kept[run_id]
+        project, weights = self.kept_weights(run_id)
         if fmt == "checkpoint":
             save_checkpoint(carry_over(weights.state, project)[0], path)
         else:
@@ -262,7 +300,7 @@ class RunList(QWidget):
         """What right-clicking the run offers; actions that need its weights say why they are off."""
         menu = QMenu(self)
         menu.setObjectName("runContextMenu")
-        kept = run_id in self._kept
+        kept = self.has_weights(run_id)
         why = "" if kept else "This run left no weights (it is training, or failed before its first step)"
 
         def add(text: str, name: str, slot, enabled: bool = True) -> QAction:
@@ -284,11 +322,63 @@ class RunList(QWidget):
                      lambda: self._confirm([run_id], "removing the run") and self.remove_runs([run_id]), ended)
         if not ended:
             remove.setToolTip("The run is still training")
+        stored = self.archive is not None and self.archive.stored_id(run_id) is not None
+        if stored:
+            menu.addSeparator()
+            add("Rename…", "renameRunAction", lambda: self._ask_rename(run_id))
+            add("Note…", "annotateRunAction", lambda: self._ask_note(run_id))
+            delete = add("Delete from the run store", "deleteRunAction", lambda: self._ask_delete(run_id), ended)
+            delete.setToolTip("Remove the run and its files (history, snapshots, final weights)" if ended
+                              else "The run is still training")
         menu.setToolTipsVisible(True)
         return menu
 
+    def _ask_rename(self, run_id: int) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        name, ok = QInputDialog.getText(self, "Rename run", "Name:", text=self.run_name(run_id))
+        if ok and name.strip():
+            self._store_guarded(lambda: self.rename_run(run_id, name.strip()))
+
+    def rename_run(self, run_id: int, name: str) -> None:
+        """A new name, in the list, the plots' legend and the run store."""
+        self.archive.rename(run_id, name)
+        self.set_run_name(run_id, name)
+
+    def _ask_note(self, run_id: int) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        record = self.archive.record_of(run_id)
+        note, ok = QInputDialog.getMultiLineText(self, "Note", f"A note on {self.run_name(run_id)}:",
+                                                 record.note if record else "")
+        if ok:
+            self._store_guarded(lambda: self.annotate_run(run_id, note))
+
+    def annotate_run(self, run_id: int, note: str) -> None:
+        self.archive.annotate(run_id, note)
+        self.set_note(run_id, note)
+
+    def _ask_delete(self, run_id: int) -> None:
+        answer = QMessageBox.question(
+            self, "Delete run", f"Delete {self.run_name(run_id)} and its files from the run store? "
+            "Its history, snapshots and final weights go; this cannot be undone.",
+            QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
+        if answer == QMessageBox.Yes:
+            self._store_guarded(lambda: self.delete_run(run_id))
+
+    def delete_run(self, run_id: int) -> None:
+        """The run off the list and its files off the disk."""
+        self.archive.delete(run_id)
+        self.remove_runs([run_id])
+
+    def _store_guarded(self, do) -> None:
+        try:
+            do()
+        except (PlaygroundError, OSError) as e:
+            QMessageBox.warning(self, "Run store", str(e))
+
     def _ask_export_weights(self, run_id: int) -> None:
-        project, _ = self._kept[run_id]
+        project, _ = self.kept_weights(run_id)
         stem = _file_stem(f"{project.name} {self.run_name(run_id)}")
         path, chosen = QFileDialog.getSaveFileName(self, f"Export the weights of {self.run_name(run_id)}",
                                                    f"{stem}.pt", ";;".join(WEIGHT_FILTERS))

@@ -73,7 +73,7 @@ class TrainingSession(QObject):
         self.run: TrainingRun | None = None
         self.run_id = 0
         self.weights: TrainedWeights | None = None
-        self._queue: list[tuple[str, Project]] = []
+        self._queue: list[tuple] = []   # (name, project) or (name, project, sweep): run one after another
         self._names: dict[int, str] = {}
 
     # --- starting --------------------------------------------------------------------------
@@ -120,12 +120,50 @@ class TrainingSession(QObject):
             self._queue.append((name, project))
         self._next_in_queue()
 
+    def run_queue(self, runs: list[tuple]) -> bool:
+        """Train (name, project, sweep) one after another (a sweep); False when a run is training."""
+        if self.run is not None:
+            return False
+        self._queue.extend(runs)
+        self._next_in_queue()
+        return True
+
+    @property
+    def queued(self) -> int:
+        """Runs waiting to start after this one (a sweep's, a comparison's)."""
+        return len(self._queue)
+
+    def fork(self, run_id: int, epoch: int) -> bool:
+        """A new run from the stored weights of `epoch` of run `run_id`, with the editor's settings."""
+        archive = self.window.archive
+        if self.run is not None or self.window.start_blocker():
+            self.start()   # says why it cannot
+            return False
+        try:
+            state = archive.fork_state(run_id, epoch)
+        except Exception as e:  # noqa: BLE001 — RunStoreError, or the run's files gone: said, nothing starts
+            self.window.statusBar().showMessage(f"Cannot fork: {e}", 10000)
+            return False
+        project = self.window.document.project
+        if not TrainedWeights(state).fits(project.network):
+            self.window.statusBar().showMessage(
+                "Cannot fork: the network in the editor is not the run's — load the run first", 10000)
+            return False
+        state, notes = carry_over(state, project)
+        for note in notes:
+            self.window.statusBar().showMessage(f"Fork: {note}", 8000)
+        parent_name = self.window.runs.run_name(run_id)
+        self._launch(project, f"{parent_name} → fork@{epoch}", resume_arguments(state),
+                     parent={"run": archive.stored_id(run_id), "epoch": epoch})
+        return True
+
     def _next_in_queue(self) -> None:
         if self._queue:
-            name, project = self._queue.pop(0)
-            self._launch(project, name, None)
+            name, project, *sweep = self._queue.pop(0)
+            self._launch(project, name, None, sweep=sweep[0] if sweep else None)
 
-    def _launch(self, project: Project, name: str | None, resume: dict | None, advance: str | None = None) -> None:
+    def _launch(self, project: Project, name: str | None, resume: dict | None, advance: str | None = None, *,
+                parent: dict | None = None, sweep: dict | None = None) -> None:
         w = self.window
         self.run_id += 1
         run_id = self.run_id
@@ -135,7 +173,11 @@ class TrainingSession(QObject):
         color = w.plots.begin_run(run_id, name, summary)
         w.runs.add_run(run_id, name, summary, color, task=project.data.dataset)
         views = w.views
-        run = TrainingRun(project, resume, parent=self, health_interval=HEALTH_INTERVAL)
+        archive = getattr(w, "archive", None)
+        keep = archive is not None and archive.enabled
+        run = TrainingRun(project, resume, parent=self, health_interval=HEALTH_INTERVAL, snapshots=keep)
+        if keep:
+            archive.record(run_id, run, project, name, parent=parent, sweep=sweep, resume=resume)
         views.health.clear()
         run.health_reported.connect(views.health.add_health)
         # the worker computes what the views on screen show from its live model; they only paint
@@ -241,6 +283,8 @@ class TrainingSession(QObject):
         try:
             if self._adopt_weights(run):   # the run list keeps each run's own final weights
                 w.runs.keep_weights(run_id, copy.deepcopy(run.project), self.weights)
+            if getattr(w, "archive", None) is not None:
+                w.archive.finish(run_id, run, end)   # its final checkpoint and status, into the store
         finally:  # whatever happened, the app leaves the training state
             w.document.set_locked(False)
             w.panel.set_state("idle")

@@ -535,10 +535,12 @@ class TrainingRun(_Job):
     views_computed = Signal(object)    # list[core.view_jobs.ViewResult]: the live views' pictures
     held = Signal()                    # the loop reached the pause and waits
     changed = Signal(object)           # list[ChangeEvent]: live changes that took effect, in order
+    snapshot_taken = Signal(int, object)   # epoch, state_dict (CPU tensors): the weights after it (snapshots=True)
 
     def __init__(self, project: Project, resume: dict | None = None, parent: QObject | None = None,
-                 health_interval: float | None = None):
+                 health_interval: float | None = None, snapshots: bool = False):
         super().__init__(parent)
+        self._snapshots = snapshots   # the initial weights and those after every epoch, for the run store
         # the run trains a copy: the user may keep editing the project while it trains
         self.project = copy.deepcopy(project)
         self._resume = dict(resume or {})   # Trainer keywords: model_state, optimizer_state, ..., history
@@ -568,6 +570,7 @@ class TrainingRun(_Job):
             "resume": self._resume,
             "health_interval": self._health_interval,
             "want_weights": self._want_weights,
+            "snapshots": self._snapshots,
             "requests": self._requests,
             "report_interval": 1 / 30,
             "threads": training_threads(self.project),
@@ -654,6 +657,8 @@ class TrainingRun(_Job):
             self.weights_reported.emit(dict(self.last_weights))
         elif kind == "views":
             self.views_computed.emit(owned(payload[0]))
+        elif kind == "snapshot":
+            self.snapshot_taken.emit(payload[0], owned(payload[1]))
         elif kind == "held":
             if self._paused:
                 self.holding = True

@@ -132,6 +132,7 @@ def test_a_run_keeps_its_weights_to_load_export_and_continue_after_another_proje
 
 def test_quitting_with_weights_never_saved_asks_and_cancel_keeps_the_window(qtbot, window, answers, tmp_path):
     queue, asked = answers
+    window.archive.enabled = False   # runs not kept in the run store (which keeps them: tests/ui/test_run_store_window.py)
     start_and_wait(qtbot, window)
     window.show()
     queue.append(QMessageBox.Cancel)
