@@ -3,10 +3,9 @@ and sweeps; the window records from its worker's messages with the same RunWrite
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from .errors import PlaygroundError
 from .run_store import RunWriter
+from .training import epoch_record
 
 
 class StoreRecorder:
@@ -41,7 +40,7 @@ class StoreRecorder:
             self._steps_per_epoch = event.steps
         elif event.kind == "epoch":
             weights = _weights(self.trainer) if self.snapshots and self.trainer is not None else None
-            record = {k: v for k, v in asdict(event).items() if k != "kind"}
+            record = epoch_record(event)
             try:
                 self.writer.epoch(record, weights, self._steps, self._steps_per_epoch)
             except (PlaygroundError, OSError) as e:

@@ -155,7 +155,7 @@ class RunRecord:
 # --- parsing run.json -----------------------------------------------------------------------------
 
 _EPOCH_KEYS = ("epoch", "epochs", "train_loss", "val_loss", "val_accuracy", "samples_per_second", "seconds",
-               "lr", "train_accuracy")
+               "lr", "train_accuracy", "penalty")
 
 
 def parse_run(raw: Any, run_id: str = "run", folder: Path | None = None) -> RunRecord:

@@ -116,6 +116,12 @@ def penalised_weights(model: nn.Module) -> list[nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
 
 
+def epoch_record(event: EpochEvent) -> dict:
+    """An epoch's event as the history (and the run store) keeps it: its fields but the kind; the
+    penalty only in runs that have one, so the others' records stay as they were."""
+    return {k: v for k, v in asdict(event).items() if k != "kind" and not (k == "penalty" and v is None)}
+
+
 def weight_penalty(weights: list[torch.Tensor], l1: float, l2: float) -> torch.Tensor | None:
     """l1·Σ|w| + l2·Σw² over `weights` (float32, with gradients); None when both rates are 0."""
     total = None
@@ -695,9 +701,7 @@ class Trainer:
                 epoch, last_epoch, train_loss, val_loss, val_acc,
                 n_train / max(seconds, 1e-9), seconds, self._lr(), train_acc, epoch_pen,
             )
-            # the penalty is written only by runs that have one: the others' records stay as they were
-            self.history["epochs"].append({k: v for k, v in asdict(record).items()
-                                           if k != "kind" and not (k == "penalty" and v is None)})
+            self.history["epochs"].append(epoch_record(record))
             self.callback(record)
             if self._hold_at_epoch_end:
                 with self._control:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import threading
-from dataclasses import asdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from ..core.checkpoint import Checkpoint
 from ..core.errors import PlaygroundError
 from ..core.run_store import RunRecord, RunStore, default_store
-from ..core.training import EndEvent, EpochEvent, StepEvent
+from ..core.training import EndEvent, EpochEvent, StepEvent, epoch_record
 
 
 class RunArchive(QObject):
@@ -123,7 +122,7 @@ class RunArchive(QObject):
         self._steps_per_epoch[run_id] = steps[-1].steps
 
     def _on_epoch(self, run_id: int, event: EpochEvent) -> None:
-        self._pending[run_id][event.epoch] = {k: v for k, v in asdict(event).items() if k != "kind"}
+        self._pending[run_id][event.epoch] = epoch_record(event)
 
     def _on_snapshot(self, run_id: int, epoch: int, state: dict) -> None:
         writer = self._writers.get(run_id)

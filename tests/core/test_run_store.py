@@ -66,6 +66,16 @@ def record_run(store, project, resume=None, **kwargs):
     return writer.id, trainer, end, seen
 
 
+def test_a_penalised_run_keeps_its_penalty_and_an_unpenalised_one_has_none(tmp_path):
+    """The epoch records in the store are the Trainer's own: the l1/l2 penalty where a run has one."""
+    store = RunStore(tmp_path / "p.runs")
+    record_run(store, tiny(l2=0.01))
+    record_run(store, tiny())
+    penalised, plain = RunStore(tmp_path / "p.runs").runs()[0]
+    assert all(e["penalty"] > 0 for e in penalised.epochs)
+    assert all("penalty" not in e for e in plain.epochs)
+
+
 def test_a_run_is_kept_with_its_history_and_the_weights_of_every_epoch(tmp_path):
     store = RunStore(tmp_path / "p.runs")
     run_id, trainer, end, seen = record_run(store, tiny())
