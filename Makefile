@@ -12,10 +12,17 @@ STAMP := $(VENV)/.installed
 run: $(STAMP)
 	$(BIN)/playground $(ARGS)
 
-test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+# The suite in one pytest worker process per core (pytest-xdist; at most 4, each holds torch, Qt
+# and its own training process): the window tests spend most of their time waiting on their
+# training process, so two workers keep both cores of a 2-core machine busy. `make test XDIST=`
+# runs it in one process.
+XDIST ?= -n auto --maxprocesses=4 --dist worksteal
 
-# The same suite in a shuffled order: proves that no test depends on what another left behind
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+
+# The same suite in a shuffled order, in one process (the shuffled order is the order they run in):
+# proves that no test depends on what another left behind
 test-random: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest --random-order $(PYTEST_ARGS)
 
