@@ -213,19 +213,24 @@ def test_a_bad_setting_arrives_as_failed(qtbot, xor, make_run):
 
 
 def test_an_exception_in_the_loop_arrives_as_failed(qtbot, xor, make_run, faulty_worker):
-    faulty_worker(worker_faults.exploding_loss)
+    faulty_worker(worker_faults.loss_explodes_then_out_of_memory)
     run = make_run(xor(epochs=5))
     with qtbot.waitSignal(run.finished, timeout=TIMEOUT_MS) as blocker:
         run.start()
     end = blocker.args[0]
     assert end.status == FAILED
     assert "RuntimeError" in end.reason and "exploded on purpose" in end.reason
-    # the worker survived its run's exception and trains the next run
+    # the worker survived its run's exception: the next runs are in the same process
+    pid = run.pid
     run = make_run(xor(epochs=1))
-    faulty_worker(worker_faults.trainer_runs_out_of_memory)
     with qtbot.waitSignal(run.finished, timeout=TIMEOUT_MS) as blocker:
         run.start()
     assert blocker.args[0].status == FAILED and "MemoryError: no room" in blocker.args[0].reason
+    assert run.pid == pid
+    run = make_run(xor(epochs=1))
+    with qtbot.waitSignal(run.finished, timeout=TIMEOUT_MS) as blocker:
+        run.start()
+    assert blocker.args[0].status == FINISHED and run.pid == pid
 
 
 def test_warnings_are_signalled(qtbot, xor, make_run):
