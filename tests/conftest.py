@@ -52,6 +52,21 @@ def restore_global_state():
         cache.shared_cache.clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread_in_the_test_process():
+    """The tests' own process computes with one torch thread (the training processes and the child
+    commands choose their own). Under `make test` each pytest worker has a core, and a second
+    intra-op thread only spin-waits for the core another worker holds: LeNet's two real-digit
+    epochs in test_cli took 18 s with two threads and 6.8 s with one, on the shared 2-core machine.
+    No test may depend on the core count, so none depends on this."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Tiny networks on a shared 2-core machine: intra-op threads only add spin-waits."""

@@ -26,14 +26,17 @@ def run(*args, cwd):
     )
 
 
-def test_train_prints_progress_and_writes_its_files(tmp_path, examples):
-    result = run("train", examples / "xor.json", "--epochs", "4", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    assert [line.split()[1] for line in result.stderr.splitlines() if line.startswith("epoch")] == [
+def test_train_prints_progress_and_writes_its_files(tmp_path, examples, capsys, monkeypatch):
+    # in-process: the command as a child process (its exit status and streams through a pipe) is
+    # test_python_dash_m_shows_help here and tests/robustness/test_pipes.py's train into `head`
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", str(examples / "xor.json"), "--epochs", "4"]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    assert [line.split()[1] for line in err.splitlines() if line.startswith("epoch")] == [
         "1/4", "2/4", "3/4", "4/4"
     ]
-    assert "finished: trained 4 epochs" in result.stdout
+    assert "finished: trained 4 epochs" in out
 
     metrics = json.loads((tmp_path / "xor.metrics.json").read_text())
     assert metrics["status"] == "finished" and metrics["test_accuracy"] is None

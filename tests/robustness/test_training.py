@@ -82,7 +82,9 @@ def test_a_device_that_is_not_there(window, cli, work, examples):
     assert code == 0, err  # the way out the message suggests works
 
 
-CYCLES = 30
+# A leak shows in the first cycles: a thread left shows at the second, a run held on to at the end
+# (one run kept, tried on purpose, fails it). Ten keep the test at a third of the 30 it had.
+CYCLES = 10
 
 
 @pytest.mark.slow

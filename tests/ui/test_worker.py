@@ -213,19 +213,24 @@ def test_a_bad_setting_arrives_as_failed(qtbot, xor, make_run):
 
 
 def test_an_exception_in_the_loop_arrives_as_failed(qtbot, xor, make_run, faulty_worker):
-    faulty_worker(worker_faults.exploding_loss)
+    faulty_worker(worker_faults.loss_explodes_then_out_of_memory)
     run = make_run(xor(epochs=5))
     with qtbot.waitSignal(run.finished, timeout=TIMEOUT_MS) as blocker:
         run.start()
     end = blocker.args[0]
     assert end.status == FAILED
     assert "RuntimeError" in end.reason and "exploded on purpose" in end.reason
-    # the worker survived its run's exception and trains the next run
+    # the worker survived its run's exception: the next runs are in the same process
+    pid = run.pid
     run = make_run(xor(epochs=1))
-    faulty_worker(worker_faults.trainer_runs_out_of_memory)
     with qtbot.waitSignal(run.finished, timeout=TIMEOUT_MS) as blocker:
         run.start()
     assert blocker.args[0].status == FAILED and "MemoryError: no room" in blocker.args[0].reason
+    assert run.pid == pid
+    run = make_run(xor(epochs=1))
+    with qtbot.waitSignal(run.finished, timeout=TIMEOUT_MS) as blocker:
+        run.start()
+    assert blocker.args[0].status == FINISHED and run.pid == pid
 
 
 def test_warnings_are_signalled(qtbot, xor, make_run):
@@ -279,17 +284,19 @@ def test_signals_are_throttled_and_every_step_arrives(qtbot, xor, make_run):
     assert len(rec.all_steps()) == len(run.history["steps"]) == 1500
     for times in (rec.step_times, rec.progress_times):
         assert times
-        assert max_per_second(times) <= 1000 / DELIVERY_INTERVAL_MS + 2   # a delivery per interval, not per step
+        assert len(times) <= most_deliveries(times)   # a delivery per interval, not per step
 
 
-def max_per_second(times: list[float]) -> int:
-    """The most signals in any one-second window."""
-    most, first = 0, 0
-    for last, t in enumerate(times):
-        while t - times[first] >= 1.0:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
+def most_deliveries(times: list[float]) -> float:
+    """The most signals a timer of DELIVERY_INTERVAL_MS allows between the first and the last.
+
+    Counted over the whole run, not in its busiest second: a firing the busy GUI thread runs late
+    is followed by at most one early one (Qt schedules the next from when it was due), and a coarse
+    timer may fire up to 5% early (0.9: margin), so late firings only ever make fewer. Plus the
+    first one, and 3 for the messages that split a delivery's events in two (began, prepared) and
+    the delivery of the end. Signalled per step instead (the fault guarded), 1500 steps arrive in
+    well under 1500 intervals (99 s)."""
+    return (times[-1] - times[0]) * 1000 / (0.9 * DELIVERY_INTERVAL_MS) + 1 + 3
 
 
 def test_resume_continues_from_what_a_run_left(qtbot, xor, make_run):

@@ -9,19 +9,28 @@ class _Exploding(nn.Module):
         raise RuntimeError("the loss exploded on purpose")
 
 
-def exploding_loss() -> None:
+def loss_explodes_then_out_of_memory() -> None:
+    """The process's first run fails as its loss is computed, its second with a MemoryError in the
+    Trainer; the runs after it train as usual. One process for all: it must outlive each failure."""
     from playground.core import training
 
-    training.build_loss = lambda *args, **kwargs: _Exploding()
+    real_build_loss, real_prepare, real_run = training.build_loss, training.Trainer.prepare, training.Trainer.run
+    trainers: list = []   # each run's Trainer, in the order the runs came
 
+    def prepare(self):
+        if not any(t is self for t in trainers):
+            trainers.append(self)
+        return real_prepare(self)
 
-def trainer_runs_out_of_memory() -> None:
-    from playground.core import training
+    def build_loss(*args, **kwargs):
+        return _Exploding() if len(trainers) == 1 else real_build_loss(*args, **kwargs)
 
-    def broken(self):
-        raise MemoryError("no room")
+    def run(self):
+        if len(trainers) == 2 and trainers[-1] is self:
+            raise MemoryError("no room")
+        return real_run(self)
 
-    training.Trainer.run = broken
+    training.Trainer.prepare, training.Trainer.run, training.build_loss = prepare, run, build_loss
 
 
 def stop_after_epoch_3() -> None:
