@@ -1,5 +1,7 @@
 """Time to accuracy on real Fashion-MNIST through the headless command (`python -m playground train`):
-an MLP to >= 88% and a two-convolution CNN to >= 91% test accuracy, wall time of the whole command."""
+an MLP to >= 88%, a two-convolution CNN to >= 91%, and the fast CNN recipe (the same CNN, 7 epochs,
+label smoothing; README, Performance) to >= 93.5% test accuracy within 90 s (issue 18's target);
+wall time of the whole command."""
 
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import EXAMPLES, REPO, emit, find_fashion_root, machine  # noqa: E402
 
-TARGETS = {  # name: (example project, test accuracy to reach)
-    "mlp": ("fashion_mnist_mlp_fast.json", 0.88),
-    "cnn": ("fashion_mnist_cnn.json", 0.91),
+TARGETS = {  # name: (example project, test accuracy to reach, seconds of the whole command it must fit in or None)
+    "mlp": ("fashion_mnist_mlp_fast.json", 0.88, None),
+    "cnn": ("fashion_mnist_cnn.json", 0.91, None),
+    "fast": ("fashion_mnist_fast_cnn.json", 0.935, 90.0),
 }
 
 
@@ -43,7 +46,7 @@ def train(project: Path, root: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root")
-    parser.add_argument("--networks", default="mlp,cnn")
+    parser.add_argument("--networks", default=",".join(TARGETS))
     parser.add_argument("--json")
     args = parser.parse_args()
     root = find_fashion_root(args.data_root)
@@ -53,9 +56,13 @@ def main() -> None:
         print(result["skipped"], file=sys.stderr)
     else:
         for name in args.networks.split(","):
-            example, target = TARGETS[name]
+            example, target, limit = TARGETS[name]
             run = train(EXAMPLES / example, root)
-            run.update(project=example, target=target, reached=run["test_accuracy"] >= target)
+            accurate = run["test_accuracy"] >= target
+            in_time = limit is None or run["seconds"] <= limit
+            # met only when both hold: the accuracy, and (where the target has one) within the time
+            run.update(project=example, target=target, limit_seconds=limit, accurate=accurate, in_time=in_time,
+                       reached=accurate and in_time)
             result["networks"][name] = run
             print(name, run, file=sys.stderr, flush=True)
     emit(result)
