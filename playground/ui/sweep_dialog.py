@@ -144,7 +144,7 @@ class SweepDialog(QDialog):
 
     def start(self) -> bool:
         w = self.window
-        reason = "a run is training" if w.session.run is not None else w.start_blocker()
+        reason = "a run is training" if w.session.busy else w.start_blocker()
         if reason:
             self.status.setText(f"Cannot start the sweep: {reason}")
             return False
