@@ -96,6 +96,7 @@ class Race(QObject):
     def start(self) -> None:
         w = self.window
         w.document.set_locked(True)
+        w.document.settings_changed.connect(self._on_settings_changed)
         w.panel.reset_progress()
         w.panel.set_state("running")
         self._launch("A", None)
@@ -192,12 +193,18 @@ class Race(QObject):
     def _wind_up(self) -> None:
         w = self.window
         w.document.set_locked(False)
+        w.document.settings_changed.disconnect(self._on_settings_changed)
         w.panel.set_state("idle")
         for run in self.runs.values():
             run.deleteLater()
         words = ", ".join(f"{self.names[x]} {self.ended[x].status}" for x in self.runs)
         w.statusBar().showMessage(f"A/B race over: {words}", 10000)
         self.finished.emit()
+
+    def _on_settings_changed(self) -> None:
+        """A live setting edited: a race's runs keep the settings they started with (A and B alike)."""
+        self.window.statusBar().showMessage("The A/B race's runs keep the settings they started with: "
+                                            "the edit applies to the next run", 8000)
 
     # --- controls --------------------------------------------------------------------------------
 

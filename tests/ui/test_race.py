@@ -106,3 +106,14 @@ def test_stop_stops_both_runs(qtbot, win, tmp_path):
     win.archive.wait()
     records = RunStore(tmp_path / "tiny.runs").runs()[0]
     assert sorted(r.status for r in records) == ["stopped", "stopped"]
+
+
+def test_pause_holds_the_race_and_resume_goes_on_in_turn(qtbot, win):
+    race = start_race(win, batch_size="32")
+    qtbot.waitUntil(lambda: "B" in race.runs, timeout=RUN_TIMEOUT)
+    win.session.set_paused(True)
+    qtbot.waitUntil(lambda: race.runs["B"].holding, timeout=RUN_TIMEOUT)   # B held: at its epoch's end or inside it
+    assert win.panel._state == "paused" and race.runs["A"].holding and ("A", 2) not in race.order
+    with qtbot.waitSignal(race.finished, timeout=3 * RUN_TIMEOUT):
+        win.session.set_paused(False)
+    assert race.order == [("A", 1), ("B", 1), ("A", 2), ("B", 2), ("A", 3), ("B", 3)]
