@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a table of each run's best validation metric and time (the best starred). The same seed gives "
         "every run the same initial weights. Ctrl-C stops the sweep; the finished runs stay.",
         epilog="""--param NAME=VALUES, repeated:
-  NAME    lr, batch_size, optimizer, seed, epochs,
+  NAME    lr, batch_size, optimizer, seed, epochs, l1, l2,
           optimizer.PARAM (optimizer.momentum, optimizer.weight_decay, ...),
           layers.N.PARAM: a parameter of layer N, numbered from 0 as `playground inspect`
           shows, e.g. layers.0.out_features for the width of the first Linear layer

@@ -3,7 +3,8 @@ their results table. The window runs the same plan through its worker; the comma
 
 A parameter is `NAME=VALUES`:
 
-    NAME    lr · batch_size · optimizer · seed · epochs · optimizer.PARAM (momentum, weight_decay, ...)
+    NAME    lr · batch_size · optimizer · seed · epochs · l1 · l2 (the penalty rates)
+            · optimizer.PARAM (momentum, weight_decay, ...)
             · layers.N.PARAM: a parameter of layer N (0-based, as `playground inspect` numbers them),
               e.g. layers.0.out_features for the width of the first Linear layer
     VALUES  a list: 16,32,64 · SGD,Adam
@@ -25,12 +26,12 @@ import re
 from dataclasses import dataclass
 
 from .errors import ProjectError
-from .spec import MAX_BATCH, MAX_EPOCHS, MAX_SEED, Project
+from .spec import MAX_BATCH, MAX_EPOCHS, MAX_SEED, REGULARIZERS, Project, parse_penalty
 
 MAX_RUNS = 1000
 _LAYER = re.compile(r"layers\.(\d+)\.(\w+)")
 _OPTIMIZER_PARAM = re.compile(r"optimizer\.(\w+)")
-NAMES = ("lr", "batch_size", "optimizer", "seed", "epochs")
+NAMES = ("lr", "batch_size", "optimizer", "seed", "epochs", *REGULARIZERS)
 
 
 class SweepError(ProjectError):
@@ -115,7 +116,7 @@ def _PROBE_NETWORK():
 def _check_name(name: str) -> None:
     if name in NAMES or _LAYER.fullmatch(name) or _OPTIMIZER_PARAM.fullmatch(name):
         return
-    raise SweepError(f"cannot sweep {name!r}: use lr, batch_size, optimizer, seed, epochs, optimizer.PARAM "
+    raise SweepError(f"cannot sweep {name!r}: use lr, batch_size, optimizer, seed, epochs, l1, l2, optimizer.PARAM "
                      "or layers.N.PARAM (e.g. layers.0.out_features)")
 
 
@@ -176,6 +177,13 @@ def apply(project: Project, name: str, value, check_only: bool = False) -> Proje
             raise SweepError(f"{name} must be a whole number from {low} to {top:,}, not {value!r}")
         if not check_only:
             setattr(t, name, value)
+    elif name in REGULARIZERS:
+        try:
+            rate = parse_penalty(value, name)
+        except ProjectError as e:
+            raise SweepError(str(e)) from None
+        if not check_only:
+            setattr(t, name, rate)
     elif _OPTIMIZER_PARAM.fullmatch(name):
         if not check_only:
             t.optimizer.params[name.split(".", 1)[1]] = value

@@ -215,6 +215,9 @@ class MainWindow(QMainWindow):
         self.lr_finder_action = self._action("&Find learning rate…", self.open_lr_finder, None, training)
         self.sweep_action = self._action("S&weep…", self.open_sweep, None, training)
         self.sweep_action.setToolTip("Train one run per combination of settings and compare them")
+        self.race_action = self._action("&A/B race…", self.open_race, None, training)
+        self.race_action.setToolTip("Train the project and a copy with other settings in lock-step, epoch by "
+                                    "epoch, from the same initial weights")
         training.addSeparator()
         self.command_action = self._action("&Export training command…", self.export_training_command, None,
                                            training)
@@ -325,6 +328,19 @@ class MainWindow(QMainWindow):
         dialog = getattr(self, "sweep_dialog", None)
         if dialog is None:
             dialog = self.sweep_dialog = SweepDialog(self)
+        dialog.show()
+        dialog.raise_()
+        return dialog
+
+    def open_race(self):
+        """Training > A/B race: what B changes; both train in lock-step (ui/race.py)."""
+        from .race import RaceDialog
+
+        dialog = getattr(self, "race_dialog", None)
+        if dialog is None:
+            dialog = self.race_dialog = RaceDialog(self)
+        dialog.show_a()
+        dialog.status.clear()
         dialog.show()
         dialog.raise_()
         return dialog

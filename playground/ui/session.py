@@ -75,12 +75,25 @@ class TrainingSession(QObject):
         self.weights: TrainedWeights | None = None
         self._queue: list[tuple] = []   # (name, project) or (name, project, sweep): run one after another
         self._names: dict[int, str] = {}
+        self.race = None   # ui.race.Race while an A/B race trains: two runs, kept out of `run`'s paths
+
+    @property
+    def racing(self) -> bool:
+        return self.race is not None and self.race.active
+
+    @property
+    def busy(self) -> bool:
+        """A run or a race trains: nothing else starts."""
+        return self.run is not None or self.racing
 
     # --- starting --------------------------------------------------------------------------
 
     def start(self, advance: str | None = None) -> None:
         """Train the open project; `advance` ("step" | "epoch"): only that much, then pause."""
         if self.run is not None:
+            return
+        if self.racing:
+            self.window.statusBar().showMessage("An A/B race is training — Stop ends it", 6000)
             return
         reason = self.window.start_blocker()
         if reason:
@@ -109,7 +122,7 @@ class TrainingSession(QObject):
 
     def compare_optimizers(self) -> None:
         """Train the current network once per optimizer of the seed tutorial, one after another."""
-        if self.run is not None or self.window.start_blocker():
+        if self.busy or self.window.start_blocker():
             self.start()  # shows why it cannot
             return
         base = self.window.document.project
@@ -122,7 +135,7 @@ class TrainingSession(QObject):
 
     def run_queue(self, runs: list[tuple]) -> bool:
         """Train (name, project, sweep) one after another (a sweep); False when a run is training."""
-        if self.run is not None:
+        if self.busy:
             return False
         self._queue.extend(runs)
         self._next_in_queue()
@@ -136,7 +149,7 @@ class TrainingSession(QObject):
     def fork(self, run_id: int, epoch: int) -> bool:
         """A new run from the stored weights of `epoch` of run `run_id`, with the editor's settings."""
         archive = self.window.archive
-        if self.run is not None or self.window.start_blocker():
+        if self.busy or self.window.start_blocker():
             self.start()   # says why it cannot
             return False
         try:
@@ -156,6 +169,27 @@ class TrainingSession(QObject):
         self._launch(project, f"{parent_name} → fork@{epoch}", resume_arguments(state),
                      parent={"run": archive.stored_id(run_id), "epoch": epoch})
         return True
+
+    def start_race(self, b: Project, changes: dict) -> str | None:
+        """An A/B race of the open project (A) against `b` (A with `changes`); why not, in words, or None."""
+        from .race import Race, race_name
+
+        if self.busy:
+            return "a run is training"
+        reason = self.window.start_blocker()
+        if reason:
+            return reason
+        a = self.window.document.project
+        names = (race_name("A", a, changes), race_name("B", b, changes))
+        self.race = Race(self, a, b, names)
+        self.race.finished.connect(self._on_race_finished)
+        self.race.start()
+        return None
+
+    def _on_race_finished(self) -> None:
+        race, self.race = self.race, None
+        if race is not None:
+            race.deleteLater()
 
     def _next_in_queue(self) -> None:
         if self._queue:
@@ -238,6 +272,9 @@ class TrainingSession(QObject):
     # --- controls --------------------------------------------------------------------------
 
     def set_paused(self, paused: bool) -> None:
+        if self.racing:
+            self.race.set_paused(paused)
+            return
         if self.run is None:
             return
         name = self._names.get(self.run_id, f"Run {self.run_id}")
@@ -252,12 +289,16 @@ class TrainingSession(QObject):
 
     def stop(self) -> None:
         self._queue.clear()
+        if self.racing:
+            self.race.stop()
         if self.run is not None:
             self.run.stop()
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Closing the window: stop the run and wait for its thread."""
         self._queue.clear()
+        if self.racing:
+            self.race.shutdown(timeout_ms)
         if self.run is not None:
             self.run.shutdown(timeout_ms)
 

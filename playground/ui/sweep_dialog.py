@@ -47,7 +47,7 @@ class SweepDialog(QDialog):
         self.params.setObjectName("sweepParams")
         self.params.setHorizontalHeaderLabels(["Parameter", "Values"])
         self.params.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
-        self.params.setToolTip("lr, batch_size, optimizer, seed, epochs, optimizer.PARAM or layers.N.PARAM (layer N "
+        self.params.setToolTip("lr, batch_size, optimizer, seed, epochs, l1, l2, optimizer.PARAM or layers.N.PARAM (layer N "
                                "from 0, e.g. layers.0.out_features for the first Linear's width); values as a list "
                                "(16,32,64 · SGD,Adam) or a range LOW:HIGH:log:COUNT / LOW:HIGH:lin:COUNT")
         self.params.setMaximumHeight(120)   # a few parameters: the room goes to the results
@@ -144,7 +144,7 @@ class SweepDialog(QDialog):
 
     def start(self) -> bool:
         w = self.window
-        reason = "a run is training" if w.session.run is not None else w.start_blocker()
+        reason = "a run is training" if w.session.busy else w.start_blocker()
         if reason:
             self.status.setText(f"Cannot start the sweep: {reason}")
             return False

@@ -151,3 +151,10 @@ def test_sweep_help_documents_the_syntax(capsys):
     out = capsys.readouterr().out
     for words in ("LOW:HIGH:log:COUNT", "layers.N.PARAM", "--random", "optimizer.PARAM"):
         assert words in out
+
+
+def test_the_penalty_rates_sweep_and_out_of_range_ones_are_said():
+    (p,) = sweep.projects(Project(network=NetworkSpec([2], [])), sweep.plan([sweep.parse_param("l2=0.01")]))
+    assert p.training.l2 == 0.01 and p.training.l1 == 0.0
+    with pytest.raises(sweep.SweepError, match="l1 must be from 0"):
+        sweep.parse_param("l1=20")
