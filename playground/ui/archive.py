@@ -172,8 +172,11 @@ class RunArchive(QObject):
         self._executor.submit(lambda: None).result()
 
     def shutdown(self) -> None:
-        """Closing the window: every write done (the thread itself idles on and goes with the archive)."""
+        """Closing the window: every write done and the writing thread ended (a window closed mid-run
+        left it idling on). A later write, should one come, starts a thread of its own again."""
         self.wait()
+        self._executor.shutdown(wait=True)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="run-store")
 
     @Slot(str)
     def _on_self_failed(self, message: str) -> None:

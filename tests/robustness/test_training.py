@@ -146,6 +146,12 @@ def test_closing_the_window_mid_epoch_stops_the_run_and_keeps_the_project(qtbot,
     qtbot.addWidget(win)
     win.show()
     win.document.set_training("batch_size", 16)  # an unsaved edit
+    # the warm training process and its two pipe threads outlive any one window (the next Start uses
+    # them): started before counting, as in a running app, so what is counted is what the run adds
+    from playground.ui.worker import worker_pool
+
+    worker = worker_pool().warm_up()
+    qtbot.waitUntil(worker.ready.is_set, timeout=RUN_TIMEOUT)
     threads_before = threading.active_count()
     with qtbot.waitSignal(win.session.run_started, timeout=5000):
         win.session.start()
