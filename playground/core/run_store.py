@@ -518,6 +518,11 @@ def _save_record(record: RunRecord) -> None:
 _WRITERS: dict[Path, "RunWriter"] = {}   # run folders written by this process: edits go through them
 
 
+RECORD_INTERVAL_S = 1.0   # run.json is written at most once a second: a toy set's epochs take milliseconds,
+                          # and rewriting the whole history after each (json + fsync) held the GIL, so the
+                          # window froze (spiral: ~30 epochs a second, the GUI timer 400 ms late)
+
+
 class RunWriter:
     """Writes one run as it goes: `epoch` after each epoch, `finish` at the end. Holds the run's lock."""
 
@@ -535,8 +540,11 @@ class RunWriter:
         )
         self._json_size = 0
         self._size = store.size()   # the store's bytes, kept up to date by this writer's own writes
+        self._saved_at = -math.inf  # when run.json was last written (time.monotonic)
+        self._unlink_later: list[Path] = []   # snapshots thinned out since, still named by run.json on disk
         _WRITERS[folder.resolve()] = self
         self.save()
+        self._saved_at = -math.inf   # the first epoch is written at once, whatever its length
 
     @property
     def id(self) -> str:
@@ -547,10 +555,12 @@ class RunWriter:
         atomic_write_bytes(self.record.folder / "run.json", data)
         self._size += len(data) - self._json_size
         self._json_size = len(data)
+        self._saved_at = time.monotonic()
 
     def _projected(self) -> int:
-        """The store's size once run.json is written as the record stands now."""
-        return self._size - self._json_size + len(parse_json_dump(self.record.to_dict()))
+        """The store's size, run.json as last written (dumping the whole history to measure it at every
+        epoch cost as much as writing it); flush() thins again once the new size is known."""
+        return self._size
 
     def snapshot(self, epoch: int, weights: dict) -> None:
         """Keep the weights after `epoch` (0 or the start epoch: the initial ones), within the budget."""
@@ -566,17 +576,28 @@ class RunWriter:
         self._thin(newest=epoch)
 
     def epoch(self, record: dict, weights: dict | None = None, steps: list | None = None,
-              steps_per_epoch: int | None = None) -> None:
+              steps_per_epoch: int | None = None) -> bool:
         """After an epoch: its record (EpochEvent's fields), the steps reported since the last call,
-        and the weights (a snapshot when given); the snapshot is on disk before run.json names it."""
+        and the weights (a snapshot when given); the snapshot is on disk before run.json names it.
+        Epochs closer together than RECORD_INTERVAL_S share one write of run.json; True when written."""
         r = self.record
         r.epochs.append({k: v for k, v in record.items() if k != "kind"})
         self.add_steps(steps or [], steps_per_epoch)
-        removed = []
         if weights is not None:
-            removed = self._snapshot_deferred(record["epoch"], weights)
+            self._unlink_later += self._snapshot_deferred(record["epoch"], weights)
+        if time.monotonic() - self._saved_at < RECORD_INTERVAL_S:
+            return False   # the next write names it: a crash loses at most the last second's epochs
+        self.flush()
+        return True
+
+    def flush(self, thin: bool = True) -> None:
+        """run.json as the record stands, then the snapshot files it no longer names go; `thin`: within
+        the budget now that run.json's size is known (not at the end: the final checkpoint is no snapshot)."""
         self.save()
+        removed, self._unlink_later = self._unlink_later, []
         self._unlink(removed)
+        if thin and self._size > self.store.budget and self.record.snapshots:
+            self._thin(newest=self.record.snapshots[-1])
 
     def add_steps(self, steps: list, steps_per_epoch: int | None = None) -> None:
         r = self.record
@@ -597,7 +618,7 @@ class RunWriter:
                 self._size += (r.folder / FINAL).stat().st_size
                 r.final = True
             r.status, r.reason, r.test_accuracy = status, reason, test_accuracy
-            self.save()
+            self.flush(thin=False)
         finally:
             self.close()
 

@@ -157,11 +157,12 @@ class RunArchive(QObject):
     def _submit(self, run_id: int, fn, *args) -> None:
         def job():
             try:
-                fn(*args)
+                written = fn(*args)
             except Exception as e:  # noqa: BLE001 — a write that failed is said; the run goes on
                 self.failed.emit(f"the run store could not write {self._stored[run_id][1]}: {e}")
             else:
-                self.recorded.emit(run_id)
+                if written is not False:   # False: an epoch kept for the next write of run.json
+                    self.recorded.emit(run_id)
 
         self._executor.submit(job)
 

@@ -7,12 +7,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+from types import SimpleNamespace
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from playground.core import run_store
 from playground.core.checkpoint import load_checkpoint
 from playground.core.errors import PlaygroundError
 from playground.core.run_recorder import StoreRecorder, train_recorded
@@ -25,6 +28,7 @@ from playground.core.run_store import (
     snapshot_name,
     store_for,
 )
+from playground.core.shapes import build_network
 from playground.core.spec import ComponentSpec, DataSpec, LayerSpec, NetworkSpec, Project, TrainingSpec
 from playground.core.training import Trainer
 
@@ -132,7 +136,8 @@ def test_a_fork_from_the_last_epoch_takes_the_optimizer_state_too(tmp_path):
             assert torch.equal(state.optimizer["state"][index][key], value)
 
 
-def test_the_budget_thins_the_snapshots_keeping_first_best_and_newest(tmp_path):
+def test_the_budget_thins_the_snapshots_keeping_first_best_and_newest(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_store, "RECORD_INTERVAL_S", 0.0)   # run.json after every epoch: checked after each
     store = RunStore(tmp_path / "p.runs")
     sizes = []
     run_id, _, _, _ = record_run(store, tiny(epochs=1))
@@ -200,29 +205,34 @@ def test_a_run_whose_writer_died_reads_as_interrupted_with_its_epochs(tmp_path):
 
 CRASHING_WRITER = textwrap.dedent("""
     import sys, torch
+    from playground.core import run_store
     from playground.core.run_store import RunStore
     from playground.core.shapes import build_network
     from playground.core.spec import Project
     project = Project.from_json(sys.argv[2])
+    run_store.RECORD_INTERVAL_S = float(sys.argv[3])
     shapes = {k: v.shape for k, v in build_network(project.network).state_dict().items()}
     store = RunStore(sys.argv[1])
     w = store.new_run(project)
     w.snapshot(0, {k: torch.zeros(s) for k, s in shapes.items()})
     for epoch in range(1, 100000):
-        w.epoch({"epoch": epoch, "train_loss": 1.0 / epoch}, {k: torch.full(s, float(epoch)) for k, s in shapes.items()},
-                [[epoch * 4, 1.0 / epoch]], 4)
-        print(epoch, flush=True)
+        if w.epoch({"epoch": epoch, "train_loss": 1.0 / epoch},
+                   {k: torch.full(s, float(epoch)) for k, s in shapes.items()}, [[epoch * 4, 1.0 / epoch]], 4):
+            print(epoch, flush=True)   # run.json names this epoch now
 """)
 
 
-def test_a_run_killed_mid_write_leaves_a_consistent_store(tmp_path):
+# 0: run.json after every epoch; 0.02: epochs of a millisecond share a write, as a toy set's do
+@pytest.mark.parametrize("interval", [0.0, 0.02])
+def test_a_run_killed_mid_write_leaves_a_consistent_store(tmp_path, interval):
     root = tmp_path / "p.runs"
     RunStore(root).set_budget(12_000)   # thinning runs too: the kill may land in a removal
-    with subprocess.Popen([sys.executable, "-c", CRASHING_WRITER, str(root), tiny().to_json()],
+    with subprocess.Popen([sys.executable, "-c", CRASHING_WRITER, str(root), tiny().to_json(), str(interval)],
                           stdout=subprocess.PIPE, text=True) as child:
         try:
             for line in child.stdout:
-                if int(line) >= 12:
+                written = int(line)
+                if written >= 12:
                     break
             child.send_signal(signal.SIGKILL)   # wherever it is in its writes
         finally:
@@ -232,13 +242,39 @@ def test_a_run_killed_mid_write_leaves_a_consistent_store(tmp_path):
     assert problems == []
     r = runs[0]
     assert r.status == "interrupted"
-    assert len(r.epochs) >= 12 and [e["epoch"] for e in r.epochs] == list(range(1, len(r.epochs) + 1))
+    assert len(r.epochs) >= written and [e["epoch"] for e in r.epochs] == list(range(1, len(r.epochs) + 1))
     assert 0 in r.snapshots and len(r.snapshots) < len(r.epochs)   # thinned as it went
     for epoch in r.snapshots:   # each named snapshot is whole and holds its epoch's weights
         assert all(torch.equal(v, torch.full_like(v, float(epoch))) for v in store.snapshot(r.id, epoch).values())
 
 
+def test_fast_epochs_share_a_write_and_the_end_writes_them_all(tmp_path, monkeypatch):
+    """A toy set's epochs take milliseconds: rewriting the whole history after each froze the window
+    (the writing thread held the GIL). run.json is written at most once an interval; every epoch's
+    snapshot still goes to disk, and finish() names them all."""
+    clock = [100.0]   # a clock of the test's: quarters of a second are exact in binary
+    monkeypatch.setattr(run_store, "time", SimpleNamespace(monotonic=lambda: clock[0], time=time.time))
+    monkeypatch.setattr(run_store, "RECORD_INTERVAL_S", 1.0)
+    store = RunStore(tmp_path / "p.runs")
+    project = tiny()
+    shapes = {k: v.shape for k, v in build_network(project.network).state_dict().items()}
+    writer = store.new_run(project)
+    written = []
+    for epoch in range(1, 8):
+        clock[0] += 0.25                                      # four epochs a second
+        weights = {k: torch.full(shape, float(epoch)) for k, shape in shapes.items()}
+        written.append(writer.epoch({"epoch": epoch, "train_loss": 1.0 / epoch}, weights))
+    assert written == [True, False, False, False, True, False, False]   # the first at once, then once a second
+    assert [e["epoch"] for e in store.run(writer.id).epochs] == [1, 2, 3, 4, 5]
+    assert sorted(int(p.stem.split("-")[1]) for p in writer.record.folder.glob("epoch-*.pt")) == list(range(1, 8))
+    writer.finish("finished", "")
+    r = store.run(writer.id)
+    assert [e["epoch"] for e in r.epochs] == list(range(1, 8)) and r.snapshots == list(range(1, 8))
+    assert all(torch.equal(v, torch.full_like(v, 7.0)) for v in store.snapshot(r.id, 7).values())
+
+
 def test_a_write_that_fails_midway_keeps_the_run_as_it_was(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_store, "RECORD_INTERVAL_S", 0.0)   # epoch 2 writes run.json at once
     store = RunStore(tmp_path / "p.runs")
     writer = store.new_run(tiny())
     writer.epoch({"epoch": 1, "train_loss": 0.7}, {"w": torch.ones(2)})
