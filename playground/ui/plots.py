@@ -56,6 +56,8 @@ HOVER_RADIUS_PX = 40     # the hover label shows a point only when the mouse is 
 AXIS_WIDTH_PX = 64       # the same left-axis width lines up the plots' x axes
 CSV_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_accuracy", "lr", "seconds", "samples_per_second",
                "train_accuracy")   # new columns go last: scripts reading the old ones by position keep working
+EPOCH_MARKERS = 120      # a dot per epoch up to this many: a toy set's thousands of epochs made the dots (a
+                         # scatter item rebuilt at every redraw) most of the plots' cost, and a line reads the same
 STEP_HEADROOM = 1.5      # the step axis grows to 1.5x the newest step when a run passes its end: its ticks,
                          # grid and cached axis pictures stay the same for most redraws instead of moving
                          # with every one (the axes were most of a redraw's ~10 ms)
@@ -160,6 +162,7 @@ class _Run:
     end: EndEvent | None = None
     drawn_epochs: int = -1   # epochs on the per-epoch curves: they change once an epoch, not every refresh
     lr_varies: bool = False  # a scheduler moved the lr: only then is the lr plot worth its room
+    epoch_dots: bool = True  # the per-epoch curves show a dot per epoch (EPOCH_MARKERS)
     penalties: _Columns = field(default_factory=lambda: _Columns(2))   # (step, penalty) of reports with one
     penalty_envelope: _Envelope = field(default_factory=lambda: _Envelope(2))
     markers: list = field(default_factory=list)   # (pg.InfiniteLine, its text): the live changes
@@ -582,6 +585,11 @@ class TrainingPlots(QWidget):
         if len(run.epochs) == run.drawn_epochs:
             return
         run.drawn_epochs = len(run.epochs)
+        dots = len(run.epochs) <= EPOCH_MARKERS
+        if dots != run.epoch_dots:
+            run.epoch_dots = dots
+            c.val.setSymbol("o" if dots else None)
+            c.accuracy.setSymbol("o" if dots else None)
         if run.epochs:
             x = np.array([xe[0] for xe in run.epochs])
             val = np.array([_nan(e.val_loss) for _, e in run.epochs])

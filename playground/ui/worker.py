@@ -66,6 +66,9 @@ def owned(value):
     return copy.deepcopy(value)
 
 
+SUPERSEDED = ("weights", "views")   # messages only the newest of which matters
+
+
 class _Mailbox:
     """Messages posted by a reader thread, collected by the GUI thread on its own schedule: a queued
     signal per message would flood the event queue when epochs take a millisecond."""
@@ -436,10 +439,16 @@ class _Job(QObject):
             return
         self._start_grace()
         events: list = []   # the batches of events in this delivery go out as one: a signal per delivery
-        for message in worker.mailbox.take():
+        messages = worker.mailbox.take()
+        # newer weights and pictures replace older ones in the same delivery: copying and painting each
+        # of a toy set's dozens a second took the GUI thread longer than a frame
+        newest = {m[0]: i for i, m in enumerate(messages) if m[0] in SUPERSEDED and m[1] == self.id}
+        for i, message in enumerate(messages):
             kind = message[0]
             if len(message) > 1 and kind not in ("gone", "broken") and message[1] != self.id:
                 continue   # an earlier job's late words
+            if kind in newest and newest[kind] != i:
+                continue
             if kind == "events":
                 events.extend(message[2])
                 continue

@@ -452,3 +452,18 @@ def test_the_step_axis_grows_in_jumps_and_keeps_a_range_the_person_chose(qtbot, 
     plots.add_steps(1, steps(2501, 2000))
     plots.refresh()
     assert vb.viewRange()[0][1] >= 4500          # Fit: the axis follows the run again
+
+
+def test_a_run_of_thousands_of_epochs_draws_its_epochs_as_a_line_without_dots(qtbot, plots):
+    from playground.ui.plots import EPOCH_MARKERS
+
+    plots.begin_run(1, "Run 1", "")
+    c = plots.run_curves(1)
+    for n in range(1, EPOCH_MARKERS + 1):
+        plots.add_epoch(1, epoch(n, 1.0 / n, epochs=10 * EPOCH_MARKERS))
+    plots.refresh()
+    assert c.val.opts["symbol"] == "o" and c.accuracy.opts["symbol"] == "o"
+    plots.add_epoch(1, epoch(EPOCH_MARKERS + 1, 0.001, epochs=10 * EPOCH_MARKERS))
+    plots.refresh()
+    assert c.val.opts["symbol"] is None and c.accuracy.opts["symbol"] is None
+    assert len(c.val.getData()[0]) == EPOCH_MARKERS + 1           # every epoch still on the line
