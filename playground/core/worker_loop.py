@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import gc
 import json
+import math
 import os
 import queue
 import sys
@@ -281,6 +282,9 @@ class _Run:
         self.want_weights = bool(settings.get("want_weights"))
         # the run store keeps the weights after every epoch (and the initial ones): a snapshot message each
         self.want_snapshots = bool(settings.get("snapshots"))
+        # epochs closer together than this share a snapshot (the newest; the last epoch always has one)
+        self.snapshot_gap = float(settings.get("snapshot_gap") or 0.0)
+        self._snapshot_at = -math.inf
         self.requests: list = list(settings.get("requests") or ())
         self._events: list = []
         self._sent_at = 0.0
@@ -395,9 +399,11 @@ class _Run:
             self._flush(now)
         if event.kind not in ("step", "epoch") or t.model is None:
             return
-        if event.kind == "epoch" and self.want_snapshots:
+        if event.kind == "epoch" and self.want_snapshots and (
+                now - self._snapshot_at >= self.snapshot_gap or event.epoch >= event.epochs):
             self._flush(now)   # the epoch's record goes before its weights
             self._send_snapshot(event.epoch)
+            self._snapshot_at = now
         if (self.want_weights and now - self._weights_at >= WEIGHTS_INTERVAL) or now - self._kept_at >= KEEP_INTERVAL:
             self._weights_at = self._kept_at = now
             # copied here, between steps: no tensor the optimizer is writing

@@ -128,12 +128,22 @@ class RunArchive(QObject):
         writer = self._writers.get(run_id)
         if writer is None:
             return
-        record = self._pending[run_id].pop(epoch, None)
+        pending = self._pending[run_id]
+        record = pending.pop(epoch, None)
         if record is None:   # the initial weights
             self._submit(run_id, writer.snapshot, epoch, state)
             return
+        # the epochs since the last snapshot (epochs closer together share one: worker.SNAPSHOT_GAP_S)
+        earlier = [pending.pop(e) for e in sorted(e for e in pending if e < epoch)]
         steps, self._steps[run_id] = self._steps[run_id], []
-        self._submit(run_id, writer.epoch, record, state, steps, self._steps_per_epoch.get(run_id))
+        spe = self._steps_per_epoch.get(run_id)
+
+        def write():
+            for older in earlier:
+                writer.epoch(older, None)
+            return writer.epoch(record, state, steps, spe)
+
+        self._submit(run_id, write)
 
     def finish(self, run_id: int, run, end: EndEvent) -> None:
         """The run ended: epochs whose weights never came, then its final checkpoint and status."""

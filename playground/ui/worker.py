@@ -66,7 +66,9 @@ def owned(value):
     return copy.deepcopy(value)
 
 
-SUPERSEDED = ("weights", "views")   # messages only the newest of which matters
+SUPERSEDED = ("weights", "views")
+SNAPSHOT_GAP_S = 0.25    # the run store's snapshots at most four a second: a toy set's epochs take milliseconds,
+                         # and a state_dict through the pipe, copied and written per epoch held the window   # messages only the newest of which matters
 
 
 class _Mailbox:
@@ -580,6 +582,7 @@ class TrainingRun(_Job):
             "health_interval": self._health_interval,
             "want_weights": self._want_weights,
             "snapshots": self._snapshots,
+            "snapshot_gap": SNAPSHOT_GAP_S,
             "requests": self._requests,
             "report_interval": 1 / 30,
             "threads": training_threads(self.project),

@@ -24,6 +24,15 @@ def tiny(epochs=3) -> Project:
 
 
 @pytest.fixture(autouse=True)
+def every_epoch_snapshotted(monkeypatch):
+    """These tests check each epoch's weights in the store: a tiny run's millisecond epochs would
+    share snapshots (worker.SNAPSHOT_GAP_S); a test below checks that sharing."""
+    from playground.ui import worker
+
+    monkeypatch.setattr(worker, "SNAPSHOT_GAP_S", 0.0)
+
+
+@pytest.fixture(autouse=True)
 def no_questions(monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
 

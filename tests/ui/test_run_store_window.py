@@ -23,6 +23,15 @@ def tiny(epochs=3) -> Project:
 
 
 @pytest.fixture(autouse=True)
+def every_epoch_snapshotted(monkeypatch):
+    """These tests check each epoch's weights in the store: a tiny run's millisecond epochs would
+    share snapshots (worker.SNAPSHOT_GAP_S); a test below checks that sharing."""
+    from playground.ui import worker
+
+    monkeypatch.setattr(worker, "SNAPSHOT_GAP_S", 0.0)
+
+
+@pytest.fixture(autouse=True)
 def no_questions(monkeypatch):
     """Closing a window with edits asks to save them: discard, as the tests change settings on purpose."""
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
@@ -178,3 +187,20 @@ def test_stopping_a_sweep_keeps_the_finished_runs(qtbot, tmp_path, project_path)
     assert 2 <= len(records) < 12 and records[0].status == "finished"
     assert "Sweep stopped" in dialog.status.text()
     win.close()
+
+
+def test_epochs_closer_than_the_snapshot_gap_share_a_snapshot_and_every_record_is_kept(qtbot, tmp_path, monkeypatch):
+    """A toy set's epochs take milliseconds: a state_dict through the pipe and onto disk after each held
+    the window. Closer than SNAPSHOT_GAP_S they share one (here: a gap no run reaches), the first and
+    last epochs always have theirs, and every epoch's record is in run.json."""
+    from playground.ui import worker
+
+    monkeypatch.setattr(worker, "SNAPSHOT_GAP_S", 1e9)
+    path = tmp_path / "tiny.json"
+    tiny(epochs=6).save(path)
+    win = open_window(qtbot, tmp_path, path)
+    train(qtbot, win)
+    record = RunStore(tmp_path / "tiny.runs").run("run-0001")
+    assert record.snapshots == [0, 1, 6]
+    assert [e["epoch"] for e in record.epochs] == [1, 2, 3, 4, 5, 6]
+    assert same(RunStore(tmp_path / "tiny.runs").snapshot("run-0001", 6), win.runs.kept_weights(1)[1].model)
