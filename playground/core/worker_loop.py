@@ -39,6 +39,20 @@ CONTROL = ("stop", "pause", "resume", "weights", "views", "change", "advance")
 USER_FILES = ("table", "image_folder")   # datasets read from files the user may edit between runs
 
 
+NICENESS = int(os.environ.get("PLAYGROUND_WORKER_NICENESS", "5"))
+
+
+def _yield_to_the_window() -> None:
+    """A little lower priority than the window: when both want a core, the window's short bursts
+    (a paint, an answer to the mouse) come first, and training gets every cycle the window leaves.
+    On 2 cores LeNet's two OpenMP threads otherwise kept the waking GUI thread waiting."""
+    if NICENESS and hasattr(os, "nice"):
+        try:
+            os.nice(NICENESS)
+        except OSError:
+            pass   # not allowed here: the same priority as the window, as before
+
+
 def serve(conn, threads: int | None = None, initializer=None, parent: int | None = None) -> None:
     """The process's main function (spawned). `threads`: torch's intra-op threads, set before any
     kernel runs (OMP_NUM_THREADS was set for it before the process started). `initializer`: a
@@ -51,6 +65,7 @@ def serve(conn, threads: int | None = None, initializer=None, parent: int | None
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(parent)
+    _yield_to_the_window()
     import torch
     import torch.multiprocessing  # noqa: F401 — registers the reductions: tensors go by shared memory
 
