@@ -550,6 +550,11 @@ class RunWriter:
     def id(self) -> str:
         return self.record.id
 
+    @property
+    def store_size(self) -> int:
+        """The store's bytes as this writer counts them (its own writes added to the size it found)."""
+        return self._size
+
     def save(self) -> None:
         data = parse_json_dump(self.record.to_dict())
         atomic_write_bytes(self.record.folder / "run.json", data)

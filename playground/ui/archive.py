@@ -272,7 +272,11 @@ class RunArchive(QObject):
 
         if self.store is None:
             return "Runs are not kept"
-        size = self.store.size() if self.store.root.is_dir() else 0
+        writing = [w for w in self._writers.values() if w.store is self.store]
+        if writing:   # a run trains: its writer keeps the count (walking thousands of snapshots each time held the window)
+            size = max(w.store_size for w in writing)
+        else:
+            size = self.store.size() if self.store.root.is_dir() else 0
         over = " — over budget: the newest snapshots are thinned" if size > self.store.budget else ""
         return f"Run store: {format_bytes(size)} of {format_bytes(self.store.budget)}{over}"
 

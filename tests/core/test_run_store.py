@@ -393,3 +393,19 @@ def test_a_recorder_that_cannot_write_stops_recording_not_training(tmp_path, mon
     assert end.status == "finished" and trainer.epoch == 3
     assert len(said) == 1 and "stopped recording" in said[0]
     assert store.run(writer.id).status == "interrupted"
+
+
+def test_a_writer_counts_the_store_s_size_as_it_writes(tmp_path, monkeypatch):
+    """The window shows the store's size during a run from the writer's count: walking the store's
+    files (thousands of snapshots) at every write held the window."""
+    monkeypatch.setattr(run_store, "RECORD_INTERVAL_S", 0.0)
+    store = RunStore(tmp_path / "p.runs")
+    record_run(store, tiny(epochs=1))                      # another run already there
+    project = tiny(epochs=4)
+    writer = store.new_run(project)
+    shapes = {k: v.shape for k, v in build_network(project.network).state_dict().items()}
+    for epoch in range(1, 5):
+        writer.epoch({"epoch": epoch, "train_loss": 1.0 / epoch},
+                     {k: torch.full(shape, float(epoch)) for k, shape in shapes.items()})
+        assert writer.store_size == store.size()
+    writer.close()
