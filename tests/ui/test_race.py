@@ -4,37 +4,13 @@ initial weights, both curves in the plots and both runs in the store; Stop stops
 from __future__ import annotations
 
 import pytest
-import torch
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
 
 from playground.core.run_store import RunStore
-from playground.core.spec import ComponentSpec, DataSpec, LayerSpec, NetworkSpec, Project, TrainingSpec
+from playground.core.spec import ComponentSpec, Project
 from playground.ui.main_window import MainWindow
 from playground.ui.race import race_name, race_project
-
-RUN_TIMEOUT = 90_000   # ms: a cold worker's start (torch's import) on a busy 2-core machine included
-
-
-def tiny(epochs=3) -> Project:
-    layers = [LayerSpec("Linear", {"out_features": 4}), LayerSpec("Tanh", {}), LayerSpec("Linear", {"out_features": 2})]
-    return Project(network=NetworkSpec([2], layers), data=DataSpec("xor", {"samples": 64}),
-                   training=TrainingSpec(optimizer=ComponentSpec("Adam", {"lr": 0.05}), batch_size=16,
-                                         epochs=epochs), name="Tiny")
-
-
-@pytest.fixture(autouse=True)
-def every_epoch_snapshotted(monkeypatch):
-    """These tests check each epoch's weights in the store: a tiny run's millisecond epochs would
-    share snapshots (worker.SNAPSHOT_GAP_S); a test below checks that sharing."""
-    from playground.ui import worker
-
-    monkeypatch.setattr(worker, "SNAPSHOT_GAP_S", 0.0)
-
-
-@pytest.fixture(autouse=True)
-def no_questions(monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+from tests.ui.store_support import RUN_TIMEOUT, every_epoch_snapshotted, no_questions, same, tiny  # noqa: F401 — fixtures
 
 
 @pytest.fixture
@@ -45,10 +21,6 @@ def win(qtbot, tmp_path):
     qtbot.addWidget(window)
     yield window
     window.close()
-
-
-def same(a, b):
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def start_race(win, **fields):
