@@ -268,7 +268,7 @@ class RunStore:
         if self.root.exists() and not self.root.is_dir():
             raise RunStoreError(f"{self.root} is a file, not a run store folder")
         if meta.exists():
-            raw = _read_json(meta, "store.json")
+            raw = _read_json(meta, "a run store's store.json")
             if not isinstance(raw, dict) or raw.get("format") != STORE_FORMAT:
                 raise RunStoreError(f"{meta} is not a Playground run store's store.json")
             budget = raw.get("budget_bytes")
@@ -336,7 +336,7 @@ class RunStore:
 
     def run(self, run_id: str) -> RunRecord:
         folder = self._folder(run_id)
-        raw = _read_json(folder / "run.json", f"{run_id}/run.json")
+        raw = _read_json(folder / "run.json", "a run's record (run.json)")
         record = parse_run(raw, run_id, folder)
         if record.status == "running" and not writing(folder):
             record.status = INTERRUPTED
