@@ -161,6 +161,31 @@ def available_devices() -> list[str]:
     return devices
 
 
+def mixed_precision_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast dtype that mixed precision trains in on this device, or None where it would not pay.
+
+    CUDA: float16 with a GradScaler. CPU: bfloat16 (float32's exponent, so no scaler), but only where
+    oneDNN has bfloat16 kernels (AVX-512 BF16 or AMX): there a convolution step takes about half the
+    time (a 32/64-channel CNN on 2 Zen 4 cores: 37 ms against 15 ms a batch of 128); elsewhere the
+    emulation is slower than float32."""
+    if device.type == "cuda":
+        return torch.float16
+    if device.type == "cpu" and cpu_has_bfloat16():
+        return torch.bfloat16
+    return None
+
+
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX-512 BF16 or AMX) that oneDNN's kernels use.
+
+    Not torch's `_is_mkldnn_bf16_supported`: that is true on any AVX-512 CPU, emulation included."""
+    try:
+        capabilities = torch.cpu.get_capabilities()
+    except (AttributeError, RuntimeError):   # an older torch, or a CPU cpuinfo cannot read
+        return False
+    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+
+
 def check_device(device: str) -> torch.device:
     """The torch.device for a name, or TrainingError saying which devices exist here."""
     available = available_devices()

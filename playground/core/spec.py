@@ -88,7 +88,7 @@ class TrainingSpec:
     epochs: int = 10
     device: str = "cpu"                          # "cpu", "cuda:0", "mps"
     seed: int = 0                                # same seed, same weights, same batches, same losses
-    mixed_precision: bool = False                # autocast + GradScaler; CUDA only
+    mixed_precision: bool = False                # CUDA: float16 autocast + GradScaler; CPU: bfloat16 autocast
     grad_clip: float | None = None               # max total gradient norm; None: no clipping
     early_stopping: int | None = None            # patience in epochs on validation loss; None: off
     shuffle: bool = True

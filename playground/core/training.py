@@ -28,6 +28,7 @@ from .optim import (
     build_optimizer,
     build_scheduler,
     check_device,
+    mixed_precision_dtype,
     schedule_ended,
 )
 from .shapes import build_network, format_bytes, format_shape, infer_shapes, physical_memory
@@ -193,8 +194,9 @@ def prepare_setup(project: Project, dataset: datasets.Dataset | None = None) -> 
     dataset = dataset or datasets.load(p.data, device)
     info = dataset.info
     plan, warnings = check_trainable(p, info, len(dataset.x_train))
-    if t.mixed_precision and device.type != "cuda":
-        warnings.append(f"mixed precision needs CUDA; training in float32 on {device}")
+    if t.mixed_precision and mixed_precision_dtype(device) is None:
+        warnings.append(f"mixed precision needs CUDA or a CPU with bfloat16 instructions; training in "
+                        f"float32 on {device}")
     y_train = encode_targets(dataset.y_train, plan, info.n_classes)
     return Setup(
         device=device,
@@ -536,12 +538,14 @@ class Trainer:
         s = self._setup
         t = self.project.training
         model, optimizer, net = self.model, self.optimizer, self._net
-        scaler = torch.amp.GradScaler("cuda") if t.mixed_precision and s.device.type == "cuda" else None
+        dtype = mixed_precision_dtype(s.device) if t.mixed_precision else None
+        # float16 needs its loss scaled so small gradients survive; bfloat16 has float32's range
+        scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
         if scaler is not None and self._scaler_state:
             scaler.load_state_dict(self._scaler_state)
         autocast = (
-            (lambda: torch.autocast("cuda", dtype=torch.float16))
-            if scaler is not None
+            (lambda: torch.autocast(s.device.type, dtype=dtype))
+            if dtype is not None
             else contextlib.nullcontext
         )
         step_scheduler = self.scheduler if self._scheduler_every() == STEP else None
@@ -612,7 +616,7 @@ class Trainer:
                 with autocast():
                     out = net(xb)
                     loss = s.loss_fn(out, yb)
-                # in float32 outside autocast: the weights themselves, not their float16 copies
+                # in float32 outside autocast: the weights themselves, not their half-precision copies
                 penalty = weight_penalty(weights, self._l1, self._l2) if self._penalised else None
                 objective = loss if penalty is None else loss + penalty
                 if s.plan.accuracy:

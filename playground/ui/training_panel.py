@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import torch
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from shiboken6 import Shiboken
 from PySide6.QtWidgets import (
@@ -30,7 +31,7 @@ from . import theme
 from ..core.data import DATASETS, REGRESSION, DatasetType, default_root
 from ..core.errors import PlaygroundError
 from ..core.losses import LOSSES
-from ..core.optim import OPTIMIZERS, SCHEDULERS, available_devices, check_device
+from ..core.optim import OPTIMIZERS, SCHEDULERS, available_devices, check_device, mixed_precision_dtype
 from ..core.params import Choice
 from ..core.progress import Progress, format_duration
 from ..core.spec import MAX_BATCH, MAX_EPOCHS, MAX_PENALTY, MAX_SEED
@@ -501,10 +502,13 @@ class TrainingPanel(QWidget):
         self.device.setCurrentIndex(self.device.findData(shown))
         self.device.setToolTip(self.device.itemData(0, Qt.ToolTipRole) if shown not in available
                                else "Where the network trains.")
-        cuda = shown.startswith("cuda")
-        self.mixed_precision.setEnabled(cuda)
-        self.mixed_precision.setToolTip("float16 autocast with a GradScaler: faster on recent GPUs." if cuda
-                                        else "Mixed precision needs a CUDA device.")
+        dtype = mixed_precision_dtype(torch.device(shown)) if shown in available else None
+        self.mixed_precision.setEnabled(dtype is not None)
+        self.mixed_precision.setToolTip(
+            "float16 autocast with a GradScaler: faster on recent GPUs." if dtype == torch.float16
+            else "bfloat16 autocast: this CPU's bfloat16 instructions train convolutions about twice as fast."
+            if dtype == torch.bfloat16
+            else "Mixed precision needs a CUDA device or a CPU with bfloat16 instructions.")
 
     def _add_root_button(self) -> None:
         form = self.data.form

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from playground.core import distributed, training
+from playground.core import distributed, optim, training
 from playground.core.data import Batches, load
 from playground.core.errors import TrainingError
 from playground.core.optim import FUSED, OPTIMIZERS, SCHEDULERS
@@ -419,6 +419,43 @@ def test_softmax_before_cross_entropy_warns():
     trainer.prepare()
     assert len(trainer.warnings) == 1 and "remove the Softmax" in trainer.warnings[0]
     assert Trainer(make()).warnings == []
+
+
+def test_mixed_precision_on_a_cpu_with_bfloat16_trains_in_bfloat16(monkeypatch, examples):
+    # bfloat16 autocast runs on every CPU (emulated where it has no instructions): the same path
+    # as a Zen 4 or a Sapphire Rapids takes, here only slower
+    monkeypatch.setattr(optim, "cpu_has_bfloat16", lambda: True)
+    project = Project.load(examples / "xor.json")
+    project.training.epochs, project.training.mixed_precision = 15, True
+    trainer = Trainer(project)
+    trainer.prepare()
+    seen = []
+    trainer.model[0].register_forward_hook(lambda module, args, out: seen.append((module.training, out.dtype)))
+    history = epochs_of(train_prepared(trainer))
+    assert trainer.warnings == []
+    assert {dtype for training_, dtype in seen if training_} == {torch.bfloat16}
+    assert {dtype for training_, dtype in seen if not training_} == {torch.float32}   # evaluated in float32
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())   # the weights stay float32
+    assert history[-1].train_loss < 0.5 * history[0].train_loss and history[-1].val_accuracy >= 0.9
+
+
+def test_mixed_precision_without_cuda_or_bfloat16_warns_and_trains_in_float32(monkeypatch):
+    monkeypatch.setattr(optim, "cpu_has_bfloat16", lambda: False)
+    trainer = Trainer(make(mixed_precision=True, epochs=1))
+    trainer.prepare()
+    assert trainer.warnings == [
+        "mixed precision needs CUDA or a CPU with bfloat16 instructions; training in float32 on cpu"]
+    seen = []
+    trainer.model[0].register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    train_prepared(trainer)
+    assert set(seen) == {torch.float32}
+
+
+def train_prepared(trainer: Trainer) -> list:
+    events: list = []
+    trainer.callback = events.append
+    assert trainer.run().status == FINISHED
+    return events
 
 
 def test_batch_larger_than_the_data_is_one_batch():

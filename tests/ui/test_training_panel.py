@@ -6,6 +6,7 @@ from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFileDialog, QLabel, QProgressBar, QPushButton, QSpinBox, QToolButton,
 )
 
+import playground.core.optim as optim
 import playground.ui.training_panel as training_panel
 from playground.core.data import DATASETS, default_root
 from playground.core.progress import Progress
@@ -16,9 +17,11 @@ from playground.ui.training_panel import TrainingPanel
 
 @pytest.fixture
 def make_panel(qtbot, examples, monkeypatch):
-    def make(example="xor", devices=("cpu",)):
-        # the same devices on every machine: a GPU runner must not change what the tests see
+    def make(example="xor", devices=("cpu",), cpu_bfloat16=False):
+        # the same devices on every machine: a GPU runner must not change what the tests see,
+        # nor a CPU with bfloat16 instructions
         monkeypatch.setattr(training_panel, "available_devices", lambda: list(devices))
+        monkeypatch.setattr(optim, "cpu_has_bfloat16", lambda: cpu_bfloat16)
         document = ProjectDocument(Project.load(examples / f"{example}.json"))
         panel = TrainingPanel(document)
         qtbot.addWidget(panel)
@@ -140,6 +143,14 @@ def test_mixed_precision_is_offered_on_cuda(make_panel):
     choose(child(panel, QComboBox, "deviceCombo"), "cuda:0")
     assert document.project.training.device == "cuda:0"
     assert check.isEnabled()
+    check.setChecked(True)
+    assert document.project.training.mixed_precision is True
+
+
+def test_mixed_precision_is_offered_on_a_cpu_with_bfloat16(make_panel):
+    panel, document = make_panel(cpu_bfloat16=True)
+    check = child(panel, QCheckBox, "mixedPrecisionCheck")
+    assert check.isEnabled() and "bfloat16" in check.toolTip()
     check.setChecked(True)
     assert document.project.training.mixed_precision is True
 
