@@ -25,6 +25,7 @@ import gc
 import json
 import math
 import os
+import pickle
 import queue
 import sys
 import threading
@@ -464,7 +465,9 @@ class _Run:
         with self._predictor.evaluating():
             for request in self.requests:
                 results.append(compute(request, self._predictor, dataset))
-        self.worker.send("views", self.id, results)
+        # pickled here, by value: torch would pass each of the pictures' dozens of small tensors as its
+        # own shared-memory file, which the window then had to open, map and copy in its GUI thread
+        self.worker.send("views", self.id, pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL))
         took = time.perf_counter() - now
         self._views_at = time.perf_counter() + max(VIEWS_INTERVAL, took * (1 - VIEWS_SHARE) / VIEWS_SHARE)
 

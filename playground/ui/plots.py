@@ -61,6 +61,11 @@ EPOCH_MARKERS = 120      # a dot per epoch up to this many: a toy set's thousand
 STEP_HEADROOM = 1.5      # the step axis grows to 1.5x the newest step when a run passes its end: its ticks,
                          # grid and cached axis pictures stay the same for most redraws instead of moving
                          # with every one (the axes were most of a redraw's ~10 ms)
+VALUE_HEADROOM = 0.15   # a value axis is set this share of the curves' span beyond them (at least twice its
+VALUE_SHRINK = 0.4      # room when they left it) and kept until a curve leaves it or the curves fill less
+                        # than this share of it: pyqtgraph's own
+                        # auto-range moved it at every redraw of a live run, and each move re-ticked and
+                        # repainted the axis and its grid (3-8 ms an axis, three axes, 8 times a second)
 EXPORT_SCALE = 2.0       # a PNG is at least twice the on-screen size: sharp on a slide or a HiDPI screen
 
 
@@ -89,6 +94,7 @@ class _Columns:
 
 
 STEP, LOSS, SMOOTH, LR = range(4)  # step columns
+EPOCH_COLUMNS = EPOCH_X, VAL_LOSS, VAL_ACCURACY, TRAIN_ACCURACY = range(4)  # epoch columns (accuracies in %)
 
 
 class _Envelope:
@@ -168,9 +174,21 @@ class _Run:
     markers: list = field(default_factory=list)   # (pg.InfiniteLine, its text): the live changes
     resized: bool = False    # the batch size changed while it trained: epochs differ in steps
 
+    # the per-epoch curves' points, kept as the epochs come (a toy set brings dozens a second: lists of
+    # thousands of events turned into arrays at every redraw were most of a redraw)
+    epoch_points: _Columns = field(default_factory=lambda: _Columns(len(EPOCH_COLUMNS)))
+    best: tuple[float, EpochEvent] | None = None   # the lowest finite validation loss so far, the first of equals
+
+    def add_epoch(self, x: float, event: EpochEvent) -> None:
+        self.epochs.append((x, event))
+        self.epoch_points.extend(*(np.array([v]) for v in (
+            x, _nan(event.val_loss), _nan(event.val_accuracy) * 100, _nan(event.train_accuracy) * 100)))
+        loss = event.val_loss
+        if loss is not None and math.isfinite(loss) and (self.best is None or loss < self.best[1].val_loss):
+            self.best = (x, event)
+
     def best_epoch(self) -> tuple[float, EpochEvent] | None:
-        scored = [(x, e) for x, e in self.epochs if e.val_loss is not None and math.isfinite(e.val_loss)]
-        return min(scored, key=lambda xe: xe[1].val_loss) if scored else None
+        return self.best
 
 
 class TrainingPlots(QWidget):
@@ -360,7 +378,7 @@ class TrainingPlots(QWidget):
             x = float(event.epoch * run.steps_per_epoch)
         else:
             x = float(run.steps[STEP][-1]) if len(run.steps) else float(event.epoch)
-        run.epochs.append((x, event))
+        run.add_epoch(x, event)
         if event.val_accuracy is not None or event.train_accuracy is not None:
             if self.accuracy_plot.isHidden():   # regression has no accuracy: the loss keeps the room
                 self.accuracy_plot.show()
@@ -393,8 +411,10 @@ class TrainingPlots(QWidget):
         """Fit every axis to the runs shown (pyqtgraph skips hidden items, but only when it re-ranges)."""
         self._follow_steps = True
         for plot in (self.loss_plot, self.accuracy_plot, self.lr_plot):
-            plot.getViewBox().enableAutoRange()
-            plot.getViewBox().updateAutoRange()
+            vb = plot.getViewBox()
+            vb.enableAutoRange()
+            vb.updateAutoRange()
+            vb.disableAutoRange()   # from here the axes follow the runs in jumps (_grow_step_axis, _follow_values)
 
     def legend_text(self) -> str:
         """The legend as plain words: the runs shown, in order."""
@@ -539,6 +559,7 @@ class TrainingPlots(QWidget):
                 self._draw(run)
         if dirty:
             self._grow_step_axis()
+            self._follow_values()
             self._update_best_line()
             # settle the auto-ranges now, not in the first paint: a range set while painting the
             # loss plot moved the x-linked plots after they had painted, and every plot painted twice
@@ -559,6 +580,42 @@ class TrainingPlots(QWidget):
         x0, x1 = vb.viewRange()[0]
         if last > x1:
             vb.setXRange(min(x0, 0.0), _round_up(last * STEP_HEADROOM), padding=0)
+
+    def _follow_values(self) -> None:
+        """Keep every value axis around the curves shown, moving it only in jumps (VALUE_HEADROOM,
+        VALUE_SHRINK) and never while the person's own zoom or pan holds; the log-scaled loss is left
+        to pyqtgraph's auto-range."""
+        if not self._follow_steps:
+            return
+        runs = [run for run in self._runs.values() if run.visible]
+        for plot, names in ((self.loss_plot, ("raw", "smooth", "val", "best", "penalty")),
+                            (self.accuracy_plot, ("accuracy", "train_accuracy")), (self.lr_plot, ("lr",))):
+            if plot.isHidden() or (plot is self.loss_plot and self.log_scale_check.isChecked()):
+                continue
+            bounds = [_finite_bounds(getattr(run.curves, name).yData) for run in runs for name in names]
+            bounds = [b for b in bounds if b is not None]
+            if not bounds:
+                continue
+            lo, hi = min(b[0] for b in bounds), max(b[1] for b in bounds)
+            if plot is self.lr_plot:
+                lo = min(lo, 0.0)   # its filled area reaches down to 0
+            vb = plot.getViewBox()
+            r0, r1 = vb.viewRange()[1]   # where pyqtgraph's auto-range put it, the first time
+            if vb.state["autoRange"][1] is not False:
+                vb.disableAutoRange(axis=pg.ViewBox.YAxis)
+            if r0 <= lo and hi <= r1 and hi - lo >= VALUE_SHRINK * (r1 - r0):
+                continue
+            pad = VALUE_HEADROOM * ((hi - lo) or abs(hi) or 1.0)
+            new0, new1 = lo - pad, hi + pad
+            if hi > r1:   # a curve climbing out: at least twice the room, so a steady climb moves it rarely
+                new1 = max(new1, r0 + 2 * (r1 - r0))
+            if lo < r0:
+                new0 = min(new0, r1 - 2 * (r1 - r0))
+            if lo >= 0:
+                new0 = max(new0, 0.0)   # a loss, an accuracy or a rate is never below 0: no room wasted there
+            if plot is self.accuracy_plot and hi <= 100:
+                new1 = min(new1, 101.0)   # room for the dots at 100 %, no more
+            vb.setYRange(new0, new1, padding=0)
 
     @Slot(object)
     def _on_range_changed_manually(self, _mouse_enabled) -> None:
@@ -591,14 +648,13 @@ class TrainingPlots(QWidget):
             c.val.setSymbol("o" if dots else None)
             c.accuracy.setSymbol("o" if dots else None)
         if run.epochs:
-            x = np.array([xe[0] for xe in run.epochs])
-            val = np.array([_nan(e.val_loss) for _, e in run.epochs])
-            acc = np.array([_nan(e.val_accuracy) for _, e in run.epochs]) * 100
-            train_acc = np.array([_nan(e.train_accuracy) for _, e in run.epochs]) * 100
-            has_val, has_acc, has_train = np.isfinite(val), np.isfinite(acc), np.isfinite(train_acc)
-            c.val.setData(x[has_val], val[has_val])
-            c.accuracy.setData(x[has_acc], acc[has_acc])
-            c.train_accuracy.setData(x[has_train], train_acc[has_train])
+            points = run.epoch_points
+            x = points[EPOCH_X]
+            for curve, column in ((c.val, VAL_LOSS), (c.accuracy, VAL_ACCURACY), (c.train_accuracy, TRAIN_ACCURACY)):
+                values = points[column]
+                shown = np.isfinite(values)
+                if shown.any():   # a curve a run never has (regression's accuracy) is not set at every redraw
+                    curve.setData(x[shown], values[shown], skipFiniteCheck=True)
         best = run.best_epoch()
         if best is not None:
             c.best.setData([best[0]], [best[1].val_loss])
@@ -780,6 +836,11 @@ class TrainingPlots(QWidget):
     def _on_log_scale_check_toggled(self, checked: bool) -> None:
         self._hide_hover()
         self.loss_plot.setLogMode(y=checked)
+        vb = self.loss_plot.getViewBox()
+        vb.enableAutoRange(y=True)   # the loss refitted on its new scale now; on the log scale it stays on
+        vb.updateAutoRange()
+        if not checked:
+            vb.disableAutoRange(axis=pg.ViewBox.YAxis)   # back on the linear scale, _follow_values keeps it
         self._update_best_line()
 
 
@@ -798,6 +859,15 @@ def _nan(value: float | None) -> float:
 
 def _cell(value: float | None) -> str:
     return "" if value is None or not math.isfinite(value) else repr(float(value))
+
+
+def _finite_bounds(values) -> tuple[float, float] | None:
+    """The smallest and largest finite value of a curve's data, None without any."""
+    if values is None or not len(values):
+        return None
+    values = np.asarray(values)
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if len(finite) else None
 
 
 def _round_up(value: float) -> float:

@@ -14,6 +14,7 @@ import atexit
 import copy
 import itertools
 import os
+import pickle
 import queue
 import signal
 import threading
@@ -182,6 +183,8 @@ class WorkerProcess:
                 self.info = message[1]
                 self.ready.set()
                 continue
+            if message[0] == "views":   # pickled by value in the worker: unpickled here, off the GUI thread
+                message = (*message[:2], pickle.loads(message[2]))
             self.mailbox.post(message)
             if message[0] in ("end", "lr_end"):
                 with self._ended_changed:
@@ -668,7 +671,7 @@ class TrainingRun(_Job):
             self.last_weights, self.last_weights_epoch = owned(payload[0]), payload[1]
             self.weights_reported.emit(dict(self.last_weights))
         elif kind == "views":
-            self.views_computed.emit(owned(payload[0]))
+            self.views_computed.emit(payload[0])   # ordinary memory already: no shared files to copy out of
         elif kind == "snapshot":
             self.snapshot_taken.emit(payload[0], owned(payload[1]))
         elif kind == "held":

@@ -102,6 +102,26 @@ def test_the_best_epoch_is_marked(plots):
     assert plots.best_label.text() == "★ best epoch 3: 0.3"
 
 
+def test_epochs_fed_between_redraws_reach_the_curves_and_the_best_as_if_drawn_each_time(plots):
+    # a toy set's dozens of epochs a second: the curves and the best epoch are kept as they come,
+    # and equal what the whole history gives; of equal losses the first is the best
+    plots.begin_run(1, "Run 1", "")
+    losses = [0.9, 0.5, None, 0.3, 0.7, 0.3, float("nan"), 0.35] * 40
+    for n, loss in enumerate(losses, start=1):
+        plots.add_epoch(1, epoch(n, loss, None if n % 3 else 0.5 + n / 1000, epochs=len(losses)))
+        if n % 7 == 0:
+            plots.refresh()
+    plots.refresh()
+    c = plots.run_curves(1)
+    finite = [(n, v) for n, v in enumerate(losses, start=1) if v is not None and math.isfinite(v)]
+    x, y = c.val.getOriginalDataset()
+    assert list(x) == [float(n) for n, _ in finite] and list(y) == [v for _, v in finite]   # no steps: x is the epoch
+    ax, ay = c.accuracy.getOriginalDataset()
+    assert list(ax) == [float(n) for n in range(3, len(losses) + 1, 3)]
+    assert list(ay) == pytest.approx([(0.5 + n / 1000) * 100 for n in range(3, len(losses) + 1, 3)])
+    assert plots.best_epoch(1) == 4 and plots.best_label.text() == "★ best epoch 4: 0.3"
+
+
 def test_without_validation_there_is_no_best_marker(plots):
     plots.begin_run(1, "Run 1", "")
     feed(plots, 1, [None, None])
@@ -319,6 +339,33 @@ def test_long_runs_draw_the_peak_envelope_of_every_block():
 
 
 # --- axes, legend, export and runs of other data (issue 16 item 8) ------------------------------------
+
+
+def test_the_value_axes_follow_a_live_run_in_jumps_and_keep_a_range_the_person_chose(plots):
+    # a falling loss and a rising accuracy redrawn 400 times: every curve stays in view, but the
+    # axes (whose every move re-ticks and repaints them) move a few times, not at every redraw
+    plots.begin_run(1, "Run 1", "")
+    moves = {name: [] for name in ("loss", "acc")}
+    for name, plot in (("loss", plots.loss_plot), ("acc", plots.accuracy_plot)):
+        plot.getViewBox().sigYRangeChanged.connect(lambda _vb, r, name=name: moves[name].append(tuple(r)))
+    for n in range(1, 401):
+        plots.add_steps(1, steps((n - 1) * STEPS + 1, STEPS))
+        plots.add_epoch(1, EpochEvent(n, 400, 1.0 / n, 2.0 / n ** 0.5, 1 - 0.5 / n ** 0.5, 1000.0, 0.5, 0.01, 0.5))
+        plots.refresh()
+        for plot, curves in ((plots.loss_plot, ("raw", "smooth", "val")), (plots.accuracy_plot, ("accuracy",))):
+            y0, y1 = plot.getViewBox().viewRange()[1]
+            for name in curves:
+                data = getattr(plots.run_curves(1), name).yData
+                assert y0 <= data.min() and data.max() <= y1, (n, name)
+    assert 1 <= len(moves["loss"]) <= 10 and 1 <= len(moves["acc"]) <= 10, moves
+    y0, y1 = plots.accuracy_plot.getViewBox().viewRange()[1]
+    assert y0 >= 0 and y1 <= 101                                  # no room beyond what an accuracy can be
+    vb = plots.loss_plot.getViewBox()
+    vb.sigRangeChangedManually.emit(vb.state["mouseEnabled"])     # the person zooms in on the loss ...
+    vb.setYRange(0.05, 0.06, padding=0)
+    plots.add_steps(1, steps(4001, STEPS))
+    plots.refresh()
+    assert vb.viewRange()[1] == pytest.approx([0.05, 0.06])       # ... and it stays where they put it
 
 
 def test_hiding_a_run_fits_the_axes_to_the_runs_shown(qtbot, plots):

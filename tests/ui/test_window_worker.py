@@ -53,6 +53,10 @@ def test_the_boundary_on_screen_is_computed_in_the_worker_and_painted_live(qtbot
     run.views_computed.connect(results.extend)
     qtbot.waitUntil(lambda: len([r for r in results if r.kind == "boundary"]) >= 2, timeout=RUN_TIMEOUT)
     assert not local   # nothing of the boundary was computed in the window's process during the run
+    # the pictures came by value, unpickled off the GUI thread: no tensor of theirs lives in shared
+    # memory (a file each, opened, mapped and copied out in the GUI thread, was most of a delivery)
+    tensors = [t for r in results for t in _tensors(r.data)]
+    assert tensors and not any(t.is_shared() for t in tensors)
     painted = [r for r in results if r.view == view.objectName()][-1]
     assert not painted.error
     qtbot.waitUntil(lambda: view.summary.text() != "", timeout=PROMPT_MS)
@@ -71,6 +75,17 @@ def test_the_boundary_on_screen_is_computed_in_the_worker_and_painted_live(qtbot
     request = ViewRequest(view.objectName(), "boundary", {"bounds": view.bounds, "resolution": n})
     expected = compute(request, Predictor.from_project(project, weights, 3), view.dataset)
     assert view.class_at(x0, y1) == int(expected.data["labels"].view(n, n)[-1, 0])
+
+
+def _tensors(value):
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _tensors(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _tensors(v)
 
 
 @pytest.mark.parametrize("how, words", [(signal.SIGKILL, "was killed"), (signal.SIGSEGV, "segmentation fault")])
