@@ -61,11 +61,11 @@ EPOCH_MARKERS = 120      # a dot per epoch up to this many: a toy set's thousand
 STEP_HEADROOM = 1.5      # the step axis grows to 1.5x the newest step when a run passes its end: its ticks,
                          # grid and cached axis pictures stay the same for most redraws instead of moving
                          # with every one (the axes were most of a redraw's ~10 ms)
-VALUE_HEADROOM = 0.15   # a value axis is set this share of the curves' span beyond them (at least twice its
-VALUE_SHRINK = 0.4      # room when they left it) and kept until a curve leaves it or the curves fill less
-                        # than this share of it: pyqtgraph's own
-                        # auto-range moved it at every redraw of a live run, and each move re-ticked and
-                        # repainted the axis and its grid (3-8 ms an axis, three axes, 8 times a second)
+VALUE_HEADROOM = 0.15    # a value axis is set this share of the curves' span beyond them (at least twice its
+VALUE_SHRINK = 0.4       # room when they left it) and kept until a curve leaves it or the curves fill less
+                         # than this share of it: pyqtgraph's own auto-range moved it at every redraw of a
+                         # live run, and each move re-ticked and repainted the axis and its grid (3-8 ms an
+                         # axis, three axes, 8 times a second)
 EXPORT_SCALE = 2.0       # a PNG is at least twice the on-screen size: sharp on a slide or a HiDPI screen
 
 
@@ -207,7 +207,7 @@ class TrainingPlots(QWidget):
         self.lr_plot = self._make_plot("lrPlot", "lr")   # "learning rate" was cut off on the short plot
         for plot in (self.accuracy_plot, self.lr_plot):
             plot.setXLink(self.loss_plot)
-        self._follow_steps = True   # the step axis follows the runs, until the person zooms or pans
+        self._follow_runs = True   # the step and value axes follow the runs, until the person zooms or pans
         for plot in (self.loss_plot, self.accuracy_plot, self.lr_plot):
             plot.getViewBox().sigRangeChangedManually.connect(self._on_range_changed_manually)
         # the legend: a line of text above the plots, never over a curve, listing the runs shown
@@ -307,7 +307,7 @@ class TrainingPlots(QWidget):
         curves.best.setZValue(10)
         run = _Run(run_id, name, summary, color, curves)
         self._runs[run_id] = run
-        self._follow_steps = True   # a new run is what the person wants to watch
+        self._follow_runs = True   # a new run is what the person wants to watch
         previous, self._current = self._current, run_id
         if previous is not None:
             self._style(self._runs[previous])
@@ -409,7 +409,7 @@ class TrainingPlots(QWidget):
 
     def fit_to_runs(self) -> None:
         """Fit every axis to the runs shown (pyqtgraph skips hidden items, but only when it re-ranges)."""
-        self._follow_steps = True
+        self._follow_runs = True
         for plot in (self.loss_plot, self.accuracy_plot, self.lr_plot):
             vb = plot.getViewBox()
             vb.enableAutoRange()
@@ -569,7 +569,7 @@ class TrainingPlots(QWidget):
     def _grow_step_axis(self) -> None:
         """Keep the newest step in view, widening the step axis in jumps (STEP_HEADROOM) rather than
         at every redraw; a range the person chose by zooming or panning stays theirs."""
-        if not self._follow_steps:
+        if not self._follow_runs:
             return
         ends = [run.steps[STEP][len(run.steps) - 1] for run in self._runs.values()
                 if run.visible and len(run.steps)]
@@ -585,7 +585,7 @@ class TrainingPlots(QWidget):
         """Keep every value axis around the curves shown, moving it only in jumps (VALUE_HEADROOM,
         VALUE_SHRINK) and never while the person's own zoom or pan holds; the log-scaled loss is left
         to pyqtgraph's auto-range."""
-        if not self._follow_steps:
+        if not self._follow_runs:
             return
         runs = [run for run in self._runs.values() if run.visible]
         for plot, names in ((self.loss_plot, ("raw", "smooth", "val", "best", "penalty")),
@@ -619,7 +619,7 @@ class TrainingPlots(QWidget):
 
     @Slot(object)
     def _on_range_changed_manually(self, _mouse_enabled) -> None:
-        self._follow_steps = False
+        self._follow_runs = False
 
     def _mark_dirty(self, run_id: int) -> None:
         self._dirty.add(run_id)

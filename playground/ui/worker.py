@@ -172,6 +172,8 @@ class WorkerProcess:
         while True:
             try:
                 message = self._conn.recv()
+                if message[0] == "views":   # pickled by value in the worker: unpickled here, off the GUI thread
+                    message = (*message[:2], pickle.loads(message[2]))
             except (EOFError, OSError):
                 break
             except Exception as e:  # noqa: BLE001 — a message that cannot be read: the process is no use
@@ -183,8 +185,6 @@ class WorkerProcess:
                 self.info = message[1]
                 self.ready.set()
                 continue
-            if message[0] == "views":   # pickled by value in the worker: unpickled here, off the GUI thread
-                message = (*message[:2], pickle.loads(message[2]))
             self.mailbox.post(message)
             if message[0] in ("end", "lr_end"):
                 with self._ended_changed:
