@@ -156,7 +156,10 @@ def _fail(message: str) -> int:
 
 def _train(args) -> int:
     from .core.distributed import Launch
+    from .core.memory import keep_freed_memory
     from .core.training import Trainer
+
+    keep_freed_memory()   # this process trains: every step's buffers are reused, not faulted in again
 
     project, out, metrics = _train_project(args)
     launch = Launch.from_env()
@@ -551,9 +554,11 @@ def _sweep(args) -> int:
 
     from .core import sweep
     from .core.errors import ProjectError
+    from .core.memory import keep_freed_memory
     from .core.run_recorder import train_recorded
     from .core.spec import MAX_EPOCHS, Project
 
+    keep_freed_memory()   # this process trains its runs one after another
     project = Project.load(args.project)
     _print_notes(project)
     if args.epochs is not None:

@@ -17,7 +17,17 @@ from .params import check_params
 from .shapes import build_network, infer_shapes
 from .spec import DataSpec, NetworkSpec, Project
 
-BATCH = 4096        # inference keeps no activations for a backward pass: big bites are cheap
+# Inference keeps no activations for a backward pass, so it can take bigger bites than training,
+# but on a CPU a bite whose activations outgrow the caches runs slower: the fast Fashion-MNIST CNN
+# evaluated its 10,000 test images in 0.42 s in bites of 256 and in 1.27 s in bites of 2048
+# (float32, 2 Zen 4 cores). On CUDA and MPS a big bite keeps the device busy.
+BATCH = {"cpu": 256}
+BATCH_DEFAULT = 4096
+
+
+def eval_batch(device: torch.device) -> int:
+    """How many samples inference runs through a network at a time on `device`."""
+    return BATCH.get(device.type, BATCH_DEFAULT)
 DIGIT_BOX = 20      # MNIST fits each digit into a 20×20 box ...
 DIGIT_SIZE = 28     # ... centred by its centre of mass in a 28×28 image
 
@@ -115,9 +125,10 @@ class Predictor:
     def classifies(self) -> bool:
         return self.plan is not None and self.plan.accuracy is not None
 
-    def outputs(self, x: Tensor, batch: int = BATCH) -> Tensor:
-        """The network's raw outputs for `x`, in float32, computed in batches."""
+    def outputs(self, x: Tensor, batch: int | None = None) -> Tensor:
+        """The network's raw outputs for `x`, in float32, computed in batches (default: eval_batch)."""
         device = self.device
+        batch = batch or eval_batch(device)
         with self.evaluating():
             parts = [self.model(x[i : i + batch].to(device)).float() for i in range(0, len(x), batch)]
         if not parts:
@@ -135,11 +146,12 @@ class Predictor:
         confidence = self._probabilities(out).gather(1, labels.unsqueeze(1)).squeeze(1)
         return labels, confidence
 
-    def sample_losses(self, x: Tensor, y: Tensor, batch: int = BATCH) -> Tensor:
+    def sample_losses(self, x: Tensor, y: Tensor, batch: int | None = None) -> Tensor:
         """(N,): the training loss of each sample (reduction="none", averaged over outputs), the
         same numbers whose mean the trainer reports. `y` holds class indices or regression targets."""
         self._need_loss()
         device = self.device
+        batch = batch or eval_batch(device)
         target = encode_targets(y.to(device), self.plan, self.n_classes)
         parts = []
         with self.evaluating():

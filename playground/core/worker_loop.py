@@ -72,6 +72,9 @@ def serve(conn, threads: int | None = None, initializer=None, parent: int | None
 
     if threads:
         torch.set_num_threads(threads)
+    from .memory import keep_freed_memory
+
+    keep_freed_memory()   # this process trains: every step's buffers are reused, not faulted in again
     _warm_up()
     if initializer is not None:
         initializer()

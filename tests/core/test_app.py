@@ -51,3 +51,23 @@ def test_missing_xcb_libraries_are_named_with_the_install_line(capsys, monkeypat
     err = capsys.readouterr().err
     assert err.startswith("playground: error: the window needs") and "sudo apt install libxcb-cursor0" in err
 
+
+
+def test_a_command_freezes_the_heap_only_when_it_ends_the_process(monkeypatch, capsys):
+    # the interpreter's last collection walks every object the imports made (~0.5 s of each
+    # `playground train`); a command that ends its process spares it, a call from inside a
+    # process (a test, an embedding script) must not freeze that process's heap
+    import gc
+    import sys
+
+    from playground.resources_path import example_path
+
+    command = ["inspect", str(example_path("spiral.json"))]
+    frozen = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    assert main(command) == 0
+    assert frozen == []
+    monkeypatch.setattr(sys, "argv", ["playground", *command])
+    assert main() == 0
+    assert frozen == [True]
+    assert "Linear" in capsys.readouterr().out

@@ -679,6 +679,23 @@ def test_conv_nets_train_channels_last_like_the_plain_loop(mnist_root):
     assert again == losses   # the same seed, the same run, to the bit
 
 
+def test_a_channels_last_net_gets_its_gradients_back_channels_last_through_flatten(mnist_root):
+    # Flatten's reshape hands its gradient back in the default layout; the ReLU in front of it
+    # then ran its backward on two layouts at once, on a slow path, at every step
+    project = conv_project(mnist_root, epochs=1)
+    trainer = Trainer(project, dataset=load(project.data), report_interval=0)
+    trainer.prepare()
+    relu, flatten = trainer.model[4], trainer.model[5]
+    layouts = []
+    relu.register_full_backward_hook(lambda module, grad_in, grad_out: layouts.append(
+        (grad_out[0].is_contiguous(memory_format=torch.channels_last), grad_out[0].is_contiguous())))
+    assert trainer.run().status == FINISHED
+    assert layouts and all(layout == (True, False) for layout in layouts)
+    assert not flatten._forward_pre_hooks   # the model the run leaves is the plain one
+    out = trainer.model(load(project.data).x_val[:4].requires_grad_())
+    out.sum().backward()   # and it still trains outside the run, in torch's own layouts
+
+
 def test_optimizer_state_of_another_layout_resumes_the_same(mnist_root):
     ds = load(conv_project(mnist_root).data)
     first, _, _ = train(conv_project(mnist_root, epochs=1), dataset=ds)
