@@ -686,6 +686,7 @@ def test_a_channels_last_net_gets_its_gradients_back_channels_last_through_flatt
     trainer = Trainer(project, dataset=load(project.data), report_interval=0)
     trainer.prepare()
     relu, flatten = trainer.model[4], trainer.model[5]
+    assert not flatten._forward_pre_hooks   # only while the run trains: a prepared model is the plain one
     layouts = []
     relu.register_full_backward_hook(lambda module, grad_in, grad_out: layouts.append(
         (grad_out[0].is_contiguous(memory_format=torch.channels_last), grad_out[0].is_contiguous())))
