@@ -216,3 +216,22 @@ def test_gallery_confusion_and_layer_output_show_colour_images_with_the_folders_
     assert [r.split()[-1] for r in rows] == ["one", "two", "zero"]     # the folders' names, as sorted
     matrix.select_cell(0, 0)
     assert matrix.samples._pixels.shape[-1] == 3                      # its samples in colour too
+
+
+def test_the_class_counts_are_in_sight_when_the_pictures_make_the_view_wider_than_its_dock(qtbot, digit_root):
+    # the samples and the augmentation preview side by side are wider than the default dock: the
+    # balance chart stretched with them and its counts sat off to the right, behind the scrollbar
+    from playground.ui.layout import scrolled
+
+    project = folder_project(digit_root, augment={"RandomHorizontalFlip": {"p": 0.5}})
+    view = DataView()
+    dock = scrolled(view)
+    qtbot.addWidget(dock)
+    dock.resize(600, 700)
+    view.set_project(project)
+    with qtbot.waitSignal(view.drawn, timeout=WAIT_MS):
+        dock.show()
+    qtbot.waitUntil(lambda: view.width() > dock.viewport().width())   # the pictures do not fit: it scrolls
+    chart = view.balance
+    assert chart.isVisible() and chart.width() > 200
+    assert chart.mapTo(view, chart.rect().topRight()).x() < dock.viewport().width()

@@ -31,6 +31,7 @@ from .data_cache import shared_cache
 
 TRAIN, VAL = QColor(theme.SERIES[0]), QColor(theme.SERIES[1])
 ROW_H = 18              # one class of the balance chart
+BALANCE_MAX_W = 520     # its counts stay in sight: the pictures beside each other make the view wider than a dock
 HIST_W, HIST_H = 168, 84
 MAX_ZOOM = 3            # small images shown this many times as large, at most
 CACHED = 4              # overviews kept: switching between a few projects computes nothing again
@@ -60,6 +61,7 @@ class BalanceChart(_Painted):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("dataBalanceChart")
+        self.setMaximumWidth(BALANCE_MAX_W)
         self.names: tuple[str, ...] = ()
         self.train: tuple[int, ...] = ()
         self.val: tuple[int, ...] = ()
@@ -334,8 +336,9 @@ class DataView(View):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
         layout.setSpacing(4)
-        for widget in (self.message, self.summary, self.balance_heading, self.balance):
+        for widget in (self.message, self.summary, self.balance_heading):
             layout.addWidget(widget)
+        layout.addWidget(self.balance, 0, Qt.AlignLeft)
         # the samples and their augmentation side by side: a wide dock shows both at once
         pictures = QHBoxLayout()
         pictures.setSpacing(16)
