@@ -336,9 +336,8 @@ class DataView(View):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
         layout.setSpacing(4)
-        for widget in (self.message, self.summary, self.balance_heading):
+        for widget in (self.message, self.summary, self.balance_heading, self.balance):
             layout.addWidget(widget)
-        layout.addWidget(self.balance, 0, Qt.AlignLeft)
         # the samples and their augmentation side by side: a wide dock shows both at once
         pictures = QHBoxLayout()
         pictures.setSpacing(16)
