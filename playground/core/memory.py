@@ -41,11 +41,6 @@ def _glibc():
         return None
 
 
-def _malloc_trim():
-    libc = _glibc()
-    return libc.malloc_trim if libc is not None else None
-
-
 def keep_freed_memory() -> bool:
     """For a process that trains: freed activations stay in the heap for the next step instead of
     going back to the kernel (the module docstring says why). Fixed thresholds also end glibc's
@@ -61,8 +56,8 @@ def keep_freed_memory() -> bool:
 
 def release_freed_memory() -> bool:
     """Hand freed heap pages back to the OS; True when the allocator could be asked."""
-    trim = _malloc_trim()
-    if trim is None:
+    libc = _glibc()
+    if libc is None:
         return False
-    trim(0)
+    libc.malloc_trim(0)
     return True
